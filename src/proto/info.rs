@@ -1,0 +1,52 @@
+//! The server's `INFO`, with nats-server's JSON keys in nats-server's order.
+
+use serde::Serialize;
+
+/// The `INFO` a client receives on connect. Keys whose Go counterpart is
+/// `omitempty` are skipped when empty, as nats-server skips them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub proto: u32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub git_commit: String,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub auth_required: bool,
+    pub max_payload: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub client_id: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub client_ip: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub ldm: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub connect_info: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub remote_account: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Info {
+    /// Append `INFO <json>\r\n` to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"INFO ");
+        // Serializing plain strings, numbers and bools into a Vec cannot fail.
+        serde_json::to_writer(&mut *out, self).expect("INFO serializes");
+        out.extend_from_slice(b" \r\n");
+    }
+}

@@ -1,0 +1,13 @@
+//! The NATS client protocol, sans-IO: parser, encoders, CONNECT and INFO,
+//! and the exact error texts. No sockets, no clock; fuzzed on its own.
+
+pub mod connect;
+pub mod encode;
+pub mod error;
+pub mod info;
+pub mod parser;
+
+pub use connect::{ConnectError, ConnectOpts};
+pub use error::ProtoError;
+pub use info::Info;
+pub use parser::{Op, Parser, Pub, Status};
