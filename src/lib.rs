@@ -1,4 +1,16 @@
 //! natsd: a small, single-threaded NATS server for the edge.
+//!
+//! Embedding: build [`Options`], then [`Server::spawn`] to serve on a thread
+//! of its own (port 0 picks a free port; [`RunningServer::addr`] tells which),
+//! or [`Server::new`] and [`Server::run`] to serve on the calling thread.
 #![deny(unsafe_code)]
 
+pub mod logging;
+pub mod options;
 pub mod proto;
+pub mod server;
+pub mod subject;
+pub mod sublist;
+
+pub use options::Options;
+pub use server::{RunningServer, Server, ServerHandle, NATS_SERVER_VERSION, VERSION};

@@ -1,0 +1,310 @@
+//! What the server does with each client operation: nats-server's
+//! `processConnect`, `processSub`, `processUnsub`, `processPub`, ...
+
+use std::time::Instant;
+
+use super::conn::{CloseReason, Subscription};
+use super::reactor::Reactor;
+use super::router::Delivery;
+use crate::proto::error::{self as text, ProtoError};
+use crate::proto::{encode, Op, Parser, Pub};
+use crate::subject;
+
+/// The highest client protocol version nats-server knows (`ClientProtoInfo`).
+const CLIENT_PROTO_INFO: i64 = 1;
+
+impl Reactor {
+    pub(super) fn process_op(&mut self, key: usize, parser: &mut Parser, op: Op<'_>) {
+        if self.trace {
+            let conn = &self.conns[key];
+            log::trace!("{} - cid:{} - <<- [{}]", conn.addr, conn.cid, describe(&op));
+        }
+        match op {
+            Op::Ping => self.process_ping(key),
+            Op::Pong => self.conns[key].pings_out = 0,
+            Op::Ok => {}
+            Op::Err(msg) => {
+                let conn = &self.conns[key];
+                log::error!(
+                    "{} - cid:{} - Client Error {}",
+                    conn.addr,
+                    conn.cid,
+                    String::from_utf8_lossy(msg)
+                );
+                self.close(key, CloseReason::ProtocolViolation);
+            }
+            Op::Info(json) => {
+                // A client's INFO is read and dropped, once it is valid.
+                if serde_json::from_slice::<Option<serde_json::Map<String, serde_json::Value>>>(
+                    json,
+                )
+                .is_err()
+                {
+                    self.close(key, CloseReason::ProtocolViolation);
+                }
+            }
+            Op::Connect(json) => self.process_connect(key, parser, json),
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.process_sub(key, subject, queue, sid),
+            Op::Unsub { sid, max } => self.process_unsub(key, sid, max),
+            Op::Pub(msg) => self.process_pub(key, &msg),
+            Op::ClientHmsg => {
+                if self.conns[key].opts.verbose {
+                    self.queue(key, encode::OK);
+                }
+            }
+        }
+    }
+
+    /// Tell the client why (when nats-server does) and close.
+    pub(super) fn protocol_error(&mut self, key: usize, err: ProtoError) {
+        let conn = &self.conns[key];
+        let reason = match err {
+            ProtoError::AuthorizationViolation => CloseReason::AuthenticationViolation,
+            ProtoError::MaxControlLine { .. } => CloseReason::MaxControlLineExceeded,
+            ProtoError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+            _ => CloseReason::ProtocolViolation,
+        };
+        log::error!("{} - cid:{} - {err}", conn.addr, conn.cid);
+        if let Some(wire) = err.wire_text() {
+            self.send_err(key, wire);
+        }
+        self.close(key, reason);
+    }
+
+    fn process_ping(&mut self, key: usize) {
+        self.queue(key, encode::PONG);
+        let conn = &mut self.conns[key];
+        if !conn.connected || conn.sent_connect_info {
+            return;
+        }
+        // The first PONG after CONNECT is followed by an INFO that tells a
+        // protocol-1 client how it was admitted.
+        conn.sent_connect_info = true;
+        if conn.opts.protocol >= CLIENT_PROTO_INFO {
+            let mut info = self.info.clone();
+            info.client_id = conn.cid;
+            info.client_ip = conn.addr.ip().to_string();
+            info.connect_info = true;
+            info.remote_account = "$G".to_string();
+            let mut out = Vec::new();
+            info.write_to(&mut out);
+            self.queue(key, &out);
+        }
+    }
+
+    fn process_connect(&mut self, key: usize, parser: &mut Parser, json: &[u8]) {
+        let now = Instant::now();
+        let conn = &mut self.conns[key];
+        conn.auth_deadline = None;
+        if let Err(e) = conn.opts.apply_json(json) {
+            log::error!("{} - cid:{} - {e}", conn.addr, conn.cid);
+            self.close(key, CloseReason::ProtocolViolation);
+            return;
+        }
+        conn.connected = true;
+        parser.headers = conn.opts.headers;
+        self.arm_first_ping(key, now);
+
+        let conn = &self.conns[key];
+        let authorized = self.authorized(&conn.opts);
+        if !authorized || conn.opts.new_account || !conn.opts.account.is_empty() {
+            log::error!("{} - cid:{} - authentication error", conn.addr, conn.cid);
+            self.send_err(key, text::AUTHORIZATION_VIOLATION);
+            self.close(key, CloseReason::AuthenticationViolation);
+            return;
+        }
+        parser.awaiting_connect = false;
+        if !(0..=CLIENT_PROTO_INFO).contains(&conn.opts.protocol) {
+            self.send_err(key, text::INVALID_CLIENT_PROTOCOL);
+            self.close(key, CloseReason::BadClientProtocolVersion);
+            return;
+        }
+        if conn.opts.no_responders && !conn.opts.headers {
+            self.send_err(key, text::NO_RESPONDERS_REQUIRES_HEADERS);
+            self.close(key, CloseReason::NoRespondersRequiresHeaders);
+            return;
+        }
+        if conn.opts.verbose {
+            self.queue(key, encode::OK);
+        }
+    }
+
+    /// nats-server's single-user and token checks.
+    fn authorized(&self, client: &crate::proto::ConnectOpts) -> bool {
+        if let Some(token) = &self.opts.authorization {
+            return constant_time_eq(token.as_bytes(), client.auth_token.as_bytes());
+        }
+        if let Some(user) = &self.opts.username {
+            let pass = self.opts.password.as_deref().unwrap_or("");
+            return client.user == *user
+                && constant_time_eq(pass.as_bytes(), client.pass.as_bytes());
+        }
+        true
+    }
+
+    fn process_sub(&mut self, key: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let conn = &self.conns[key];
+        let max = self.opts.max_subscriptions;
+        if max > 0 && conn.subs.len() >= max {
+            log::error!(
+                "{} - cid:{} - maximum subscriptions exceeded",
+                conn.addr,
+                conn.cid
+            );
+            self.send_err(key, text::MAX_SUBSCRIPTIONS_EXCEEDED);
+            return;
+        }
+        if !conn.subs.contains_key(sid) {
+            // All nats-server checks is what its trie refuses to insert.
+            if !subject::is_valid_sub_subject(subject) {
+                self.send_err(key, text::INVALID_SUBJECT);
+                return;
+            }
+            let sub_key = self.subs.insert(Subscription {
+                conn: key,
+                sid: sid.into(),
+                subject: subject.into(),
+                queue: queue.map(Into::into),
+                max: 0,
+                delivered: 0,
+            });
+            self.sublist.insert(subject, queue, sub_key);
+            self.conns[key].subs.insert(sid.into(), sub_key);
+        }
+        if self.conns[key].opts.verbose {
+            self.queue(key, encode::OK);
+        }
+    }
+
+    fn process_unsub(&mut self, key: usize, sid: &[u8], max: Option<u64>) {
+        if let Some(&sub_key) = self.conns[key].subs.get(sid) {
+            let sub = &mut self.subs[sub_key];
+            match max {
+                Some(max) if max > 0 && max > sub.delivered => sub.max = max,
+                _ => self.unsubscribe(sub_key),
+            }
+        }
+        if self.conns[key].opts.verbose {
+            self.queue(key, encode::OK);
+        }
+    }
+
+    /// Remove a subscription from the trie, its connection and the slab.
+    pub(super) fn unsubscribe(&mut self, sub_key: usize) {
+        let Some(sub) = self.subs.try_remove(sub_key) else {
+            return;
+        };
+        self.sublist
+            .remove(&sub.subject, sub.queue.as_deref(), sub_key);
+        if let Some(conn) = self.conns.get_mut(sub.conn) {
+            conn.subs.remove(&sub.sid);
+        }
+    }
+
+    fn process_pub(&mut self, key: usize, msg: &Pub<'_>) {
+        let conn = &self.conns[key];
+        if conn.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
+            self.send_err(key, text::INVALID_PUBLISH_SUBJECT);
+        }
+        if self.conns[key].opts.verbose {
+            self.queue(key, encode::OK);
+        }
+        let result = self.sublist.match_subject(msg.subject);
+        let delivered = Delivery {
+            conns: &mut self.conns,
+            subs: &mut self.subs,
+            dirty: &mut self.dirty,
+            expired: &mut self.expired,
+            rng: &mut self.rng,
+            max_pending: self.opts.max_pending,
+        }
+        .route(result, key, msg);
+        while let Some(sub_key) = self.expired.pop() {
+            self.unsubscribe(sub_key);
+        }
+        if let (false, Some(reply)) = (delivered, msg.reply) {
+            if self.conns[key].opts.no_responders {
+                self.send_no_responders(key, msg.subject, reply);
+            }
+        }
+    }
+
+    /// The 503 status a requester that asked for it gets when nobody is
+    /// listening, on its own subscription that matches the reply subject.
+    fn send_no_responders(&mut self, key: usize, subject: &[u8], reply: &[u8]) {
+        let result = self.sublist.match_subject(reply);
+        let Some(sid) = result
+            .psubs()
+            .iter()
+            .filter_map(|&s| self.subs.get(s))
+            .find(|s| s.conn == key)
+            .map(|s| s.sid.clone())
+        else {
+            return;
+        };
+        // "NATS/1.0 503\r\n" "Nats-Subject: " subject "\r\n" "\r\n"
+        let header_len = 32 + subject.len();
+        let conn = &mut self.conns[key];
+        let out = &mut conn.wbuf.buf;
+        out.extend_from_slice(b"HMSG ");
+        out.extend_from_slice(reply);
+        out.push(b' ');
+        out.extend_from_slice(&sid);
+        out.push(b' ');
+        encode::write_decimal(out, header_len);
+        out.push(b' ');
+        encode::write_decimal(out, header_len);
+        out.extend_from_slice(b"\r\nNATS/1.0 503\r\nNats-Subject: ");
+        out.extend_from_slice(subject);
+        out.extend_from_slice(b"\r\n\r\n\r\n");
+        self.queue(key, b"");
+    }
+}
+
+/// Compare secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A short rendering of an operation for protocol traces.
+fn describe(op: &Op<'_>) -> String {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match op {
+        Op::Connect(j) => format!("CONNECT {}", s(j)),
+        Op::Info(j) => format!("INFO {}", s(j)),
+        Op::Pub(p) => {
+            let reply = p.reply.map(|r| format!(" {}", s(r))).unwrap_or_default();
+            match p.header_len_token {
+                Some(h) => format!("HPUB {}{reply} {} {}", s(p.subject), s(h), s(p.size_token)),
+                None => format!("PUB {}{reply} {}", s(p.subject), s(p.size_token)),
+            }
+        }
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => format!(
+            "SUB {} {} {}",
+            s(subject),
+            queue.map(s).unwrap_or_default(),
+            s(sid)
+        ),
+        Op::Unsub { sid, max } => format!(
+            "UNSUB {} {}",
+            s(sid),
+            max.map(|m| m.to_string()).unwrap_or_default()
+        ),
+        Op::Ping => "PING".into(),
+        Op::Pong => "PONG".into(),
+        Op::Ok => "+OK".into(),
+        Op::Err(e) => format!("-ERR {}", s(e)),
+        Op::ClientHmsg => "HMSG".into(),
+    }
+}

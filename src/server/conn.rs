@@ -1,0 +1,241 @@
+//! One client connection: socket, buffers, parser and protocol state.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::proto::{ConnectOpts, Parser};
+
+/// Why a connection was closed, in nats-server's words (as /connz reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ProtocolViolation,
+    AuthenticationTimeout,
+    AuthenticationViolation,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
+    MaxConnectionsExceeded,
+    BadClientProtocolVersion,
+    NoRespondersRequiresHeaders,
+    ReadError,
+    WriteError,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
+
+/// The bytes read but not yet parsed. The buffer is kept initialised to its
+/// full length so reads need no zeroing; it grows on demand up to `limit`
+/// and shrinks back once drained.
+pub struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// Where every read buffer starts, and what an idle one shrinks back to.
+pub const READ_BUF_MIN: usize = 512;
+/// Above this, a drained buffer is given back.
+const READ_BUF_KEEP: usize = 64 * 1024;
+
+impl ReadBuf {
+    pub fn new() -> ReadBuf {
+        ReadBuf {
+            buf: vec![0; READ_BUF_MIN],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// A buffer that owns no memory: the stand-in while the real one is
+    /// being parsed.
+    pub fn empty() -> ReadBuf {
+        ReadBuf {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        debug_assert!(self.start <= self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.buf.len() > READ_BUF_KEEP {
+                self.buf = vec![0; READ_BUF_MIN];
+            }
+        }
+    }
+
+    /// Room to read into: compacts or grows (up to `limit`) when full.
+    /// Returns `None` when the buffer is full at its limit.
+    pub fn spare(&mut self, limit: usize) -> Option<&mut [u8]> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < limit {
+                let grown = (self.buf.len() * 2).min(limit);
+                self.buf.resize(grown, 0);
+            } else {
+                return None;
+            }
+        }
+        Some(&mut self.buf[self.end..])
+    }
+
+    pub fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+}
+
+/// Outbound bytes: appended by the router, written by the flush pass.
+#[derive(Default)]
+pub struct WriteBuf {
+    pub buf: Vec<u8>,
+    pos: usize,
+}
+
+/// Above this, a drained write buffer is given back.
+const WRITE_BUF_KEEP: usize = 64 * 1024;
+
+impl WriteBuf {
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Write as much as the socket takes. `Ok(true)` when all is written.
+    pub fn flush_to(&mut self, sock: &mut impl Write) -> io::Result<bool> {
+        while self.pos < self.buf.len() {
+            match sock.write(&self.buf[self.pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pos = 0;
+        if self.buf.capacity() > WRITE_BUF_KEEP {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+        Ok(true)
+    }
+}
+
+/// A client subscription, stored in the reactor's subscription slab; the
+/// trie holds its slab key.
+pub struct Subscription {
+    pub conn: usize,
+    pub sid: Box<[u8]>,
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    /// Auto-unsubscribe after this many deliveries; 0 means never.
+    pub max: u64,
+    pub delivered: u64,
+}
+
+/// Per-connection state.
+pub struct Conn {
+    pub sock: TcpStream,
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub rbuf: ReadBuf,
+    pub wbuf: WriteBuf,
+    pub parser: Parser,
+    pub opts: ConnectOpts,
+    /// A CONNECT was accepted.
+    pub connected: bool,
+    /// The INFO that follows the first PONG after CONNECT was sent.
+    pub sent_connect_info: bool,
+    /// sid -> subscription slab key.
+    pub subs: HashMap<Box<[u8]>, usize>,
+    pub pings_out: u32,
+    pub last_in: Instant,
+    pub next_ping: Instant,
+    /// Set while credentials are awaited.
+    pub auth_deadline: Option<Instant>,
+    /// Set while output is pending: when it must have made progress by.
+    pub write_deadline: Option<Instant>,
+    /// WRITABLE interest is registered.
+    pub write_interest: bool,
+    /// On the dirty list.
+    pub dirty: bool,
+    /// The socket may have more to read (the last read pass was cut short).
+    pub read_again: bool,
+    pub closing: Option<CloseReason>,
+}
+
+impl Conn {
+    /// Read until `WouldBlock`, at most `budget` bytes. Returns
+    /// `(bytes read, eof)`; stops early when the buffer is at its limit.
+    pub fn read_some(&mut self, limit: usize, budget: usize) -> io::Result<(usize, bool)> {
+        let mut total = 0;
+        while total < budget {
+            let Some(spare) = self.rbuf.spare(limit) else {
+                break;
+            };
+            match self.sock.read(spare) {
+                Ok(0) => return Ok((total, true)),
+                Ok(n) => {
+                    self.rbuf.filled(n);
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.read_again = false;
+                    return Ok((total, false));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.read_again = true;
+        Ok((total, false))
+    }
+
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closing.is_none() {
+            self.closing = Some(reason);
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+}

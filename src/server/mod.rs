@@ -1,0 +1,249 @@
+//! The only code that touches sockets and time: the reactor, connections,
+//! routing, timers and the client listener.
+
+mod client;
+mod conn;
+mod reactor;
+mod router;
+mod timers;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::net::TcpListener;
+use mio::{Interest, Waker};
+
+use crate::options::Options;
+use crate::proto::Info;
+use reactor::{Reactor, SIGNALS};
+
+/// The version of natsd itself.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The nats-server release whose client protocol natsd speaks. Clients read
+/// INFO's `version` to decide which features the server has (headers since
+/// 2.2, ...), so natsd reports this one there.
+pub const NATS_SERVER_VERSION: &str = "2.15.1";
+
+/// A bound, not yet running server.
+pub struct Server {
+    reactor: Reactor,
+    addr: SocketAddr,
+}
+
+/// Stops a running server from any thread.
+#[derive(Clone)]
+pub struct ServerHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ServerHandle {
+    /// Ask the reactor to close the listener and every client, then return.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+}
+
+impl Server {
+    /// Bind the client listener. Nothing is served until [`Server::run`].
+    pub fn new(opts: Options) -> io::Result<Server> {
+        opts.validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = bind(&opts.host, opts.port)?;
+        let addr = listener.local_addr()?;
+        let seed = random_seed();
+        let server_id = server_id(seed);
+        let info = Info {
+            server_name: opts
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
+            server_id,
+            version: NATS_SERVER_VERSION.to_string(),
+            proto: 1,
+            git_commit: String::new(),
+            go: format!("natsd {VERSION}"),
+            host: opts.host.clone(),
+            port: addr.port(),
+            headers: true,
+            auth_required: opts.auth_required(),
+            max_payload: opts.max_payload,
+            client_id: 0,
+            client_ip: String::new(),
+            nonce: String::new(),
+            ldm: false,
+            connect_info: false,
+            remote_account: String::new(),
+        };
+        let reactor = Reactor::new(opts, listener, info, seed)?;
+        Ok(Server { reactor, addr })
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn id(&self) -> &str {
+        &self.reactor.info.server_id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.reactor.info.server_name
+    }
+
+    pub fn handle(&self) -> io::Result<ServerHandle> {
+        Ok(ServerHandle {
+            stop: self.reactor.stop.clone(),
+            waker: Arc::new(self.reactor.waker()?),
+        })
+    }
+
+    /// Shut down gracefully on SIGINT and SIGTERM (for the binary; an
+    /// embedding program keeps its own signal handling).
+    pub fn trap_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        self.reactor
+            .poll
+            .registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.reactor.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Serve on this thread until shut down.
+    pub fn run(mut self) -> io::Result<()> {
+        log::info!(
+            "Listening for client connections on {}",
+            join_host_port(&self.reactor.opts.host, self.addr.port())
+        );
+        log::info!("Server is ready");
+        self.reactor.run()
+    }
+
+    /// Bind and serve on a new thread: the embedding API tests use.
+    pub fn spawn(opts: Options) -> io::Result<RunningServer> {
+        let server = Server::new(opts)?;
+        let addr = server.addr();
+        let handle = server.handle()?;
+        let thread = std::thread::Builder::new()
+            .name("natsd".into())
+            .spawn(move || server.run())?;
+        Ok(RunningServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A server serving on its own thread; stopped when dropped.
+pub struct RunningServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `nats://host:port` for clients.
+    pub fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stop and wait for the reactor to finish.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> io::Result<()> {
+        self.handle.shutdown();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Bind like nats-server: `0.0.0.0` (the default) listens on every IPv4 and
+/// IPv6 interface; port 0 or -1 picks a free port.
+fn bind(host: &str, port: i32) -> io::Result<TcpListener> {
+    let port = u16::try_from(port.max(0))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid port {port}")))?;
+    let ip: IpAddr = match host {
+        "0.0.0.0" | "" => {
+            // Dual stack first; a host without IPv6 gets IPv4 only.
+            let any6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+            if let Ok(l) = TcpListener::bind(any6) {
+                return Ok(l);
+            }
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        }
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        h => h
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("invalid address {h:?}"),
+                )
+            })?,
+    };
+    TcpListener::bind(SocketAddr::new(ip, port))
+}
+
+/// `host:port`, with brackets around an IPv6 host, as Go's JoinHostPort.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// A server id shaped like nats-server's (an NKey server public key: 'N'
+/// and 55 base32 characters).
+fn server_id(seed: u64) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = router::Rng::new(seed);
+    let mut id = String::from("N");
+    for _ in 0..55 {
+        id.push(ALPHABET[(rng.next_u64() % 32) as usize] as char);
+    }
+    id
+}

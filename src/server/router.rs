@@ -1,0 +1,127 @@
+//! Message delivery: one frame per matching subscription into its
+//! connection's write buffer; one member of each queue group.
+
+use slab::Slab;
+
+use super::conn::{CloseReason, Conn, Subscription};
+use crate::proto::encode::write_msg;
+use crate::proto::Pub;
+use crate::sublist::SublistResult;
+
+/// A small xorshift generator: picks queue members without a lock or a
+/// system call.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// What delivery needs besides the match result, borrowed from the reactor.
+pub struct Delivery<'a> {
+    pub conns: &'a mut Slab<Conn>,
+    pub subs: &'a mut Slab<Subscription>,
+    pub dirty: &'a mut Vec<usize>,
+    /// Subscriptions that reached their auto-unsubscribe count.
+    pub expired: &'a mut Vec<usize>,
+    pub rng: &'a mut Rng,
+    pub max_pending: u64,
+}
+
+impl Delivery<'_> {
+    /// Deliver `msg`, published by connection `src`, to every subscription in
+    /// `result`. Returns whether anyone received it.
+    pub fn route(&mut self, result: &SublistResult<usize>, src: usize, msg: &Pub<'_>) -> bool {
+        let echo = self.conns.get(src).is_none_or(|c| c.opts.echo);
+        let mut delivered = false;
+        for &sub in result.psubs() {
+            delivered |= self.deliver(sub, src, echo, msg);
+        }
+        for group in result.queue_groups() {
+            let start = self.rng.below(group.len());
+            // If the chosen member cannot take it, the next one does.
+            for i in 0..group.len() {
+                if self.deliver(group[(start + i) % group.len()], src, echo, msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    fn deliver(&mut self, sub_key: usize, src: usize, echo: bool, msg: &Pub<'_>) -> bool {
+        let Some(sub) = self.subs.get_mut(sub_key) else {
+            return false;
+        };
+        if sub.conn == src && !echo {
+            return false;
+        }
+        if sub.max > 0 && sub.delivered >= sub.max {
+            return false;
+        }
+        let Some(conn) = self.conns.get_mut(sub.conn) else {
+            return false;
+        };
+        if conn.is_closing() {
+            return false;
+        }
+        sub.delivered += 1;
+        if sub.max > 0 && sub.delivered == sub.max {
+            self.expired.push(sub_key);
+        }
+        write_msg(&mut conn.wbuf.buf, msg, &sub.sid, conn.opts.headers);
+        mark_written(conn, sub.conn, self.dirty, self.max_pending);
+        true
+    }
+}
+
+/// After appending to a connection's write buffer: queue it for the flush
+/// pass, or close it as a slow consumer when too much is pending.
+pub fn mark_written(conn: &mut Conn, key: usize, dirty: &mut Vec<usize>, max_pending: u64) {
+    if conn.wbuf.pending() as u64 > max_pending {
+        if !conn.is_closing() {
+            log::info!(
+                "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                conn.addr,
+                conn.cid,
+                max_pending
+            );
+        }
+        conn.close(CloseReason::SlowConsumerPendingBytes);
+    }
+    if !conn.dirty {
+        conn.dirty = true;
+        dirty.push(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn rng_spreads_over_its_range() {
+        let mut rng = Rng::new(42);
+        let mut seen = [0u32; 3];
+        for _ in 0..3000 {
+            seen[rng.below(3)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+}
