@@ -196,3 +196,22 @@ impl Raw {
             .collect()
     }
 }
+
+impl Raw {
+    /// Read and discard until the server closes; returns the bytes read.
+    #[track_caller]
+    pub fn drain_until_closed(&mut self) -> usize {
+        let deadline = Instant::now() + PATIENCE * 4;
+        let mut total = std::mem::take(&mut self.buf).len();
+        let mut chunk = vec![0u8; 256 * 1024];
+        loop {
+            assert!(Instant::now() < deadline, "never closed");
+            match self.sock.read(&mut chunk) {
+                Ok(0) => return total,
+                Ok(k) => total += k,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => return total,
+            }
+        }
+    }
+}
