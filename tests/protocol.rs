@@ -411,3 +411,34 @@ fn silent_client_times_out_when_credentials_are_required() {
     let mut c = Raw::connect(&srv);
     c.expect_err_and_close("Authentication Timeout");
 }
+
+#[test]
+fn a_second_connect_drops_the_subscriptions() {
+    let srv = server();
+    let mut c = Raw::quiet(&srv);
+    c.send(b"SUB foo 1\r\nCONNECT {\"verbose\":false}\r\nPUB foo 0\r\n\r\n");
+    c.expect_nothing_more();
+    // The sid is free again.
+    c.send(b"SUB foo 1\r\nPUB foo 0\r\n\r\n");
+    c.expect(b"MSG foo 1 0\r\n\r\n");
+}
+
+#[test]
+fn first_pong_after_connect_is_followed_by_info_for_protocol_1() {
+    let srv = server();
+    let mut c = Raw::connect(&srv);
+    c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+    c.expect(b"PONG\r\n");
+    let info = c.read_line();
+    let json: serde_json::Value =
+        serde_json::from_str(info.strip_prefix("INFO ").unwrap()).unwrap();
+    assert_eq!(json["connect_info"], true);
+    assert_eq!(json["remote_account"], "$G");
+    assert_eq!(json["client_id"], c.info["client_id"]);
+    // Only once.
+    c.expect_nothing_more();
+    let mut c0 = Raw::connect(&srv);
+    c0.send(b"CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\n");
+    c0.expect(b"PONG\r\n");
+    c0.expect_nothing_more();
+}

@@ -105,8 +105,15 @@ impl Reactor {
             self.close(key, CloseReason::ProtocolViolation);
             return;
         }
-        conn.connected = true;
+        let again = std::mem::replace(&mut conn.connected, true);
         parser.headers = conn.opts.headers;
+        if again {
+            // nats-server drops every subscription on a repeated CONNECT.
+            let subs: Vec<usize> = conn.subs.values().copied().collect();
+            for sub_key in subs {
+                self.unsubscribe(sub_key);
+            }
+        }
         self.arm_first_ping(key, now);
 
         let conn = &self.conns[key];
