@@ -169,12 +169,13 @@ fn main() -> ExitCode {
 
 fn serve(opts: Options) -> Result<(), String> {
     let host = opts.host.clone();
+    let listen = natsd::server::join_host_port(&host, opts.port.max(0) as u16);
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     log::info!("Starting natsd");
     log::info!("  Version:  {VERSION} (nats-server {NATS_SERVER_VERSION} protocol)");
     let mut server =
-        Server::new(opts).map_err(|e| format!("Error listening on port: {host}, \"{e}\""))?;
+        Server::new(opts).map_err(|e| format!("Error listening on port: {listen}, \"{e}\""))?;
     log::info!("  Name:     {}", server.name());
     log::info!("  ID:       {}", server.id());
     let pid = std::process::id();
@@ -190,7 +191,8 @@ fn serve(opts: Options) -> Result<(), String> {
         .trap_signals()
         .map_err(|e| format!("Cannot trap signals: {e}"))?;
     let result = server.run().map_err(|e| e.to_string());
-    for path in [pid_file, ports_file].into_iter().flatten() {
+    // nats-server removes its ports file and leaves the pid file.
+    if let Some(path) = ports_file {
         let _ = std::fs::remove_file(path);
     }
     result

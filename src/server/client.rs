@@ -114,6 +114,7 @@ impl Reactor {
                 self.unsubscribe(sub_key);
             }
         }
+        self.conns[key].pinged_since_connect = false;
         self.arm_first_ping(key, now);
 
         let conn = &self.conns[key];

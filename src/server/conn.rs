@@ -184,6 +184,8 @@ pub struct Conn {
     pub connected: bool,
     /// The INFO that follows the first PONG after CONNECT was sent.
     pub sent_connect_info: bool,
+    /// A PING went out since the last CONNECT.
+    pub pinged_since_connect: bool,
     /// sid -> subscription slab key.
     pub subs: HashMap<Box<[u8]>, usize>,
     pub pings_out: u32,

@@ -210,6 +210,7 @@ impl Reactor {
             opts: ConnectOpts::default(),
             connected: false,
             sent_connect_info: false,
+            pinged_since_connect: false,
             subs: Default::default(),
             pings_out: 0,
             last_in: now,
@@ -242,7 +243,10 @@ impl Reactor {
             self.conns[key].auth_deadline = Some(at);
             self.schedule(key, cid, TimerKind::Auth, at);
         }
-        self.arm_first_ping(key, now);
+        // Before CONNECT the ping comes at the normal interval.
+        let at = now + self.opts.ping_interval;
+        self.conns[key].next_ping = at;
+        self.schedule(key, cid, TimerKind::Ping, at);
         self.queue_flush(key);
     }
 
@@ -485,6 +489,7 @@ impl Reactor {
     }
 
     fn shutdown(&mut self) {
+        log::info!("Initiating Shutdown...");
         let _ = self.poll.registry().deregister(&mut self.listener);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
@@ -553,7 +558,11 @@ impl Reactor {
         if conn.next_ping > now {
             return; // re-armed since this entry was pushed (by a CONNECT)
         }
-        let recently_heard = conn.connected && now.duration_since(conn.last_in) < interval;
+        // Like nats-server, the first PING after CONNECT always goes (it
+        // measures the round trip); later ones only when the client was quiet.
+        let recently_heard = conn.connected
+            && conn.pinged_since_connect
+            && now.duration_since(conn.last_in) < interval;
         if !recently_heard {
             if conn.pings_out + 1 > max_out {
                 log::debug!(
@@ -566,6 +575,7 @@ impl Reactor {
                 return;
             }
             conn.pings_out += 1;
+            conn.pinged_since_connect = true;
             if self.trace {
                 log::trace!("{} - cid:{} - ->> [PING]", conn.addr, conn.cid);
             }

@@ -1,0 +1,219 @@
+//! The natsd binary as tools drive nats-server: flags, log lines, pid and
+//! ports files, signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NATSD: &str = env!("CARGO_BIN_EXE_natsd");
+
+/// A running natsd and the client address it logged.
+struct Running {
+    child: Child,
+    addr: String,
+    log: Vec<String>,
+}
+
+fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(NATSD)
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("natsd runs");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut log = Vec::new();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(a) = line.split("Listening for client connections on ").nth(1) {
+            addr = Some(a.trim().to_string());
+        }
+        let ready = line.contains("Server is ready");
+        log.push(line);
+        if ready {
+            break;
+        }
+    }
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Running {
+        child,
+        addr: addr.unwrap_or_else(|| panic!("no listening line in {log:?}")),
+        log,
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "natsd did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn random_port_is_logged_and_serves_then_sigterm_closes_clients() {
+    let mut srv = start(&["-a", "127.0.0.1", "-p", "-1"]);
+    assert!(srv.log.iter().any(|l| l.contains("[INF] Starting natsd")));
+    assert!(!srv.addr.ends_with(":4222") && srv.addr.starts_with("127.0.0.1:"));
+    let mut client = TcpStream::connect(&srv.addr).unwrap();
+    let mut info = [0u8; 5];
+    client.read_exact(&mut info).unwrap();
+    assert_eq!(&info, b"INFO ");
+    signal(&srv.child, "TERM");
+    assert!(wait_exit(&mut srv.child).success());
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest); // EOF: the server closed us
+}
+
+#[test]
+fn sigint_exits_cleanly() {
+    let mut srv = start(&["-a", "127.0.0.1", "-p", "0"]);
+    signal(&srv.child, "INT");
+    assert!(wait_exit(&mut srv.child).success());
+}
+
+#[test]
+fn default_address_listens_on_ipv4_and_ipv6() {
+    let mut srv = start(&["-p", "-1"]);
+    assert!(srv.addr.starts_with("0.0.0.0:"), "{}", srv.addr);
+    let port = srv.addr.rsplit(':').next().unwrap();
+    for host in ["127.0.0.1", "[::1]"] {
+        match TcpStream::connect(format!("{host}:{port}")) {
+            Ok(mut c) => {
+                let mut info = [0u8; 5];
+                c.read_exact(&mut info).unwrap();
+                assert_eq!(&info, b"INFO ");
+            }
+            // A machine without IPv6 loopback cannot test that half.
+            Err(e) if host.starts_with('[') => eprintln!("skipping ::1: {e}"),
+            Err(e) => panic!("{host}: {e}"),
+        }
+    }
+    signal(&srv.child, "TERM");
+    wait_exit(&mut srv.child);
+}
+
+#[test]
+fn pid_and_ports_files_are_written_and_the_ports_file_removed() {
+    let dir = std::env::temp_dir().join(format!("natsd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid_file = dir.join("natsd.pid");
+    let mut srv = start(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-P",
+        pid_file.to_str().unwrap(),
+        "--ports_file_dir",
+        dir.to_str().unwrap(),
+    ]);
+    let pid = srv.child.id();
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    let ports = dir.join(format!("natsd_{pid}.ports"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ports).unwrap()).unwrap();
+    assert_eq!(json["nats"][0], format!("nats://{}", srv.addr));
+    signal(&srv.child, "TERM");
+    wait_exit(&mut srv.child);
+    // As nats-server: the ports file goes, the pid file stays.
+    assert!(!ports.exists() && pid_file.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trace_logs_the_protocol() {
+    let mut child = Command::new(NATSD)
+        .args(["-a", "127.0.0.1", "-p", "-1", "-DV"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find_map(|l| {
+            l.split("Listening for client connections on ")
+                .nth(1)
+                .map(|a| a.to_string())
+        })
+        .unwrap();
+    let mut c = TcpStream::connect(addr.trim()).unwrap();
+    c.write_all(b"SUB foo 1\r\n").unwrap();
+    let traced = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|l| l.contains("[TRC]") && l.contains("<<- [SUB foo  1]"));
+    assert!(traced.is_some());
+    signal(&child, "TERM");
+    wait_exit(&mut child);
+}
+
+#[test]
+fn bad_command_lines_exit_1_with_a_message() {
+    for args in [
+        &["--bogus"][..],
+        &["-p", "notaport"],
+        &["-p", "70000"],
+        &["-m", "8222"],
+        &["-c", "nats.conf"],
+        &["--user", "u", "--auth", "t"],
+    ] {
+        let out = Command::new(NATSD).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("natsd: "), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(NATSD)
+        .args(["-a", "127.0.0.1", "-p", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Error listening on port"));
+}
+
+#[test]
+fn help_and_version() {
+    let out = Command::new(NATSD).arg("-h").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--addr",
+        "--port",
+        "--user",
+        "--pass",
+        "--auth",
+        "--pid",
+        "--ports_file_dir",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    let out = Command::new(NATSD).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("natsd: v"));
+}
