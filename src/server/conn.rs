@@ -52,18 +52,22 @@ impl CloseReason {
 }
 
 /// The bytes read but not yet parsed. The buffer is kept initialised to its
-/// full length so reads need no zeroing; it grows on demand up to `limit`
-/// and shrinks back once drained.
+/// full length so reads need no zeroing. It adapts to the traffic: a read
+/// that fills all the room doubles it (up to `READ_BUF_FAST`, or further when
+/// one operation needs more, up to the read limit), and once drained after
+/// short reads it shrinks back to `READ_BUF_MIN`.
 pub struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The last read used less than a quarter of the room it had.
+    last_read_short: bool,
 }
 
 /// Where every read buffer starts, and what an idle one shrinks back to.
 pub const READ_BUF_MIN: usize = 512;
-/// Above this, a drained buffer is given back.
-const READ_BUF_KEEP: usize = 64 * 1024;
+/// Growth beyond this happens only for an operation that needs it.
+const READ_BUF_FAST: usize = 64 * 1024;
 
 impl ReadBuf {
     pub fn new() -> ReadBuf {
@@ -71,6 +75,7 @@ impl ReadBuf {
             buf: vec![0; READ_BUF_MIN],
             start: 0,
             end: 0,
+            last_read_short: false,
         }
     }
 
@@ -81,6 +86,7 @@ impl ReadBuf {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            last_read_short: false,
         }
     }
 
@@ -94,15 +100,15 @@ impl ReadBuf {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.buf.len() > READ_BUF_KEEP {
+            if self.last_read_short && self.buf.len() > READ_BUF_MIN {
                 self.buf = vec![0; READ_BUF_MIN];
             }
         }
     }
 
-    /// Room to read into: compacts or grows (up to `limit`) when full.
-    /// Returns `None` when the buffer is full at its limit.
-    pub fn spare(&mut self, limit: usize) -> Option<&mut [u8]> {
+    /// Room to read into: compacts, or grows up to `limit`, when full.
+    /// `None` when the buffer is full at its limit.
+    fn spare(&mut self, limit: usize) -> Option<&mut [u8]> {
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -118,8 +124,19 @@ impl ReadBuf {
         Some(&mut self.buf[self.end..])
     }
 
-    pub fn filled(&mut self, n: usize) {
+    /// Read once from `src`. `Ok(0)` is end of stream.
+    pub fn read_from(&mut self, src: &mut impl Read, limit: usize) -> io::Result<usize> {
+        let Some(room) = self.spare(limit).map(|s| s.len()) else {
+            return Err(io::Error::other("read buffer full"));
+        };
+        let n = src.read(&mut self.buf[self.end..])?;
         self.end += n;
+        self.last_read_short = n < room / 4;
+        if n == room && self.buf.len() < READ_BUF_FAST.min(limit) {
+            let grown = (self.buf.len() * 2).min(READ_BUF_FAST.min(limit));
+            self.buf.resize(grown, 0);
+        }
+        Ok(n)
     }
 }
 
@@ -205,32 +222,6 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Read until `WouldBlock`, at most `budget` bytes. Returns
-    /// `(bytes read, eof)`; stops early when the buffer is at its limit.
-    pub fn read_some(&mut self, limit: usize, budget: usize) -> io::Result<(usize, bool)> {
-        let mut total = 0;
-        while total < budget {
-            let Some(spare) = self.rbuf.spare(limit) else {
-                break;
-            };
-            match self.sock.read(spare) {
-                Ok(0) => return Ok((total, true)),
-                Ok(n) => {
-                    self.rbuf.filled(n);
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.read_again = false;
-                    return Ok((total, false));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.read_again = true;
-        Ok((total, false))
-    }
-
     pub fn close(&mut self, reason: CloseReason) {
         if self.closing.is_none() {
             self.closing = Some(reason);
@@ -239,5 +230,47 @@ impl Conn {
 
     pub fn is_closing(&self) -> bool {
         self.closing.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_buffer_grows_when_reads_fill_it_and_shrinks_when_idle() {
+        let mut rb = ReadBuf::new();
+        let data = vec![b'x'; 10_000];
+        let mut src: &[u8] = &data;
+        let n = rb.read_from(&mut src, 1 << 20).unwrap();
+        assert_eq!(n, READ_BUF_MIN);
+        assert_eq!(
+            rb.buf.len(),
+            2 * READ_BUF_MIN,
+            "a full read doubles the room"
+        );
+        while !src.is_empty() {
+            rb.read_from(&mut src, 1 << 20).unwrap();
+        }
+        assert_eq!(rb.pending().len(), 10_000, "grows to hold an unparsed op");
+        rb.consume(10_000);
+        let mut small: &[u8] = b"PING\r\n";
+        rb.read_from(&mut small, 1 << 20).unwrap();
+        rb.consume(6);
+        assert_eq!(rb.buf.len(), READ_BUF_MIN, "drained after a short read");
+    }
+
+    #[test]
+    fn read_buffer_compacts_before_growing_and_stops_at_its_limit() {
+        let mut rb = ReadBuf::new();
+        let data = vec![b'y'; READ_BUF_MIN];
+        rb.read_from(&mut &data[..], 600).unwrap();
+        rb.consume(500);
+        rb.read_from(&mut &data[..], 600).unwrap();
+        assert_eq!(rb.pending().len(), 100, "grew to the limit: 88 more");
+        rb.read_from(&mut &data[..], 600).unwrap();
+        assert_eq!(rb.pending().len(), 600, "compacted, not grown");
+        let err = rb.read_from(&mut &data[..], 600).unwrap_err();
+        assert_eq!(err.to_string(), "read buffer full");
     }
 }

@@ -252,36 +252,45 @@ impl Reactor {
 
     // ---- reading --------------------------------------------------------
 
+    /// Read and process until the socket has nothing more (edge-triggered
+    /// readiness is not repeated), or until this connection has had its
+    /// budget for the turn; then it waits on the `read_again` list.
     fn handle_readable(&mut self, key: usize) {
-        let limit = self.read_limit;
-        let Some(conn) = self.conns.get_mut(key) else {
-            return; // a spurious event for a reaped key
-        };
-        if conn.is_closing() {
-            return;
-        }
-        let was_again = conn.read_again;
-        let outcome = conn.read_some(limit, READ_BUDGET);
-        match outcome {
-            Ok((n, eof)) => {
-                if n > 0 {
-                    conn.last_in = Instant::now();
-                    self.process_input(key);
-                }
-                if eof {
+        let mut budget = READ_BUDGET;
+        loop {
+            let limit = self.read_limit;
+            let Some(conn) = self.conns.get_mut(key) else {
+                return; // a spurious event for a reaped key
+            };
+            if conn.is_closing() {
+                return;
+            }
+            match conn.rbuf.read_from(&mut conn.sock, limit) {
+                Ok(0) => {
                     self.close(key, CloseReason::ClientClosed);
                     return;
                 }
-            }
-            Err(e) => {
-                log::debug!("{} - cid:{} - Read error: {e}", conn.addr, conn.cid);
-                self.close(key, CloseReason::ReadError);
-                return;
-            }
-        }
-        if let Some(conn) = self.conns.get(key) {
-            if conn.read_again && !conn.is_closing() && !was_again {
-                self.read_again.push(key);
+                Ok(n) => {
+                    conn.last_in = Instant::now();
+                    self.process_input(key);
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            if !conn.read_again {
+                                conn.read_again = true;
+                                self.read_again.push(key);
+                            }
+                        }
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("{} - cid:{} - Read error: {e}", conn.addr, conn.cid);
+                    self.close(key, CloseReason::ReadError);
+                    return;
+                }
             }
         }
     }
