@@ -46,21 +46,7 @@ pub fn num_tokens(s: &[u8]) -> usize {
 /// rejects). The difference is whitespace the protocol parser does not split
 /// on, i.e. `\x0c`.
 pub fn is_valid_subject(s: &[u8]) -> bool {
-    if s.is_empty() {
-        return false;
-    }
-    let mut seen_fwc = false;
-    for t in tokens(s) {
-        if t.is_empty() || seen_fwc {
-            return false;
-        }
-        if t == FWC {
-            seen_fwc = true;
-        } else if t.iter().any(|&b| is_space(b)) {
-            return false;
-        }
-    }
-    true
+    is_valid_sub_subject(s) && !s.iter().any(|&b| is_space(b))
 }
 
 /// The checks Go's `Sublist.Insert` makes, which is all a client `SUB`
