@@ -88,9 +88,10 @@ pub enum Status<T> {
 }
 
 /// Operation names, in the order the state machine tells them apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Kw {
     /// Saw `P`: PUB, PING or PONG follows.
+    #[default]
     P,
     /// Saw `H`: HPUB or HMSG follows.
     H,
@@ -175,13 +176,14 @@ enum State {
     Arg { kw: Kw, scanned: usize },
     /// PING/PONG/+OK: bytes up to '\n' are ignored.
     Discard(Kw),
-    /// A PUB/HPUB/HMSG control line is parsed; waiting for its payload.
-    Payload(PendingMsg),
+    /// A PUB/HPUB/HMSG control line is parsed (see `Parser::pending`);
+    /// waiting for its payload.
+    Payload,
 }
 
 /// Offsets of a parsed PUB/HPUB line, relative to the start of its arguments,
 /// kept while the payload arrives so the line is not split twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct PendingMsg {
     kw: Kw,
     /// Bytes from the argument start to just past the '\n'.
@@ -194,7 +196,7 @@ struct PendingMsg {
     size: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Span {
     start: u32,
     end: u32,
@@ -226,6 +228,8 @@ pub struct Parser {
     /// operation other than CONNECT is an authorization violation.
     pub awaiting_connect: bool,
     state: State,
+    /// The parsed control line while in `State::Payload`.
+    pending: PendingMsg,
 }
 
 /// Most arguments any client operation takes (HPUB: subject reply hdr size).
@@ -241,6 +245,7 @@ impl Parser {
             headers: false,
             awaiting_connect: false,
             state: State::Start,
+            pending: PendingMsg::default(),
         }
     }
 
@@ -252,86 +257,93 @@ impl Parser {
     /// Parse at most one operation from the front of `buf`.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Status<(usize, Op<'b>)>, ProtoError> {
         let mut i = 0;
-        loop {
-            match self.state {
-                State::Start | State::Name { .. } | State::NeedSpace(_) | State::Space(_) => {
-                    let Some(&b) = buf.get(i) else {
-                        return Ok(Status::Partial(i));
-                    };
-                    self.state = self.step_name(b, &buf[i..])?;
-                    // A name ending hands the same byte to the argument state.
-                    if !matches!(self.state, State::Arg { .. }) {
-                        i += 1;
-                    }
-                }
-                State::Discard(kw) => {
-                    return Ok(match memchr(b'\n', &buf[i..]) {
-                        Some(nl) => {
-                            self.state = State::Start;
-                            let op = match kw {
-                                Kw::Ping => Op::Ping,
-                                Kw::Pong => Op::Pong,
-                                _ => Op::Ok,
-                            };
-                            Status::Complete((i + nl + 1, op))
-                        }
-                        None => Status::Partial(buf.len()),
-                    });
-                }
-                State::Arg { kw, scanned } => {
-                    let args = &buf[i..];
-                    let Some(nl) = memchr(b'\n', &args[scanned.min(args.len())..]) else {
-                        self.check_partial_line(args)?;
-                        self.state = State::Arg {
-                            kw,
-                            scanned: args.len(),
-                        };
-                        return Ok(Status::Partial(i));
-                    };
-                    let nl = scanned + nl;
-                    let line = trim_line(&args[..nl]);
-                    if line.len() > self.max_control_line {
-                        return Err(ProtoError::MaxControlLine {
-                            len: line.len(),
-                            max: self.max_control_line,
-                        });
-                    }
-                    let line_len = nl + 1;
-                    let simple = match kw {
-                        Kw::Connect => Some(Op::Connect(line)),
-                        Kw::Info => Some(Op::Info(line)),
-                        Kw::MinusErr => Some(Op::Err(line)),
-                        Kw::Sub => Some(parse_sub(line)?),
-                        Kw::Unsub => Some(parse_unsub(line)?),
-                        _ => None,
-                    };
-                    if let Some(op) = simple {
-                        self.state = State::Start;
-                        return Ok(Status::Complete((i + line_len, op)));
-                    }
-                    let pending = self.parse_msg_line(kw, args, line, line_len)?;
-                    self.state = State::Payload(pending);
-                    if let Some(done) = self.finish_msg(&buf[i..], pending)? {
-                        return Ok(Status::Complete((i + done.0, done.1)));
-                    }
-                    return Ok(Status::Partial(i));
-                }
-                State::Payload(pending) => {
-                    return Ok(match self.finish_msg(&buf[i..], pending)? {
-                        Some((n, op)) => Status::Complete((i + n, op)),
-                        None => Status::Partial(i),
-                    });
-                }
+        // The name is matched in a local: writing the state back for every
+        // byte costs more than the matching itself.
+        let mut state = self.state;
+        if state == State::Start && !self.awaiting_connect {
+            if let Some((kw, len)) = hot_name(buf) {
+                state = State::Space(kw);
+                i = len;
             }
+        }
+        while let State::Start | State::Name { .. } | State::NeedSpace(_) | State::Space(_) = state
+        {
+            let Some(&b) = buf.get(i) else {
+                self.state = state;
+                return Ok(Status::Partial(i));
+            };
+            state = self.step_name(state, b, &buf[i..])?;
+            // A name ending hands the same byte to the argument state.
+            if !matches!(state, State::Arg { .. }) {
+                i += 1;
+            }
+        }
+        self.state = state;
+        match state {
+            State::Discard(kw) => Ok(match memchr(b'\n', &buf[i..]) {
+                Some(nl) => {
+                    self.state = State::Start;
+                    let op = match kw {
+                        Kw::Ping => Op::Ping,
+                        Kw::Pong => Op::Pong,
+                        _ => Op::Ok,
+                    };
+                    Status::Complete((i + nl + 1, op))
+                }
+                None => Status::Partial(buf.len()),
+            }),
+            State::Arg { kw, scanned } => {
+                let args = &buf[i..];
+                let Some(nl) = memchr(b'\n', &args[scanned.min(args.len())..]) else {
+                    self.check_partial_line(args)?;
+                    self.state = State::Arg {
+                        kw,
+                        scanned: args.len(),
+                    };
+                    return Ok(Status::Partial(i));
+                };
+                let nl = scanned + nl;
+                let line = trim_line(&args[..nl]);
+                if line.len() > self.max_control_line {
+                    return Err(ProtoError::MaxControlLine {
+                        len: line.len(),
+                        max: self.max_control_line,
+                    });
+                }
+                let line_len = nl + 1;
+                let simple = match kw {
+                    Kw::Connect => Some(Op::Connect(line)),
+                    Kw::Info => Some(Op::Info(line)),
+                    Kw::MinusErr => Some(Op::Err(line)),
+                    Kw::Sub => Some(parse_sub(line)?),
+                    Kw::Unsub => Some(parse_unsub(line)?),
+                    _ => None,
+                };
+                if let Some(op) = simple {
+                    self.state = State::Start;
+                    return Ok(Status::Complete((i + line_len, op)));
+                }
+                self.pending = self.parse_msg_line(kw, args, line, line_len)?;
+                self.state = State::Payload;
+                Ok(match self.finish_msg(args)? {
+                    Some((n, op)) => Status::Complete((i + n, op)),
+                    None => Status::Partial(i),
+                })
+            }
+            State::Payload => Ok(match self.finish_msg(&buf[i..])? {
+                Some((n, op)) => Status::Complete((i + n, op)),
+                None => Status::Partial(i),
+            }),
+            _ => unreachable!("the name loop leaves no name state"),
         }
     }
 
     /// One byte of an operation name or of the separator after it.
-    fn step_name(&self, b: u8, rest: &[u8]) -> Result<State, ProtoError> {
+    fn step_name(&self, state: State, b: u8, rest: &[u8]) -> Result<State, ProtoError> {
         let unknown = || ProtoError::UnknownOp {
             snippet: Snippet::of(rest),
         };
-        Ok(match self.state {
+        Ok(match state {
             State::Start => {
                 if self.awaiting_connect && !b.eq_ignore_ascii_case(&b'C') {
                     return Err(ProtoError::AuthorizationViolation);
@@ -438,11 +450,8 @@ impl Parser {
     }
 
     /// The whole message once its payload and CRLF are buffered.
-    fn finish_msg<'b>(
-        &mut self,
-        args: &'b [u8],
-        p: PendingMsg,
-    ) -> Result<Option<(usize, Op<'b>)>, ProtoError> {
+    fn finish_msg<'b>(&mut self, args: &'b [u8]) -> Result<Option<(usize, Op<'b>)>, ProtoError> {
+        let p = self.pending;
         let end = p.line_len + p.size;
         let unknown = |at: usize| ProtoError::UnknownOp {
             snippet: Snippet::of(&args[at.min(args.len())..]),
@@ -472,6 +481,28 @@ impl Parser {
             })
         };
         Ok(Some((end + 2, op)))
+    }
+}
+
+/// `PUB`, `HPUB` and `SUB` and their separator recognised in one step: the
+/// operations that carry the traffic.
+fn hot_name(buf: &[u8]) -> Option<(Kw, usize)> {
+    let sep = |b: u8| b == b' ' || b == b'\t';
+    // ASCII letters only differ by 0x20 between cases.
+    let is = |b: u8, upper: u8| b | 0x20 == upper | 0x20;
+    match buf {
+        [p, u, b, s, ..] if is(*p, b'P') && is(*u, b'U') && is(*b, b'B') && sep(*s) => {
+            Some((Kw::Pub, 4))
+        }
+        [s, u, b, sp, ..] if is(*s, b'S') && is(*u, b'U') && is(*b, b'B') && sep(*sp) => {
+            Some((Kw::Sub, 4))
+        }
+        [h, p, u, b, s, ..]
+            if is(*h, b'H') && is(*p, b'P') && is(*u, b'U') && is(*b, b'B') && sep(*s) =>
+        {
+            Some((Kw::Hpub, 5))
+        }
+        _ => None,
     }
 }
 
