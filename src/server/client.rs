@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::conn::{CloseReason, Subscription};
-use super::reactor::Reactor;
+use super::core::Core;
 use super::router::Delivery;
 use crate::proto::error::{self as text, ProtoError};
 use crate::proto::{encode, Op, Parser, Pub};
@@ -13,8 +13,8 @@ use crate::subject;
 /// The highest client protocol version nats-server knows (`ClientProtoInfo`).
 const CLIENT_PROTO_INFO: i64 = 1;
 
-impl Reactor {
-    pub(super) fn process_op(&mut self, key: usize, parser: &mut Parser, op: Op<'_>) {
+impl Core {
+    pub(super) fn process_op(&mut self, key: usize, parser: &mut Parser, op: Op<'_>, now: Instant) {
         if self.trace {
             let conn = &self.conns[key];
             log::trace!("{} - cid:{} - <<- [{}]", conn.addr, conn.cid, describe(&op));
@@ -43,7 +43,7 @@ impl Reactor {
                     self.close(key, CloseReason::ProtocolViolation);
                 }
             }
-            Op::Connect(json) => self.process_connect(key, parser, json),
+            Op::Connect(json) => self.process_connect(key, parser, json, now),
             Op::Sub {
                 subject,
                 queue,
@@ -96,8 +96,7 @@ impl Reactor {
         }
     }
 
-    fn process_connect(&mut self, key: usize, parser: &mut Parser, json: &[u8]) {
-        let now = Instant::now();
+    fn process_connect(&mut self, key: usize, parser: &mut Parser, json: &[u8], now: Instant) {
         let conn = &mut self.conns[key];
         conn.auth_deadline = None;
         if let Err(e) = conn.opts.apply_json(json) {

@@ -5,8 +5,6 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use crate::proto::{ConnectOpts, Parser};
 
 /// Why a connection was closed, in nats-server's words (as /connz reports).
@@ -188,9 +186,8 @@ pub struct Subscription {
     pub delivered: u64,
 }
 
-/// Per-connection state.
+/// Per-connection state; the socket is the reactor's.
 pub struct Conn {
-    pub sock: TcpStream,
     pub cid: u64,
     pub addr: SocketAddr,
     pub rbuf: ReadBuf,
@@ -212,12 +209,8 @@ pub struct Conn {
     pub auth_deadline: Option<Instant>,
     /// Set while output is pending: when it must have made progress by.
     pub write_deadline: Option<Instant>,
-    /// WRITABLE interest is registered.
-    pub write_interest: bool,
     /// On the dirty list.
     pub dirty: bool,
-    /// The socket may have more to read (the last read pass was cut short).
-    pub read_again: bool,
     pub closing: Option<CloseReason>,
 }
 

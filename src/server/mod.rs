@@ -3,6 +3,7 @@
 
 mod client;
 mod conn;
+pub mod core;
 mod reactor;
 mod router;
 mod timers;
@@ -18,6 +19,7 @@ use std::thread::JoinHandle;
 use mio::net::TcpListener;
 use mio::{Interest, Waker};
 
+use self::core::Core;
 use crate::options::Options;
 use crate::proto::Info;
 use reactor::{Reactor, SIGNALS};
@@ -81,7 +83,7 @@ impl Server {
             connect_info: false,
             remote_account: String::new(),
         };
-        let reactor = Reactor::new(opts, listener, info, seed)?;
+        let reactor = Reactor::new(Core::new(opts, info, seed), listener)?;
         Ok(Server { reactor, addr })
     }
 
@@ -91,11 +93,11 @@ impl Server {
     }
 
     pub fn id(&self) -> &str {
-        &self.reactor.info.server_id
+        &self.reactor.core.info.server_id
     }
 
     pub fn name(&self) -> &str {
-        &self.reactor.info.server_name
+        &self.reactor.core.info.server_name
     }
 
     pub fn handle(&self) -> io::Result<ServerHandle> {
@@ -122,7 +124,7 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         log::info!(
             "Listening for client connections on {}",
-            join_host_port(&self.reactor.opts.host, self.addr.port())
+            join_host_port(&self.reactor.core.opts.host, self.addr.port())
         );
         log::info!("Server is ready");
         self.reactor.run()

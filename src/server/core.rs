@@ -1,0 +1,493 @@
+//! The server without sockets: connections, subscriptions, routing and
+//! deadlines, fed bytes and the time, asked for bytes to send.
+//!
+//! The reactor owns the sockets and the poll; it hands `Core` a reader when
+//! a socket is readable and a writer when output is pending, and tells it the
+//! time. Tests and the fuzzer drive `Core` the same way with in-memory
+//! streams and a made-up clock.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use super::conn::{CloseReason, Conn, ReadBuf, Subscription, WriteBuf};
+use super::router::{mark_written, Rng};
+use super::timers::{Timer, TimerKind, Timers};
+use crate::options::Options;
+use crate::proto::{encode, ConnectOpts, Info, Parser, Status};
+use crate::sublist::Sublist;
+
+/// nats-server's first PING after CONNECT comes sooner than the interval.
+const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What a flush achieved, so the reactor can adjust its write interest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// Everything pending was written.
+    All,
+    /// The peer takes no more for now; wait for writable readiness.
+    Blocked,
+    /// The connection is closing or gone: nothing more to write.
+    Closed,
+}
+
+pub struct Core {
+    pub opts: Options,
+    /// The INFO every client gets, less its own id and address.
+    pub info: Info,
+    pub(super) conns: Slab<Conn>,
+    pub(super) subs: Slab<Subscription>,
+    pub(super) sublist: Sublist<usize>,
+    timers: Timers,
+    pub(super) rng: Rng,
+    /// Connections written to since the last `take_dirty`.
+    pub(super) dirty: Vec<usize>,
+    /// Connections marked closing since the last `take_closing`.
+    closing: Vec<usize>,
+    /// Scratch for auto-unsubscribed subscriptions.
+    pub(super) expired: Vec<usize>,
+    next_cid: u64,
+    /// `log::log_enabled!(Trace)`, read once: tracing is off the hot path.
+    pub(super) trace: bool,
+    /// The longest a read buffer may grow: a full PUB with its payload.
+    read_limit: usize,
+}
+
+impl Core {
+    pub fn new(opts: Options, info: Info, seed: u64) -> Core {
+        Core {
+            info,
+            conns: Slab::new(),
+            subs: Slab::new(),
+            sublist: Sublist::new(),
+            timers: Timers::default(),
+            rng: Rng::new(seed),
+            dirty: Vec::new(),
+            closing: Vec::new(),
+            expired: Vec::new(),
+            next_cid: 1,
+            trace: opts.trace && log::log_enabled!(log::Level::Trace),
+            read_limit: opts.max_control_line as usize + opts.max_payload as usize + 64,
+            opts,
+        }
+    }
+
+    /// A new client connection: its INFO is queued, or it is refused when
+    /// there are too many. Returns its key, the reactor's token for it.
+    pub fn accept(&mut self, addr: SocketAddr, now: Instant) -> usize {
+        let cid = self.next_cid;
+        self.next_cid += 1;
+        let mut parser = Parser::new(
+            self.opts.max_control_line as usize,
+            self.opts.max_payload as usize,
+        );
+        parser.awaiting_connect = self.opts.auth_required();
+        let key = self.conns.insert(Conn {
+            cid,
+            addr,
+            rbuf: ReadBuf::new(),
+            wbuf: WriteBuf::default(),
+            parser,
+            opts: ConnectOpts::default(),
+            connected: false,
+            sent_connect_info: false,
+            pinged_since_connect: false,
+            subs: Default::default(),
+            pings_out: 0,
+            last_in: now,
+            next_ping: now,
+            auth_deadline: None,
+            write_deadline: None,
+            dirty: false,
+            closing: None,
+        });
+        log::debug!("{addr} - cid:{cid} - Client connection created");
+
+        let mut info = self.info.clone();
+        info.client_id = cid;
+        info.client_ip = addr.ip().to_string();
+        let conn = &mut self.conns[key];
+        info.write_to(&mut conn.wbuf.buf);
+        if self.trace {
+            log::trace!("{addr} - cid:{cid} - ->> [INFO]");
+        }
+        self.queue_flush(key);
+        // nats-server sends INFO first, then refuses a connection too many.
+        if self.conns.len() > self.opts.max_connections {
+            log::error!("{addr} - cid:{cid} - maximum connections exceeded");
+            self.send_err(key, crate::proto::error::MAX_CONNECTIONS_EXCEEDED);
+            self.close(key, CloseReason::MaxConnectionsExceeded);
+            return key;
+        }
+        if self.opts.auth_required() {
+            let at = now + self.opts.auth_timeout;
+            self.conns[key].auth_deadline = Some(at);
+            self.schedule(key, cid, TimerKind::Auth, at);
+        }
+        // Before CONNECT the ping comes at the normal interval.
+        let at = now + self.opts.ping_interval;
+        self.conns[key].next_ping = at;
+        self.schedule(key, cid, TimerKind::Ping, at);
+        key
+    }
+
+    /// Read once from `src` into connection `key` and process every
+    /// complete operation. Returns the bytes read: 0 is end of stream (the
+    /// connection is then closing). `WouldBlock` and other errors are the
+    /// caller's to handle; an error other than `WouldBlock` closes.
+    pub fn receive(&mut self, key: usize, src: &mut impl Read, now: Instant) -> io::Result<usize> {
+        let limit = self.read_limit;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Ok(0);
+        };
+        if conn.is_closing() {
+            return Ok(0);
+        }
+        match conn.rbuf.read_from(src, limit) {
+            Ok(0) => {
+                self.close(key, CloseReason::ClientClosed);
+                Ok(0)
+            }
+            Ok(n) => {
+                conn.last_in = now;
+                self.process_input(key, now);
+                Ok(n)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Err(e)
+            }
+            Err(e) => {
+                log::debug!("{} - cid:{} - Read error: {e}", conn.addr, conn.cid);
+                self.close(key, CloseReason::ReadError);
+                Err(e)
+            }
+        }
+    }
+
+    /// Parse and process every complete operation in the read buffer.
+    fn process_input(&mut self, key: usize, now: Instant) {
+        let conn = &mut self.conns[key];
+        let mut rbuf = std::mem::replace(&mut conn.rbuf, ReadBuf::empty());
+        let mut parser = conn.parser.clone();
+        let mut consumed = 0;
+        loop {
+            match parser.parse(&rbuf.pending()[consumed..]) {
+                Ok(Status::Complete((n, op))) => {
+                    consumed += n;
+                    self.process_op(key, &mut parser, op, now);
+                    if self.conns[key].is_closing() {
+                        break;
+                    }
+                }
+                Ok(Status::Partial(n)) => {
+                    consumed += n;
+                    break;
+                }
+                Err(e) => {
+                    self.protocol_error(key, e);
+                    break;
+                }
+            }
+        }
+        rbuf.consume(consumed);
+        let conn = &mut self.conns[key];
+        conn.rbuf = rbuf;
+        conn.parser = parser;
+    }
+
+    /// Append `bytes` to a connection's output and queue it for flushing.
+    pub(super) fn queue(&mut self, key: usize, bytes: &[u8]) {
+        let conn = &mut self.conns[key];
+        conn.wbuf.buf.extend_from_slice(bytes);
+        mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
+    }
+
+    pub(super) fn send_err(&mut self, key: usize, text: &str) {
+        let conn = &mut self.conns[key];
+        if self.trace {
+            log::trace!("{} - cid:{} - ->> [-ERR '{text}']", conn.addr, conn.cid);
+        }
+        encode::write_err(&mut conn.wbuf.buf, text);
+        mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
+    }
+
+    /// Have the reactor flush this connection (after writable readiness).
+    pub fn queue_flush(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// The connections written to since the last call, into `out`.
+    pub fn take_dirty(&mut self, out: &mut Vec<usize>) {
+        out.clear();
+        std::mem::swap(out, &mut self.dirty);
+        for &key in out.iter() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.dirty = false;
+            }
+        }
+    }
+
+    /// Write what connection `key` has pending to `sink`.
+    pub fn flush(&mut self, key: usize, sink: &mut impl Write, now: Instant) -> Flushed {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Flushed::Closed;
+        };
+        if conn.is_closing() {
+            self.closing.push(key);
+            return Flushed::Closed;
+        }
+        let before = conn.wbuf.pending();
+        match conn.wbuf.flush_to(sink) {
+            Ok(true) => {
+                conn.write_deadline = None;
+                Flushed::All
+            }
+            Ok(false) => {
+                // The deadline restarts whenever the peer takes something.
+                let progressed = conn.wbuf.pending() < before;
+                let first = conn.write_deadline.is_none();
+                if first || progressed {
+                    let at = now + self.opts.write_deadline;
+                    conn.write_deadline = Some(at);
+                    if first {
+                        let cid = conn.cid;
+                        self.schedule(key, cid, TimerKind::Write, at);
+                    }
+                }
+                Flushed::Blocked
+            }
+            Err(e) => {
+                log::debug!("{} - cid:{} - Write error: {e}", conn.addr, conn.cid);
+                self.close(key, CloseReason::WriteError);
+                Flushed::Closed
+            }
+        }
+    }
+
+    /// Mark a connection closing; the reactor reaps it after this turn.
+    pub(super) fn close(&mut self, key: usize, reason: CloseReason) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.closing.is_none() {
+                conn.closing = Some(reason);
+            }
+            self.closing.push(key);
+        }
+    }
+
+    /// Close every connection (server shutdown).
+    pub fn close_all(&mut self) {
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.close(key, CloseReason::ServerShutdown);
+        }
+    }
+
+    /// The next connection to reap, if any: its key and whether its last
+    /// words (a pending -ERR) are worth flushing. Call [`Core::remove`] after.
+    pub fn next_closing(&mut self) -> Option<(usize, bool)> {
+        while let Some(key) = self.closing.pop() {
+            let Some(reason) = self.conns.get(key).and_then(|c| c.closing) else {
+                continue;
+            };
+            let stalled = matches!(
+                reason,
+                CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+            );
+            return Some((key, !stalled));
+        }
+        None
+    }
+
+    /// Write what a closing connection has pending, best effort.
+    pub fn flush_last_words(&mut self, key: usize, sink: &mut impl Write) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            let _ = conn.wbuf.flush_to(sink);
+        }
+    }
+
+    /// Forget a closed connection and its subscriptions.
+    pub fn remove(&mut self, key: usize) {
+        let Some(mut conn) = self.conns.try_remove(key) else {
+            return;
+        };
+        for (_, sub_key) in conn.subs.drain() {
+            let sub = self.subs.remove(sub_key);
+            self.sublist
+                .remove(&sub.subject, sub.queue.as_deref(), sub_key);
+        }
+        log::debug!(
+            "{} - cid:{} - Client connection closed: {}",
+            conn.addr,
+            conn.cid,
+            conn.closing.unwrap_or(CloseReason::ClientClosed).as_str()
+        );
+    }
+
+    // ---- timers ---------------------------------------------------------
+
+    pub(super) fn schedule(&mut self, key: usize, cid: u64, kind: TimerKind, at: Instant) {
+        self.timers.schedule(Timer { at, key, cid, kind });
+    }
+
+    /// The nearest deadline: the reactor sleeps until then at most.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_at()
+    }
+
+    /// The first PING after CONNECT: sooner than the interval, with up to
+    /// 20% jitter, as nats-server does.
+    pub(super) fn arm_first_ping(&mut self, key: usize, now: Instant) {
+        let base = self.opts.ping_interval.min(FIRST_PING_INTERVAL);
+        let jitter_ms = (base.as_millis() as u64 / 5).max(1);
+        let at = now + base + Duration::from_millis(self.rng.next_u64() % jitter_ms);
+        let conn = &mut self.conns[key];
+        conn.next_ping = at;
+        let cid = conn.cid;
+        self.schedule(key, cid, TimerKind::Ping, at);
+    }
+
+    /// Act on every deadline that has passed at `now`.
+    pub fn fire_timers(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.pop_due(now) {
+            let Some(conn) = self.conns.get(timer.key) else {
+                continue;
+            };
+            if conn.cid != timer.cid || conn.is_closing() {
+                continue;
+            }
+            match timer.kind {
+                TimerKind::Ping => self.ping_timer(timer, now),
+                TimerKind::Auth => {
+                    if conn.auth_deadline.is_some_and(|at| at <= now) {
+                        log::debug!("{} - cid:{} - Authentication Timeout", conn.addr, conn.cid);
+                        self.send_err(timer.key, crate::proto::error::AUTHENTICATION_TIMEOUT);
+                        self.close(timer.key, CloseReason::AuthenticationTimeout);
+                    }
+                }
+                TimerKind::Write => match conn.write_deadline {
+                    Some(at) if at <= now => {
+                        log::info!(
+                            "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                            conn.addr,
+                            conn.cid,
+                            self.opts.write_deadline
+                        );
+                        self.close(timer.key, CloseReason::SlowConsumerWriteDeadline);
+                    }
+                    Some(at) => self.schedule(timer.key, timer.cid, TimerKind::Write, at),
+                    None => {}
+                },
+            }
+        }
+    }
+
+    fn ping_timer(&mut self, timer: Timer, now: Instant) {
+        let interval = self.opts.ping_interval;
+        let max_out = self.opts.max_pings_out;
+        let conn = &mut self.conns[timer.key];
+        if conn.next_ping > now {
+            return; // re-armed since this entry was pushed (by a CONNECT)
+        }
+        // Like nats-server, the first PING after CONNECT always goes (it
+        // measures the round trip); later ones only when the client was quiet.
+        let recently_heard = conn.connected
+            && conn.pinged_since_connect
+            && now.duration_since(conn.last_in) < interval;
+        if !recently_heard {
+            if conn.pings_out + 1 > max_out {
+                log::debug!(
+                    "{} - cid:{} - Stale Client Connection - Closing",
+                    conn.addr,
+                    conn.cid
+                );
+                self.send_err(timer.key, crate::proto::error::STALE_CONNECTION);
+                self.close(timer.key, CloseReason::StaleConnection);
+                return;
+            }
+            conn.pings_out += 1;
+            conn.pinged_since_connect = true;
+            if self.trace {
+                log::trace!("{} - cid:{} - ->> [PING]", conn.addr, conn.cid);
+            }
+            self.queue(timer.key, encode::PING);
+        }
+        let at = now + interval;
+        self.conns[timer.key].next_ping = at;
+        self.schedule(timer.key, timer.cid, TimerKind::Ping, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core() -> Core {
+        let info = Info {
+            server_id: "NTEST".into(),
+            server_name: "test".into(),
+            version: "2.15.1".into(),
+            proto: 1,
+            git_commit: String::new(),
+            go: "natsd".into(),
+            host: "127.0.0.1".into(),
+            port: 4222,
+            headers: true,
+            auth_required: false,
+            max_payload: 1024 * 1024,
+            client_id: 0,
+            client_ip: String::new(),
+            nonce: String::new(),
+            ldm: false,
+            connect_info: false,
+            remote_account: String::new(),
+        };
+        Core::new(Options::ephemeral(), info, 7)
+    }
+
+    fn output(core: &mut Core, key: usize, now: Instant) -> String {
+        let mut out = Vec::new();
+        core.flush(key, &mut out, now);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn driven_without_sockets_by_bytes_and_a_clock() {
+        let mut core = core();
+        let t0 = Instant::now();
+        let addr = "127.0.0.1:1000".parse().unwrap();
+        let sub = core.accept(addr, t0);
+        let publ = core.accept(addr, t0);
+        assert!(output(&mut core, sub, t0).starts_with("INFO {"));
+        output(&mut core, publ, t0);
+
+        let mut input: &[u8] = b"CONNECT {\"verbose\":false}\r\nSUB a.* 9\r\n";
+        core.receive(sub, &mut input, t0).unwrap();
+        let mut input: &[u8] = b"PUB a.b 2\r\nhi\r\n";
+        core.receive(publ, &mut input, t0).unwrap();
+        assert_eq!(output(&mut core, sub, t0), "MSG a.b 9 2\r\nhi\r\n");
+        assert_eq!(output(&mut core, publ, t0), "+OK\r\n");
+
+        // Time is an argument: the keepalive runs on the clock it is given.
+        let later = t0 + core.opts.ping_interval * 3;
+        core.fire_timers(later);
+        assert_eq!(output(&mut core, sub, later), "PING\r\n");
+
+        // End of stream closes, and the close frees its subscriptions.
+        core.receive(sub, &mut &b""[..], later).unwrap();
+        assert_eq!(core.next_closing(), Some((sub, true)));
+        core.remove(sub);
+        assert_eq!(core.sublist.count(), 0);
+    }
+}
