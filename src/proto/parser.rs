@@ -259,7 +259,14 @@ impl Parser {
         let mut i = 0;
         // The name is matched in a local: writing the state back for every
         // byte costs more than the matching itself.
-        let mut state = self.state;
+        //
+        // Between operations only the tag is read: the tag alone was stored
+        // (`State::Start`), and a wider load of it would stall the pipeline.
+        let mut state = if matches!(self.state, State::Start) {
+            State::Start
+        } else {
+            self.state
+        };
         if state == State::Start && !self.awaiting_connect {
             if let Some((kw, len)) = hot_name(buf) {
                 state = State::Space(kw);
@@ -323,14 +330,18 @@ impl Parser {
                     self.state = State::Start;
                     return Ok(Status::Complete((i + line_len, op)));
                 }
-                self.pending = self.parse_msg_line(kw, args, line, line_len)?;
-                self.state = State::Payload;
-                Ok(match self.finish_msg(args)? {
+                let pending = self.parse_msg_line(kw, args, line, line_len)?;
+                Ok(match self.finish_msg(args, pending)? {
                     Some((n, op)) => Status::Complete((i + n, op)),
-                    None => Status::Partial(i),
+                    None => {
+                        // Kept only when the payload has not all arrived.
+                        self.pending = pending;
+                        self.state = State::Payload;
+                        Status::Partial(i)
+                    }
                 })
             }
-            State::Payload => Ok(match self.finish_msg(&buf[i..])? {
+            State::Payload => Ok(match self.finish_msg(&buf[i..], self.pending)? {
                 Some((n, op)) => Status::Complete((i + n, op)),
                 None => Status::Partial(i),
             }),
@@ -380,6 +391,7 @@ impl Parser {
         Ok(())
     }
 
+    #[inline(always)]
     fn parse_msg_line(
         &self,
         kw: Kw,
@@ -450,8 +462,12 @@ impl Parser {
     }
 
     /// The whole message once its payload and CRLF are buffered.
-    fn finish_msg<'b>(&mut self, args: &'b [u8]) -> Result<Option<(usize, Op<'b>)>, ProtoError> {
-        let p = self.pending;
+    #[inline(always)]
+    fn finish_msg<'b>(
+        &mut self,
+        args: &'b [u8],
+        p: PendingMsg,
+    ) -> Result<Option<(usize, Op<'b>)>, ProtoError> {
         let end = p.line_len + p.size;
         let unknown = |at: usize| ProtoError::UnknownOp {
             snippet: Snippet::of(&args[at.min(args.len())..]),
@@ -519,7 +535,11 @@ fn name_or_done(kw: Kw, matched: usize) -> State {
 
 /// The argument part of a control line, as nats-server cuts it: once a CR
 /// has been seen after the first argument byte, the last byte is dropped.
+#[inline]
 fn trim_line(line: &[u8]) -> &[u8] {
+    if line.len() > 1 && line.ends_with(b"\r") {
+        return &line[..line.len() - 1]; // the usual CRLF, no scan needed
+    }
     match line.split_first() {
         Some((_, rest)) if memchr(b'\r', rest).is_some() => &line[..line.len() - 1],
         _ => line,
@@ -528,6 +548,7 @@ fn trim_line(line: &[u8]) -> &[u8] {
 
 /// Split on spaces and tabs (and CR/LF for SUB/UNSUB, as nats-server's
 /// `splitArg` does). Returns the first `MAX_ARGS` parts and the real count.
+#[inline]
 fn split_args(line: &[u8], crlf_separates: bool) -> ([&[u8]; MAX_ARGS], usize) {
     let mut parts: [&[u8]; MAX_ARGS] = [&[]; MAX_ARGS];
     let mut n = 0;
@@ -556,6 +577,7 @@ fn split_args(line: &[u8], crlf_separates: bool) -> ([&[u8]; MAX_ARGS], usize) {
 }
 
 /// A decimal size of one to nine digits, as nats-server's `parseSize`.
+#[inline]
 pub fn parse_size(d: &[u8]) -> Option<usize> {
     if d.is_empty() || d.len() > MAX_SIZE_DIGITS {
         return None;
