@@ -171,14 +171,9 @@ impl Core {
                 self.send_err(key, text::INVALID_SUBJECT);
                 return;
             }
-            let sub_key = self.subs.insert(Subscription {
-                conn: key,
-                sid: sid.into(),
-                subject: subject.into(),
-                queue: queue.map(Into::into),
-                max: 0,
-                delivered: 0,
-            });
+            let sub_key = self
+                .subs
+                .insert(Subscription::new(key, subject, queue, sid));
             self.sublist.insert(subject, queue, sub_key);
             self.conns[key].subs.insert(sid.into(), sub_key);
         }
@@ -205,10 +200,9 @@ impl Core {
         let Some(sub) = self.subs.try_remove(sub_key) else {
             return;
         };
-        self.sublist
-            .remove(&sub.subject, sub.queue.as_deref(), sub_key);
+        self.sublist.remove(sub.subject(), sub.queue(), sub_key);
         if let Some(conn) = self.conns.get_mut(sub.conn) {
-            conn.subs.remove(&sub.sid);
+            conn.subs.remove(sub.sid());
         }
     }
 
@@ -249,7 +243,7 @@ impl Core {
             .iter()
             .filter_map(|&s| self.subs.get(s))
             .find(|s| s.conn == key)
-            .map(|s| s.sid.clone())
+            .map(|s| Box::<[u8]>::from(s.sid()))
         else {
             return;
         };

@@ -53,7 +53,7 @@ impl CloseReason {
 /// full length so reads need no zeroing. It adapts to the traffic: a read
 /// that fills all the room doubles it (up to `READ_BUF_FAST`, or further when
 /// one operation needs more, up to the read limit), and once drained after
-/// short reads it shrinks back to `READ_BUF_MIN`.
+/// a short read it is given back, to be allocated again by the next read.
 pub struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
@@ -62,23 +62,13 @@ pub struct ReadBuf {
     last_read_short: bool,
 }
 
-/// Where every read buffer starts, and what an idle one shrinks back to.
+/// Where every read buffer starts.
 pub const READ_BUF_MIN: usize = 512;
 /// Growth beyond this happens only for an operation that needs it.
 const READ_BUF_FAST: usize = 64 * 1024;
 
 impl ReadBuf {
-    pub fn new() -> ReadBuf {
-        ReadBuf {
-            buf: vec![0; READ_BUF_MIN],
-            start: 0,
-            end: 0,
-            last_read_short: false,
-        }
-    }
-
-    /// A buffer that owns no memory: the stand-in while the real one is
-    /// being parsed.
+    /// A buffer that owns no memory until the first read.
     pub fn empty() -> ReadBuf {
         ReadBuf {
             buf: Vec::new(),
@@ -98,8 +88,9 @@ impl ReadBuf {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.last_read_short && self.buf.len() > READ_BUF_MIN {
-                self.buf = vec![0; READ_BUF_MIN];
+            // An idle connection holds no read buffer at all.
+            if self.last_read_short {
+                self.buf = Vec::new();
             }
         }
     }
@@ -107,7 +98,9 @@ impl ReadBuf {
     /// Room to read into: compacts, or grows up to `limit`, when full.
     /// `None` when the buffer is full at its limit.
     fn spare(&mut self, limit: usize) -> Option<&mut [u8]> {
-        if self.end == self.buf.len() {
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_BUF_MIN.min(limit)];
+        } else if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
@@ -145,8 +138,12 @@ pub struct WriteBuf {
     pos: usize,
 }
 
-/// Above this, a drained write buffer is given back.
-const WRITE_BUF_KEEP: usize = 64 * 1024;
+/// A drained write buffer is kept for the next turn only while it is in
+/// steady use: at least this big, and at least a quarter used by the flush
+/// that drained it (and never more than `WRITE_BUF_KEEP_MAX`). Anything else
+/// is given back, so an idle connection holds no output buffer.
+const WRITE_BUF_KEEP_MIN: usize = 4 * 1024;
+const WRITE_BUF_KEEP_MAX: usize = 1024 * 1024;
 
 impl WriteBuf {
     pub fn pending(&self) -> usize {
@@ -164,26 +161,62 @@ impl WriteBuf {
                 Err(e) => return Err(e),
             }
         }
+        let (used, capacity) = (self.buf.len(), self.buf.capacity());
         self.pos = 0;
-        if self.buf.capacity() > WRITE_BUF_KEEP {
-            self.buf = Vec::new();
-        } else {
+        if (WRITE_BUF_KEEP_MIN..=WRITE_BUF_KEEP_MAX).contains(&capacity) && used * 4 >= capacity {
             self.buf.clear();
+        } else {
+            self.buf = Vec::new();
         }
         Ok(true)
     }
 }
 
-/// A client subscription, stored in the reactor's subscription slab; the
-/// trie holds its slab key.
+/// A client subscription, stored in the core's subscription slab; the trie
+/// holds its slab key. Subject, queue and sid share one allocation.
 pub struct Subscription {
     pub conn: usize,
-    pub sid: Box<[u8]>,
-    pub subject: Box<[u8]>,
-    pub queue: Option<Box<[u8]>>,
+    /// `subject`, then `queue`, then `sid`.
+    names: Box<[u8]>,
+    subject_len: u32,
+    /// `u32::MAX` when the subscription is not in a queue group.
+    queue_len: u32,
     /// Auto-unsubscribe after this many deliveries; 0 means never.
     pub max: u64,
     pub delivered: u64,
+}
+
+impl Subscription {
+    pub fn new(conn: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Subscription {
+        // The parser bounds every argument by max_control_line.
+        let names = [subject, queue.unwrap_or_default(), sid].concat();
+        Subscription {
+            conn,
+            names: names.into_boxed_slice(),
+            subject_len: subject.len() as u32,
+            queue_len: queue.map_or(u32::MAX, |q| q.len() as u32),
+            max: 0,
+            delivered: 0,
+        }
+    }
+
+    pub fn subject(&self) -> &[u8] {
+        &self.names[..self.subject_len as usize]
+    }
+
+    pub fn queue(&self) -> Option<&[u8]> {
+        let start = self.subject_len as usize;
+        (self.queue_len != u32::MAX).then(|| &self.names[start..start + self.queue_len as usize])
+    }
+
+    pub fn sid(&self) -> &[u8] {
+        let queue_len = if self.queue_len == u32::MAX {
+            0
+        } else {
+            self.queue_len
+        };
+        &self.names[(self.subject_len + queue_len) as usize..]
+    }
 }
 
 /// Per-connection state; the socket is the reactor's.
@@ -232,7 +265,7 @@ mod tests {
 
     #[test]
     fn read_buffer_grows_when_reads_fill_it_and_shrinks_when_idle() {
-        let mut rb = ReadBuf::new();
+        let mut rb = ReadBuf::empty();
         let data = vec![b'x'; 10_000];
         let mut src: &[u8] = &data;
         let n = rb.read_from(&mut src, 1 << 20).unwrap();
@@ -250,12 +283,15 @@ mod tests {
         let mut small: &[u8] = b"PING\r\n";
         rb.read_from(&mut small, 1 << 20).unwrap();
         rb.consume(6);
-        assert_eq!(rb.buf.len(), READ_BUF_MIN, "drained after a short read");
+        assert!(
+            rb.buf.is_empty(),
+            "given back when drained after a short read"
+        );
     }
 
     #[test]
     fn read_buffer_compacts_before_growing_and_stops_at_its_limit() {
-        let mut rb = ReadBuf::new();
+        let mut rb = ReadBuf::empty();
         let data = vec![b'y'; READ_BUF_MIN];
         rb.read_from(&mut &data[..], 600).unwrap();
         rb.consume(500);

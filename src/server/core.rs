@@ -53,7 +53,12 @@ pub struct Core {
     pub(super) trace: bool,
     /// The longest a read buffer may grow: a full PUB with its payload.
     read_limit: usize,
+    /// Connections removed since memory was last given back.
+    removed_since_compact: usize,
 }
+
+/// After this many connections have gone, spare capacity is given back.
+const COMPACT_AFTER_REMOVALS: usize = 256;
 
 impl Core {
     pub fn new(opts: Options, info: Info, seed: u64) -> Core {
@@ -70,6 +75,7 @@ impl Core {
             next_cid: 1,
             trace: opts.trace && log::log_enabled!(log::Level::Trace),
             read_limit: opts.max_control_line as usize + opts.max_payload as usize + 64,
+            removed_since_compact: 0,
             opts,
         }
     }
@@ -87,7 +93,7 @@ impl Core {
         let key = self.conns.insert(Conn {
             cid,
             addr,
-            rbuf: ReadBuf::new(),
+            rbuf: ReadBuf::empty(),
             wbuf: WriteBuf::default(),
             parser,
             opts: ConnectOpts::default(),
@@ -324,8 +330,7 @@ impl Core {
         };
         for (_, sub_key) in conn.subs.drain() {
             let sub = self.subs.remove(sub_key);
-            self.sublist
-                .remove(&sub.subject, sub.queue.as_deref(), sub_key);
+            self.sublist.remove(sub.subject(), sub.queue(), sub_key);
         }
         log::debug!(
             "{} - cid:{} - Client connection closed: {}",
@@ -333,6 +338,19 @@ impl Core {
             conn.cid,
             conn.closing.unwrap_or(CloseReason::ClientClosed).as_str()
         );
+        self.removed_since_compact += 1;
+    }
+
+    /// After many connections have gone, give their memory back: RSS should
+    /// follow the load down, not stay at its peak.
+    pub fn compact_if_many_removed(&mut self) {
+        if self.removed_since_compact < COMPACT_AFTER_REMOVALS {
+            return;
+        }
+        self.removed_since_compact = 0;
+        self.conns.shrink_to_fit();
+        self.subs.shrink_to_fit();
+        super::trim::release_free_memory();
     }
 
     // ---- timers ---------------------------------------------------------

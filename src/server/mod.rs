@@ -7,6 +7,7 @@ pub mod core;
 mod reactor;
 mod router;
 mod timers;
+mod trim;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};

@@ -269,7 +269,12 @@ impl Reactor {
                 let _ = self.poll.registry().deregister(&mut socket.stream);
             }
             self.core.remove(key);
+            if self.sockets.last().is_some_and(Option::is_none) {
+                let live = self.sockets.iter().rposition(Option::is_some);
+                self.sockets.truncate(live.map_or(0, |i| i + 1));
+            }
         }
+        self.core.compact_if_many_removed();
     }
 
     fn shutdown(&mut self) {

@@ -85,7 +85,7 @@ impl Delivery<'_> {
         if sub.max > 0 && sub.delivered == sub.max {
             self.expired.push(sub_key);
         }
-        write_msg(&mut conn.wbuf.buf, msg, &sub.sid, conn.opts.headers);
+        write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers);
         mark_written(conn, sub.conn, self.dirty, self.max_pending);
         true
     }
