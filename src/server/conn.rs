@@ -60,6 +60,8 @@ pub struct ReadBuf {
     end: usize,
     /// The last read used less than a quarter of the room it had.
     last_read_short: bool,
+    /// The last read filled all the room it had: the socket may hold more.
+    last_read_full: bool,
 }
 
 /// Where every read buffer starts.
@@ -75,6 +77,7 @@ impl ReadBuf {
             start: 0,
             end: 0,
             last_read_short: false,
+            last_read_full: false,
         }
     }
 
@@ -115,6 +118,14 @@ impl ReadBuf {
         Some(&mut self.buf[self.end..])
     }
 
+    /// The last read filled all its room, so the socket may hold more. A
+    /// short read emptied the socket: with edge-triggered readiness, data
+    /// arriving later raises a new event, so no read is needed to see
+    /// `WouldBlock` (one system call less per wake).
+    pub fn may_have_more(&self) -> bool {
+        self.last_read_full
+    }
+
     /// Read once from `src`. `Ok(0)` is end of stream.
     pub fn read_from(&mut self, src: &mut impl Read, limit: usize) -> io::Result<usize> {
         let Some(room) = self.spare(limit).map(|s| s.len()) else {
@@ -123,6 +134,7 @@ impl ReadBuf {
         let n = src.read(&mut self.buf[self.end..])?;
         self.end += n;
         self.last_read_short = n < room / 4;
+        self.last_read_full = n == room;
         if n == room && self.buf.len() < READ_BUF_FAST.min(limit) {
             let grown = (self.buf.len() * 2).min(READ_BUF_FAST.min(limit));
             self.buf.resize(grown, 0);

@@ -177,6 +177,12 @@ impl Core {
         }
     }
 
+    /// Whether the last read of connection `key` filled its buffer, so the
+    /// socket may hold more (see [`ReadBuf::may_have_more`]).
+    pub fn may_have_more(&self, key: usize) -> bool {
+        self.conns.get(key).is_some_and(|c| c.rbuf.may_have_more())
+    }
+
     /// Parse and process every complete operation in the read buffer.
     fn process_input(&mut self, key: usize, now: Instant) {
         let conn = &mut self.conns[key];

@@ -86,8 +86,9 @@ impl Reactor {
                     WAKER => {}
                     SIGNALS => self.handle_signals(),
                     Token(key) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.handle_readable(key);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.handle_readable(key, closed);
                         }
                         if event.is_writable() {
                             self.core.queue_flush(key);
@@ -179,8 +180,10 @@ impl Reactor {
 
     /// Read until the socket has nothing more (edge-triggered readiness is
     /// not repeated) or this connection has had its budget for the turn;
-    /// then it waits on the `read_again` list.
-    fn handle_readable(&mut self, key: usize) {
+    /// then it waits on the `read_again` list. A short read means the socket
+    /// is empty, unless the peer has closed (`closed`): then read on to the
+    /// end of the stream, which raises no further event.
+    fn handle_readable(&mut self, key: usize, closed: bool) {
         let mut budget = READ_BUDGET;
         loop {
             let Some(socket) = self.sockets.get_mut(key).and_then(Option::as_mut) else {
@@ -189,6 +192,9 @@ impl Reactor {
             match self.core.receive(key, &mut socket.stream, Instant::now()) {
                 Ok(0) => return,
                 Ok(n) => {
+                    if !closed && !self.core.may_have_more(key) {
+                        return;
+                    }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
                         if !socket.read_again {
@@ -210,7 +216,7 @@ impl Reactor {
         for &key in &keys {
             if let Some(socket) = self.socket(key) {
                 socket.read_again = false;
-                self.handle_readable(key);
+                self.handle_readable(key, false);
             }
         }
         keys.clear();
