@@ -312,6 +312,20 @@ fn subject_hash(key: u64, subject: &[u8]) -> u64 {
     mix(h, P1)
 }
 
+/// Byte equality without a call to `memcmp`: cached subjects are short, and
+/// the call costs more than the comparison (this runs for every PUB).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    if !a8.by_ref().zip(b8.by_ref()).all(|(x, y)| x == y) {
+        return false;
+    }
+    a8.remainder() == b8.remainder()
+}
+
 /// One cached match.
 #[derive(Debug)]
 struct CacheEntry<T> {
@@ -392,7 +406,7 @@ impl<T: Copy + Eq> Cache<T> {
                 return None;
             }
             let entry = &self.entries[e as usize];
-            if entry.hash == hash && entry.subject == subject {
+            if entry.hash == hash && same_bytes(&entry.subject, subject) {
                 return Some(e as usize);
             }
             i = (i + 1) & mask;

@@ -215,15 +215,16 @@ impl Core {
             self.queue(key, encode::OK);
         }
         let result = self.sublist.match_subject(msg.subject);
-        let delivered = Delivery {
-            conns: &mut self.conns,
-            subs: &mut self.subs,
-            dirty: &mut self.dirty,
-            expired: &mut self.expired,
-            rng: &mut self.rng,
-            max_pending: self.opts.max_pending,
-        }
-        .route(result, key, msg);
+        let delivered = !result.is_empty()
+            && Delivery {
+                conns: &mut self.conns,
+                subs: &mut self.subs,
+                dirty: &mut self.dirty,
+                expired: &mut self.expired,
+                rng: &mut self.rng,
+                max_pending: self.opts.max_pending,
+            }
+            .route(result, key, msg);
         while let Some(sub_key) = self.expired.pop() {
             self.unsubscribe(sub_key);
         }
