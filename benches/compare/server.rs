@@ -37,9 +37,12 @@ pub struct ServerBin {
 
 impl ServerBin {
     /// natsd as cargo built it for this bench (the bench profile inherits
-    /// release).
+    /// release), or another build of it named by `NATSD_BIN` (a static one,
+    /// say).
     pub fn natsd() -> Res<ServerBin> {
-        ServerBin::describe(Kind::Natsd, PathBuf::from(env!("CARGO_BIN_EXE_natsd")))
+        let path = std::env::var_os("NATSD_BIN")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_natsd")), PathBuf::from);
+        ServerBin::describe(Kind::Natsd, path)
     }
 
     /// The Go nats-server: `NATS_SERVER_BIN`, else `target/ref/bin/nats-server`,

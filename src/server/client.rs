@@ -1,6 +1,7 @@
 //! What the server does with each client operation: nats-server's
 //! `processConnect`, `processSub`, `processUnsub`, `processPub`, ...
 
+use std::hash::BuildHasher;
 use std::time::Instant;
 
 use super::conn::{CloseReason, Subscription};
@@ -108,7 +109,7 @@ impl Core {
         parser.headers = conn.opts.headers;
         if again {
             // nats-server drops every subscription on a repeated CONNECT.
-            let subs: Vec<usize> = conn.subs.values().copied().collect();
+            let subs = conn.subs.drain();
             for sub_key in subs {
                 self.unsubscribe(sub_key);
             }
@@ -165,17 +166,17 @@ impl Core {
             self.send_err(key, text::MAX_SUBSCRIPTIONS_EXCEEDED);
             return;
         }
-        if !conn.subs.contains_key(sid) {
+        let sid_hash = self.sid_hasher.hash_one(sid);
+        if conn.subs.get(sid, sid_hash, &self.subs).is_none() {
             // All nats-server checks is what its trie refuses to insert.
             if !subject::is_valid_sub_subject(subject) {
                 self.send_err(key, text::INVALID_SUBJECT);
                 return;
             }
-            let sub_key = self
-                .subs
-                .insert(Subscription::new(key, subject, queue, sid));
+            let sub = Subscription::new(key, subject, queue, sid, sid_hash);
+            let sub_key = self.subs.insert(sub);
             self.sublist.insert(subject, queue, sub_key);
-            self.conns[key].subs.insert(sid.into(), sub_key);
+            self.conns[key].subs.insert(sid_hash, sub_key);
         }
         if self.conns[key].opts.verbose {
             self.queue(key, encode::OK);
@@ -183,7 +184,8 @@ impl Core {
     }
 
     fn process_unsub(&mut self, key: usize, sid: &[u8], max: Option<u64>) {
-        if let Some(&sub_key) = self.conns[key].subs.get(sid) {
+        let sid_hash = self.sid_hasher.hash_one(sid);
+        if let Some(sub_key) = self.conns[key].subs.get(sid, sid_hash, &self.subs) {
             let sub = &mut self.subs[sub_key];
             match max {
                 Some(max) if max > 0 && max > sub.delivered => sub.max = max,
@@ -197,13 +199,14 @@ impl Core {
 
     /// Remove a subscription from the trie, its connection and the slab.
     pub(super) fn unsubscribe(&mut self, sub_key: usize) {
-        let Some(sub) = self.subs.try_remove(sub_key) else {
+        let Some(sub) = self.subs.get(sub_key) else {
             return;
         };
-        self.sublist.remove(sub.subject(), sub.queue(), sub_key);
         if let Some(conn) = self.conns.get_mut(sub.conn) {
-            conn.subs.remove(sub.sid());
+            conn.subs.remove(sub.sid_hash, sub_key, &self.subs);
         }
+        let sub = self.subs.remove(sub_key);
+        self.sublist.remove(sub.subject(), sub.queue(), sub_key);
     }
 
     fn process_pub(&mut self, key: usize, msg: &Pub<'_>) {

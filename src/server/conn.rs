@@ -5,6 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use slab::Slab;
+
 use crate::proto::{ConnectOpts, Parser};
 
 /// Why a connection was closed, in nats-server's words (as /connz reports).
@@ -193,13 +195,21 @@ pub struct Subscription {
     subject_len: u32,
     /// `u32::MAX` when the subscription is not in a queue group.
     queue_len: u32,
+    /// The hash of `sid` in its connection's [`SidMap`].
+    pub sid_hash: u64,
     /// Auto-unsubscribe after this many deliveries; 0 means never.
     pub max: u64,
     pub delivered: u64,
 }
 
 impl Subscription {
-    pub fn new(conn: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Subscription {
+    pub fn new(
+        conn: usize,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+        sid_hash: u64,
+    ) -> Subscription {
         // The parser bounds every argument by max_control_line.
         let names = [subject, queue.unwrap_or_default(), sid].concat();
         Subscription {
@@ -207,6 +217,7 @@ impl Subscription {
             names: names.into_boxed_slice(),
             subject_len: subject.len() as u32,
             queue_len: queue.map_or(u32::MAX, |q| q.len() as u32),
+            sid_hash,
             max: 0,
             delivered: 0,
         }
@@ -231,6 +242,65 @@ impl Subscription {
     }
 }
 
+/// A connection's subscriptions by sid. Keyed by a hash of the sid, not a
+/// copy of it: the sid lives once, in the subscription, and is compared
+/// there. The rare colliding sid goes to a short list, so no subscription is
+/// ever mistaken for another. The hash key is per process (`RandomState`),
+/// so collisions cannot be chosen in advance.
+#[derive(Default)]
+pub struct SidMap {
+    by_hash: HashMap<u64, usize>,
+    collided: Vec<usize>,
+}
+
+impl SidMap {
+    pub fn len(&self) -> usize {
+        self.by_hash.len() + self.collided.len()
+    }
+
+    pub fn get(&self, sid: &[u8], hash: u64, subs: &Slab<Subscription>) -> Option<usize> {
+        let is = |k: &usize| subs.get(*k).is_some_and(|s| s.sid() == sid);
+        match self.by_hash.get(&hash) {
+            Some(k) if is(k) => Some(*k),
+            Some(_) => self.collided.iter().copied().find(|k| is(k)),
+            None => None,
+        }
+    }
+
+    /// Add a subscription whose sid is not in the map yet.
+    pub fn insert(&mut self, hash: u64, sub_key: usize) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.by_hash.entry(hash) {
+            e.insert(sub_key);
+        } else {
+            self.collided.push(sub_key);
+        }
+    }
+
+    /// Remove subscription `sub_key`, whose sid hashes to `hash`.
+    pub fn remove(&mut self, hash: u64, sub_key: usize, subs: &Slab<Subscription>) {
+        if let Some(i) = self.collided.iter().position(|&k| k == sub_key) {
+            self.collided.swap_remove(i);
+            return;
+        }
+        if self.by_hash.get(&hash) == Some(&sub_key) {
+            self.by_hash.remove(&hash);
+            // A collided sid with the same hash takes the free place.
+            let hash_of = |k: usize| subs.get(k).map(|s| s.sid_hash);
+            if let Some(i) = self.collided.iter().position(|&k| hash_of(k) == Some(hash)) {
+                let moved = self.collided.swap_remove(i);
+                self.by_hash.insert(hash, moved);
+            }
+        }
+    }
+
+    /// Every subscription key, emptying the map.
+    pub fn drain(&mut self) -> Vec<usize> {
+        let mut keys: Vec<usize> = self.by_hash.drain().map(|(_, k)| k).collect();
+        keys.append(&mut self.collided);
+        keys
+    }
+}
+
 /// Per-connection state; the socket is the reactor's.
 pub struct Conn {
     pub cid: u64,
@@ -246,7 +316,7 @@ pub struct Conn {
     /// A PING went out since the last CONNECT.
     pub pinged_since_connect: bool,
     /// sid -> subscription slab key.
-    pub subs: HashMap<Box<[u8]>, usize>,
+    pub subs: SidMap,
     pub pings_out: u32,
     pub last_in: Instant,
     pub next_ping: Instant,
@@ -313,5 +383,56 @@ mod tests {
         assert_eq!(rb.pending().len(), 600, "compacted, not grown");
         let err = rb.read_from(&mut &data[..], 600).unwrap_err();
         assert_eq!(err.to_string(), "read buffer full");
+    }
+
+    #[test]
+    fn sid_map_keeps_colliding_sids_apart() {
+        let mut subs = Slab::new();
+        let mut map = SidMap::default();
+        // Three sids forced onto one hash, one on another.
+        let keys: Vec<usize> = [(&b"1"[..], 7u64), (b"2", 7), (b"3", 7), (b"4", 9)]
+            .into_iter()
+            .map(|(sid, hash)| {
+                let key = subs.insert(Subscription::new(0, b"s", None, sid, hash));
+                map.insert(hash, key);
+                key
+            })
+            .collect();
+        assert_eq!(map.len(), 4);
+        for (sid, hash, key) in [
+            (&b"1"[..], 7, keys[0]),
+            (b"2", 7, keys[1]),
+            (b"3", 7, keys[2]),
+            (b"4", 9, keys[3]),
+        ] {
+            assert_eq!(map.get(sid, hash, &subs), Some(key));
+        }
+        assert_eq!(map.get(b"5", 7, &subs), None);
+        // Removing the one in the table promotes a collided one.
+        map.remove(7, keys[0], &subs);
+        subs.remove(keys[0]);
+        assert_eq!(map.get(b"1", 7, &subs), None);
+        assert_eq!(map.get(b"2", 7, &subs), Some(keys[1]));
+        assert_eq!(map.get(b"3", 7, &subs), Some(keys[2]));
+        map.remove(7, keys[2], &subs);
+        assert_eq!(map.get(b"2", 7, &subs), Some(keys[1]));
+        let mut rest = map.drain();
+        rest.sort();
+        assert_eq!(rest, vec![keys[1], keys[3]]);
+        assert_eq!(map.len(), 0);
+    }
+
+    #[test]
+    fn subscription_names_share_one_allocation() {
+        let q = Subscription::new(3, b"a.b", Some(b"workers"), b"42", 0);
+        assert_eq!(
+            (q.subject(), q.queue(), q.sid()),
+            (&b"a.b"[..], Some(&b"workers"[..]), &b"42"[..])
+        );
+        let p = Subscription::new(3, b"a.>", None, b"7", 0);
+        assert_eq!(
+            (p.subject(), p.queue(), p.sid()),
+            (&b"a.>"[..], None, &b"7"[..])
+        );
     }
 }

@@ -55,6 +55,8 @@ pub struct Core {
     read_limit: usize,
     /// Connections removed since memory was last given back.
     removed_since_compact: usize,
+    /// Keys the per-connection sid maps.
+    pub(super) sid_hasher: std::hash::RandomState,
 }
 
 /// After this many connections have gone, spare capacity is given back.
@@ -76,6 +78,7 @@ impl Core {
             trace: opts.trace && log::log_enabled!(log::Level::Trace),
             read_limit: opts.max_control_line as usize + opts.max_payload as usize + 64,
             removed_since_compact: 0,
+            sid_hasher: std::hash::RandomState::new(),
             opts,
         }
     }
@@ -334,7 +337,7 @@ impl Core {
         let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
-        for (_, sub_key) in conn.subs.drain() {
+        for sub_key in conn.subs.drain() {
             let sub = self.subs.remove(sub_key);
             self.sublist.remove(sub.subject(), sub.queue(), sub_key);
         }
