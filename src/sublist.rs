@@ -46,10 +46,38 @@ const SMALL_CHILDREN_MAX: usize = 16;
 /// from converting back and forth.
 const SMALL_CHILDREN_SHRINK: usize = 8;
 
+/// A literal token as a key of a small level: up to 22 bytes (most tokens)
+/// inline, without a heap block of its own; longer ones on the heap.
+#[derive(Debug)]
+enum Token {
+    Inline(u8, [u8; 22]),
+    Heap(Box<[u8]>),
+}
+
+impl Token {
+    fn new(token: &[u8]) -> Token {
+        let mut inline = [0u8; 22];
+        match inline.get_mut(..token.len()) {
+            Some(room) => {
+                room.copy_from_slice(token);
+                Token::Inline(token.len() as u8, inline)
+            }
+            None => Token::Heap(token.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Token::Inline(len, bytes) => &bytes[..*len as usize],
+            Token::Heap(bytes) => bytes,
+        }
+    }
+}
+
 /// The literal-token children of one node.
 #[derive(Debug)]
 enum Children {
-    Small(Vec<(Box<[u8]>, NodeId)>),
+    Small(Vec<(Token, NodeId)>),
     // Boxed on purpose: it keeps `Children` at 24 bytes instead of 48 in
     // every node, and few nodes ever need a map.
     #[allow(clippy::box_collection)]
@@ -59,7 +87,10 @@ enum Children {
 impl Children {
     fn get(&self, token: &[u8]) -> Option<NodeId> {
         match self {
-            Children::Small(v) => v.iter().find(|(t, _)| **t == *token).map(|&(_, n)| n),
+            Children::Small(v) => v
+                .iter()
+                .find(|(t, _)| t.as_bytes() == token)
+                .map(|&(_, n)| n),
             Children::Large(m) => m.get(token).copied(),
         }
     }
@@ -67,9 +98,10 @@ impl Children {
     /// `token` must not be present yet.
     fn insert(&mut self, token: &[u8], node: NodeId) {
         match self {
-            Children::Small(v) if v.len() < SMALL_CHILDREN_MAX => v.push((token.into(), node)),
+            Children::Small(v) if v.len() < SMALL_CHILDREN_MAX => v.push((Token::new(token), node)),
             Children::Small(v) => {
-                let mut m: HashMap<Box<[u8]>, NodeId> = v.drain(..).collect();
+                let mut m: HashMap<Box<[u8]>, NodeId> =
+                    v.drain(..).map(|(t, n)| (t.as_bytes().into(), n)).collect();
                 m.insert(token.into(), node);
                 *self = Children::Large(Box::new(m));
             }
@@ -82,13 +114,13 @@ impl Children {
     fn remove(&mut self, token: &[u8]) -> Option<NodeId> {
         match self {
             Children::Small(v) => {
-                let i = v.iter().position(|(t, _)| **t == *token)?;
+                let i = v.iter().position(|(t, _)| t.as_bytes() == token)?;
                 Some(v.swap_remove(i).1)
             }
             Children::Large(m) => {
                 let node = m.remove(token)?;
                 if m.len() <= SMALL_CHILDREN_SHRINK {
-                    *self = Children::Small(m.drain().collect());
+                    *self = Children::Small(m.drain().map(|(t, n)| (Token::new(&t), n)).collect());
                 }
                 Some(node)
             }
@@ -103,6 +135,66 @@ impl Children {
     }
 }
 
+/// A node's plain subscriptions. Most nodes that hold any hold one (each
+/// client subscribes to its own inbox, say), and one needs no allocation of
+/// its own: a `Vec` would cost a heap block per leaf.
+#[derive(Debug)]
+enum Members<T> {
+    Zero,
+    One(T),
+    /// Two or more.
+    Many(Vec<T>),
+}
+
+impl<T> Members<T> {
+    fn is_empty(&self) -> bool {
+        matches!(self, Members::Zero)
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Members::Zero => &[],
+            Members::One(v) => std::slice::from_ref(v),
+            Members::Many(v) => v,
+        }
+    }
+}
+
+impl<T: Copy + Eq> Members<T> {
+    fn push(&mut self, value: T) {
+        *self = match std::mem::replace(self, Members::Zero) {
+            Members::Zero => Members::One(value),
+            Members::One(first) => Members::Many(vec![first, value]),
+            Members::Many(mut all) => {
+                all.push(value);
+                Members::Many(all)
+            }
+        };
+    }
+
+    /// Remove one `value`; whether it was there.
+    fn remove(&mut self, value: T) -> bool {
+        match self {
+            Members::Zero => false,
+            Members::One(v) if *v == value => {
+                *self = Members::Zero;
+                true
+            }
+            Members::One(_) => false,
+            Members::Many(all) => {
+                let Some(i) = all.iter().position(|&v| v == value) else {
+                    return false;
+                };
+                all.swap_remove(i);
+                if all.len() == 1 {
+                    *self = Members::One(all[0]);
+                }
+                true
+            }
+        }
+    }
+}
+
 /// One trie node: the subscriptions whose pattern ends here, and the next
 /// level (the children).
 #[derive(Debug)]
@@ -110,7 +202,7 @@ struct Node<T> {
     children: Children,
     pwc: NodeId,
     fwc: NodeId,
-    psubs: Vec<T>,
+    psubs: Members<T>,
     /// One entry per queue name with members here; no empty groups.
     qsubs: Vec<(QueueId, Vec<T>)>,
 }
@@ -121,7 +213,7 @@ impl<T> Node<T> {
             children: Children::Small(Vec::new()),
             pwc: NONE,
             fwc: NONE,
-            psubs: Vec::new(),
+            psubs: Members::Zero,
             qsubs: Vec::new(),
         }
     }
@@ -648,10 +740,9 @@ impl<T: Copy + Eq> Sublist<T> {
         let n = &mut self.nodes[node as usize];
         match qid {
             None => {
-                let Some(i) = n.psubs.iter().position(|&v| v == value) else {
+                if !n.psubs.remove(value) {
                     return false;
-                };
-                n.psubs.swap_remove(i);
+                }
             }
             Some(qid) => {
                 let Some(g) = n.qsubs.iter().position(|(q, _)| *q == qid) else {
@@ -861,7 +952,7 @@ fn collect<T: Copy + Eq>(
 }
 
 fn add_node<T: Copy>(n: &Node<T>, out: &mut SublistResult<T>, qscratch: &mut Vec<(QueueId, T)>) {
-    out.psubs.extend_from_slice(&n.psubs);
+    out.psubs.extend_from_slice(n.psubs.as_slice());
     for (qid, members) in &n.qsubs {
         qscratch.extend(members.iter().map(|&v| (*qid, v)));
     }
