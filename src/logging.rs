@@ -64,8 +64,9 @@ fn timestamp(t: SystemTime) -> String {
     )
 }
 
-/// Days since 1970-01-01 to a (year, month, day) date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's
+/// `civil_from_days`).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -42,6 +42,38 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Info {
+    /// The server-wide INFO; per-client fields (`client_id`, `client_ip`,
+    /// `connect_info`, ...) are set on a copy for each client.
+    pub fn server(
+        server_id: String,
+        server_name: String,
+        version: &str,
+        host: &str,
+        port: u16,
+        auth_required: bool,
+        max_payload: u32,
+    ) -> Info {
+        Info {
+            server_id,
+            server_name,
+            version: version.to_string(),
+            proto: 1,
+            git_commit: String::new(),
+            go: format!("natsd {}", env!("CARGO_PKG_VERSION")),
+            host: host.to_string(),
+            port,
+            headers: true,
+            auth_required,
+            max_payload,
+            client_id: 0,
+            client_ip: String::new(),
+            nonce: String::new(),
+            ldm: false,
+            connect_info: false,
+            remote_account: String::new(),
+        }
+    }
+
     /// Append `INFO <json>\r\n` to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"INFO ");

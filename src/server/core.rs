@@ -461,25 +461,15 @@ mod tests {
     use super::*;
 
     fn core() -> Core {
-        let info = Info {
-            server_id: "NTEST".into(),
-            server_name: "test".into(),
-            version: "2.15.1".into(),
-            proto: 1,
-            git_commit: String::new(),
-            go: "natsd".into(),
-            host: "127.0.0.1".into(),
-            port: 4222,
-            headers: true,
-            auth_required: false,
-            max_payload: 1024 * 1024,
-            client_id: 0,
-            client_ip: String::new(),
-            nonce: String::new(),
-            ldm: false,
-            connect_info: false,
-            remote_account: String::new(),
-        };
+        let info = Info::server(
+            "NTEST".into(),
+            "test".into(),
+            "2.15.1",
+            "127.0.0.1",
+            4222,
+            false,
+            1024 * 1024,
+        );
         Core::new(Options::ephemeral(), info, 7)
     }
 

@@ -62,28 +62,15 @@ impl Server {
         let addr = listener.local_addr()?;
         let seed = random_seed();
         let server_id = server_id(seed);
-        let info = Info {
-            server_name: opts
-                .server_name
-                .clone()
-                .unwrap_or_else(|| server_id.clone()),
-            server_id,
-            version: NATS_SERVER_VERSION.to_string(),
-            proto: 1,
-            git_commit: String::new(),
-            go: format!("natsd {VERSION}"),
-            host: opts.host.clone(),
-            port: addr.port(),
-            headers: true,
-            auth_required: opts.auth_required(),
-            max_payload: opts.max_payload,
-            client_id: 0,
-            client_ip: String::new(),
-            nonce: String::new(),
-            ldm: false,
-            connect_info: false,
-            remote_account: String::new(),
-        };
+        let info = Info::server(
+            server_id.clone(),
+            opts.server_name.clone().unwrap_or(server_id),
+            NATS_SERVER_VERSION,
+            &opts.host,
+            addr.port(),
+            opts.auth_required(),
+            opts.max_payload,
+        );
         let reactor = Reactor::new(Core::new(opts, info, seed), listener)?;
         Ok(Server { reactor, addr })
     }
