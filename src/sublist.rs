@@ -567,37 +567,32 @@ impl<T: Copy + Eq> Cache<T> {
 
     /// Patches every cached result a new subscription matches.
     fn add(&mut self, pattern: &[u8], queue: Option<QueueId>, value: T) {
+        self.patch(pattern, |result| result.add(queue, value));
+    }
+
+    /// Patches every cached result a removed subscription matched.
+    fn remove(&mut self, pattern: &[u8], queue: Option<QueueId>, value: T) {
+        self.patch(pattern, |result| {
+            result.remove(queue, value);
+        });
+    }
+
+    /// Applies `change` to every cached result whose subject `pattern`
+    /// matches.
+    fn patch(&mut self, pattern: &[u8], mut change: impl FnMut(&mut SublistResult<T>)) {
         if !self.enabled() {
             return;
         }
         if subject::is_literal(pattern) {
             // A literal pattern matches exactly one subject.
             if let Some(i) = self.find(pattern, self.hash(pattern)) {
-                self.entries[i].result.add(queue, value);
+                change(&mut self.entries[i].result);
             }
             return;
         }
         for entry in &mut self.entries[..self.live] {
             if subject::matches(pattern, &entry.subject) {
-                entry.result.add(queue, value);
-            }
-        }
-    }
-
-    /// Patches every cached result a removed subscription matched.
-    fn remove(&mut self, pattern: &[u8], queue: Option<QueueId>, value: T) {
-        if !self.enabled() {
-            return;
-        }
-        if subject::is_literal(pattern) {
-            if let Some(i) = self.find(pattern, self.hash(pattern)) {
-                self.entries[i].result.remove(queue, value);
-            }
-            return;
-        }
-        for entry in &mut self.entries[..self.live] {
-            if subject::matches(pattern, &entry.subject) {
-                entry.result.remove(queue, value);
+                change(&mut entry.result);
             }
         }
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::conn::{CloseReason, Subscription};
 use super::core::Core;
-use super::router::Delivery;
+use super::router::{mark_written, Delivery};
 use crate::proto::error::{self as text, ProtoError};
 use crate::proto::{encode, Op, Parser, Pub};
 use crate::subject;
@@ -266,7 +266,7 @@ impl Core {
         out.extend_from_slice(b"\r\nNATS/1.0 503\r\nNats-Subject: ");
         out.extend_from_slice(subject);
         out.extend_from_slice(b"\r\n\r\n\r\n");
-        self.queue(key, b"");
+        mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
     }
 }
 
