@@ -9,6 +9,7 @@ pub mod logging;
 pub mod options;
 pub mod proto;
 pub mod server;
+mod small_bytes;
 pub mod subject;
 pub mod sublist;
 

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
+use crate::small_bytes::SmallBytes;
 use crate::subject::{self, FWC, PWC, TSEP};
 
 /// Default bound of the match cache (Go's `slCacheMax`).
@@ -46,38 +47,10 @@ const SMALL_CHILDREN_MAX: usize = 16;
 /// from converting back and forth.
 const SMALL_CHILDREN_SHRINK: usize = 8;
 
-/// A literal token as a key of a small level: up to 22 bytes (most tokens)
-/// inline, without a heap block of its own; longer ones on the heap.
-#[derive(Debug)]
-enum Token {
-    Inline(u8, [u8; 22]),
-    Heap(Box<[u8]>),
-}
-
-impl Token {
-    fn new(token: &[u8]) -> Token {
-        let mut inline = [0u8; 22];
-        match inline.get_mut(..token.len()) {
-            Some(room) => {
-                room.copy_from_slice(token);
-                Token::Inline(token.len() as u8, inline)
-            }
-            None => Token::Heap(token.into()),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Token::Inline(len, bytes) => &bytes[..*len as usize],
-            Token::Heap(bytes) => bytes,
-        }
-    }
-}
-
 /// The literal-token children of one node.
 #[derive(Debug)]
 enum Children {
-    Small(Vec<(Token, NodeId)>),
+    Small(Vec<(SmallBytes, NodeId)>),
     // Boxed on purpose: it keeps `Children` at 24 bytes instead of 48 in
     // every node, and few nodes ever need a map.
     #[allow(clippy::box_collection)]
@@ -98,7 +71,15 @@ impl Children {
     /// `token` must not be present yet.
     fn insert(&mut self, token: &[u8], node: NodeId) {
         match self {
-            Children::Small(v) if v.len() < SMALL_CHILDREN_MAX => v.push((Token::new(token), node)),
+            Children::Small(v) if v.len() < SMALL_CHILDREN_MAX => {
+                // Grow by half rather than double, from one: most interior
+                // nodes have a single child, and a default `Vec` would give
+                // it room for four.
+                if v.len() == v.capacity() {
+                    v.reserve_exact((v.len() / 2).max(1));
+                }
+                v.push((SmallBytes::new(token), node));
+            }
             Children::Small(v) => {
                 let mut m: HashMap<Box<[u8]>, NodeId> =
                     v.drain(..).map(|(t, n)| (t.as_bytes().into(), n)).collect();
@@ -120,7 +101,8 @@ impl Children {
             Children::Large(m) => {
                 let node = m.remove(token)?;
                 if m.len() <= SMALL_CHILDREN_SHRINK {
-                    *self = Children::Small(m.drain().map(|(t, n)| (Token::new(&t), n)).collect());
+                    *self =
+                        Children::Small(m.drain().map(|(t, n)| (SmallBytes::new(&t), n)).collect());
                 }
                 Some(node)
             }
@@ -203,9 +185,15 @@ struct Node<T> {
     pwc: NodeId,
     fwc: NodeId,
     psubs: Members<T>,
-    /// One entry per queue name with members here; no empty groups.
-    qsubs: Vec<(QueueId, Vec<T>)>,
+    /// One entry per queue name with members here; no empty groups, and
+    /// `None` rather than an empty list. Boxed because few nodes hold queue
+    /// subscriptions: it keeps every node 16 bytes smaller.
+    #[allow(clippy::box_collection)]
+    qsubs: Option<Box<Vec<QueueGroup<T>>>>,
 }
+
+/// A queue name and its members at one node.
+type QueueGroup<T> = (QueueId, Vec<T>);
 
 impl<T> Node<T> {
     fn new() -> Self {
@@ -214,14 +202,18 @@ impl<T> Node<T> {
             pwc: NONE,
             fwc: NONE,
             psubs: Members::Zero,
-            qsubs: Vec::new(),
+            qsubs: None,
         }
+    }
+
+    fn queue_groups(&self) -> &[QueueGroup<T>] {
+        self.qsubs.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// No subscriptions and no children: the node can be pruned.
     fn is_empty(&self) -> bool {
         self.psubs.is_empty()
-            && self.qsubs.is_empty()
+            && self.qsubs.is_none()
             && self.pwc == NONE
             && self.fwc == NONE
             && self.children.is_empty()
@@ -696,10 +688,13 @@ impl<T: Copy + Eq> Sublist<T> {
         let node = &mut self.nodes[node as usize];
         match qid {
             None => node.psubs.push(value),
-            Some(qid) => match node.qsubs.iter_mut().find(|(q, _)| *q == qid) {
-                Some((_, members)) => members.push(value),
-                None => node.qsubs.push((qid, vec![value])),
-            },
+            Some(qid) => {
+                let groups = node.qsubs.get_or_insert_with(Default::default);
+                match groups.iter_mut().find(|(q, _)| *q == qid) {
+                    Some((_, members)) => members.push(value),
+                    None => groups.push((qid, vec![value])),
+                }
+            }
         }
         self.count += 1;
         self.cache.add(subject, qid, value);
@@ -740,16 +735,22 @@ impl<T: Copy + Eq> Sublist<T> {
                 }
             }
             Some(qid) => {
-                let Some(g) = n.qsubs.iter().position(|(q, _)| *q == qid) else {
+                let Some(groups) = n.qsubs.as_deref_mut() else {
                     return false;
                 };
-                let members = &mut n.qsubs[g].1;
+                let Some(g) = groups.iter().position(|(q, _)| *q == qid) else {
+                    return false;
+                };
+                let members = &mut groups[g].1;
                 let Some(i) = members.iter().position(|&v| v == value) else {
                     return false;
                 };
                 members.swap_remove(i);
                 if members.is_empty() {
-                    n.qsubs.swap_remove(g);
+                    groups.swap_remove(g);
+                    if groups.is_empty() {
+                        n.qsubs = None;
+                    }
                 }
             }
         }
@@ -948,7 +949,7 @@ fn collect<T: Copy + Eq>(
 
 fn add_node<T: Copy>(n: &Node<T>, out: &mut SublistResult<T>, qscratch: &mut Vec<(QueueId, T)>) {
     out.psubs.extend_from_slice(n.psubs.as_slice());
-    for (qid, members) in &n.qsubs {
+    for (qid, members) in n.queue_groups() {
         qscratch.extend(members.iter().map(|&v| (*qid, v)));
     }
 }
@@ -956,6 +957,13 @@ fn add_node<T: Copy>(n: &Node<T>, out: &mut SublistResult<T>, qscratch: &mut Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Memory per subscription is dominated by nodes: keep them compact.
+    #[test]
+    fn nodes_stay_small() {
+        assert!(std::mem::size_of::<Node<usize>>() <= 64);
+        assert_eq!(std::mem::size_of::<(SmallBytes, NodeId)>(), 32);
+    }
 
     /// A result as comparable data: sorted psubs, and queue groups as a
     /// sorted list of sorted member lists.

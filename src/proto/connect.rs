@@ -21,16 +21,16 @@ pub struct ConnectOpts {
     pub headers: bool,
     pub no_responders: bool,
     pub protocol: i64,
-    pub name: String,
-    pub lang: String,
-    pub version: String,
-    pub user: String,
-    pub pass: String,
-    pub auth_token: String,
-    pub nkey: String,
-    pub jwt: String,
-    pub sig: String,
-    pub account: String,
+    pub name: Box<str>,
+    pub lang: Box<str>,
+    pub version: Box<str>,
+    pub user: Box<str>,
+    pub pass: Box<str>,
+    pub auth_token: Box<str>,
+    pub nkey: Box<str>,
+    pub jwt: Box<str>,
+    pub sig: Box<str>,
+    pub account: Box<str>,
     pub new_account: bool,
 }
 
@@ -46,16 +46,16 @@ impl Default for ConnectOpts {
             headers: false,
             no_responders: false,
             protocol: 0,
-            name: String::new(),
-            lang: String::new(),
-            version: String::new(),
-            user: String::new(),
-            pass: String::new(),
-            auth_token: String::new(),
-            nkey: String::new(),
-            jwt: String::new(),
-            sig: String::new(),
-            account: String::new(),
+            name: Box::default(),
+            lang: Box::default(),
+            version: Box::default(),
+            user: Box::default(),
+            pass: Box::default(),
+            auth_token: Box::default(),
+            nkey: Box::default(),
+            jwt: Box::default(),
+            sig: Box::default(),
+            account: Box::default(),
             new_account: false,
         }
     }
@@ -102,7 +102,7 @@ impl<'de> Deserialize<'de> for Members {
 
 enum Field<'a> {
     Bool(&'a mut bool),
-    Str(&'a mut String),
+    Str(&'a mut Box<str>),
     Int(&'a mut i64),
     /// Known to nats-server (routes and leaf nodes), type-checked, unused here.
     IgnoredStr,
@@ -125,7 +125,7 @@ impl ConnectOpts {
                     true
                 }
                 (Field::Str(s), Value::String(v)) => {
-                    s.clone_from(v);
+                    *s = v.as_str().into();
                     true
                 }
                 (Field::Int(i), Value::Number(n)) => n.as_i64().map(|v| *i = v).is_some(),
@@ -215,7 +215,7 @@ mod tests {
         o.apply_json(br#"{"verbose":false,"name":"x","protocol":1,"unknown":[1]}"#)
             .unwrap();
         assert!(!o.verbose && o.pedantic);
-        assert_eq!((o.name.as_str(), o.protocol), ("x", 1));
+        assert_eq!((&*o.name, o.protocol), ("x", 1));
         o.apply_json(br#"{"pedantic":false}"#).unwrap();
         assert!(
             !o.verbose && !o.pedantic,

@@ -148,7 +148,7 @@ impl Core {
         }
         if let Some(user) = &self.opts.username {
             let pass = self.opts.password.as_deref().unwrap_or("");
-            return client.user == *user
+            return *client.user == **user
                 && constant_time_eq(pass.as_bytes(), client.pass.as_bytes());
         }
         true

@@ -1,6 +1,7 @@
 //! One client connection: socket, buffers, parser and protocol state.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use slab::Slab;
 
 use crate::proto::{ConnectOpts, Parser};
+use crate::small_bytes::SmallBytes;
 
 /// Why a connection was closed, in nats-server's words (as /connz reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,8 @@ impl CloseReason {
 /// full length so reads need no zeroing. It adapts to the traffic: a read
 /// that fills all the room doubles it (up to `READ_BUF_FAST`, or further when
 /// one operation needs more, up to the read limit), and once drained after
-/// a short read it is given back, to be allocated again by the next read.
+/// a short read (or while still at its first size) it is given back, to be
+/// allocated again by the next read.
 pub struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
@@ -93,8 +96,10 @@ impl ReadBuf {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            // An idle connection holds no read buffer at all.
-            if self.last_read_short {
+            // An idle connection holds no read buffer at all. A buffer
+            // still at its first size costs little to allocate again; a
+            // grown one is kept until a read shows the traffic has eased.
+            if self.last_read_short || self.buf.len() <= READ_BUF_MIN {
                 self.buf = Vec::new();
             }
         }
@@ -187,11 +192,12 @@ impl WriteBuf {
 }
 
 /// A client subscription, stored in the core's subscription slab; the trie
-/// holds its slab key. Subject, queue and sid share one allocation.
+/// holds its slab key. Subject, queue and sid are stored together, inline
+/// when short.
 pub struct Subscription {
     pub conn: usize,
     /// `subject`, then `queue`, then `sid`.
-    names: Box<[u8]>,
+    names: SmallBytes,
     subject_len: u32,
     /// `u32::MAX` when the subscription is not in a queue group.
     queue_len: u32,
@@ -211,10 +217,9 @@ impl Subscription {
         sid_hash: u64,
     ) -> Subscription {
         // The parser bounds every argument by max_control_line.
-        let names = [subject, queue.unwrap_or_default(), sid].concat();
         Subscription {
             conn,
-            names: names.into_boxed_slice(),
+            names: SmallBytes::concat(&[subject, queue.unwrap_or_default(), sid]),
             subject_len: subject.len() as u32,
             queue_len: queue.map_or(u32::MAX, |q| q.len() as u32),
             sid_hash,
@@ -224,12 +229,13 @@ impl Subscription {
     }
 
     pub fn subject(&self) -> &[u8] {
-        &self.names[..self.subject_len as usize]
+        &self.names.as_bytes()[..self.subject_len as usize]
     }
 
     pub fn queue(&self) -> Option<&[u8]> {
         let start = self.subject_len as usize;
-        (self.queue_len != u32::MAX).then(|| &self.names[start..start + self.queue_len as usize])
+        (self.queue_len != u32::MAX)
+            .then(|| &self.names.as_bytes()[start..start + self.queue_len as usize])
     }
 
     pub fn sid(&self) -> &[u8] {
@@ -238,7 +244,7 @@ impl Subscription {
         } else {
             self.queue_len
         };
-        &self.names[(self.subject_len + queue_len) as usize..]
+        &self.names.as_bytes()[(self.subject_len + queue_len) as usize..]
     }
 }
 
@@ -246,11 +252,33 @@ impl Subscription {
 /// copy of it: the sid lives once, in the subscription, and is compared
 /// there. The rare colliding sid goes to a short list, so no subscription is
 /// ever mistaken for another. The hash key is per process (`RandomState`),
-/// so collisions cannot be chosen in advance.
+/// so collisions cannot be chosen in advance, and the map uses that hash as
+/// is rather than hashing it again.
 #[derive(Default)]
 pub struct SidMap {
-    by_hash: HashMap<u64, usize>,
+    by_hash: HashMap<u64, usize, BuildHasherDefault<KeyIsHash>>,
     collided: Vec<usize>,
+}
+
+/// A `Hasher` for keys that already are keyed hashes: it passes them on.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; this keeps any other key well mixed.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl SidMap {
@@ -344,6 +372,24 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every connection pays for these, idle or not (see the RSS figures in
+    /// the README's Performance section).
+    #[test]
+    fn per_connection_state_stays_small() {
+        assert!(std::mem::size_of::<Conn>() <= 576);
+        assert!(std::mem::size_of::<SidMap>() <= 56);
+    }
+
+    #[test]
+    fn a_first_size_read_buffer_is_freed_once_drained() {
+        let mut rb = ReadBuf::empty();
+        let mut src: &[u8] = &[b'x'; READ_BUF_MIN / 2];
+        rb.read_from(&mut src, 1 << 20).unwrap();
+        let n = rb.pending().len();
+        rb.consume(n);
+        assert_eq!(rb.buf.capacity(), 0);
+    }
 
     #[test]
     fn read_buffer_grows_when_reads_fill_it_and_shrinks_when_idle() {
