@@ -1,6 +1,7 @@
-//! Encoders for what the server sends: `MSG`, `HMSG` and the short replies.
+//! Encoders for what the server sends: `MSG`, `HMSG` and the short replies;
+//! and [`write_op`], any parsed operation in its wire form.
 
-use super::parser::Pub;
+use super::parser::{Op, Pub};
 
 pub const PING: &[u8] = b"PING\r\n";
 pub const PONG: &[u8] = b"PONG\r\n";
@@ -17,9 +18,11 @@ pub fn write_err(out: &mut Vec<u8>, text: &str) {
 ///
 /// A subscriber that declared headers gets `HMSG` with the publisher's size
 /// tokens verbatim; one that did not gets `MSG` with the headers stripped,
-/// as nats-server does.
+/// as nats-server does. An `HPUB` with a header size of 0 carries no
+/// headers: like nats-server, it goes out as `MSG` with the size as sent.
 pub fn write_msg(out: &mut Vec<u8>, msg: &Pub<'_>, sid: &[u8], receiver_headers: bool) {
-    let with_headers = msg.has_headers() && receiver_headers;
+    let carries_headers = msg.header_len > 0;
+    let with_headers = carries_headers && receiver_headers;
     out.extend_from_slice(if with_headers { b"HMSG " } else { b"MSG " });
     out.extend_from_slice(msg.subject);
     out.push(b' ');
@@ -29,18 +32,18 @@ pub fn write_msg(out: &mut Vec<u8>, msg: &Pub<'_>, sid: &[u8], receiver_headers:
         out.extend_from_slice(reply);
         out.push(b' ');
     }
-    let body = match (msg.header_len_token, with_headers) {
-        (Some(hdr), true) => {
+    let body = match msg.header_len_token {
+        Some(hdr) if with_headers => {
             out.extend_from_slice(hdr);
             out.push(b' ');
             out.extend_from_slice(msg.size_token);
             msg.msg
         }
-        (Some(_), false) => {
+        Some(_) if carries_headers => {
             write_decimal(out, msg.msg.len() - msg.header_len);
             msg.payload()
         }
-        (None, _) => {
+        _ => {
             out.extend_from_slice(msg.size_token);
             msg.msg
         }
@@ -48,6 +51,64 @@ pub fn write_msg(out: &mut Vec<u8>, msg: &Pub<'_>, sid: &[u8], receiver_headers:
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Append `op` as it goes on the wire, so that parsing the bytes gives `op`
+/// back: arguments separated by one space, the size tokens as parsed.
+pub fn write_op(out: &mut Vec<u8>, op: &Op<'_>) {
+    let mut line = |words: &[&[u8]]| {
+        // `words` are arguments as parsed: never empty, never whitespace.
+        for (i, word) in words.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(word);
+        }
+        out.extend_from_slice(b"\r\n");
+    };
+    match op {
+        Op::Connect(json) => line(&[b"CONNECT", json]),
+        Op::Info(json) => line(&[b"INFO", json]),
+        Op::Err(text) => line(&[b"-ERR", text]),
+        Op::Ping => line(&[b"PING"]),
+        Op::Pong => line(&[b"PONG"]),
+        Op::Ok => line(&[b"+OK"]),
+        Op::Sub {
+            subject,
+            queue: Some(queue),
+            sid,
+        } => line(&[b"SUB", subject, queue, sid]),
+        Op::Sub {
+            subject,
+            queue: None,
+            sid,
+        } => line(&[b"SUB", subject, sid]),
+        Op::Unsub { sid, max: None } => line(&[b"UNSUB", sid]),
+        Op::Unsub {
+            sid,
+            max: Some(max),
+        } => {
+            let mut digits = Vec::new();
+            write_decimal(&mut digits, *max as usize);
+            line(&[b"UNSUB", sid, &digits]);
+        }
+        // A client's HMSG has no meaning to the server: any arguments, and
+        // the empty payload.
+        Op::ClientHmsg => {
+            line(&[b"HMSG", b"_"]);
+            out.extend_from_slice(b"\r\n");
+        }
+        Op::Pub(p) => {
+            let name: &[u8] = if p.has_headers() { b"HPUB" } else { b"PUB" };
+            let mut words: Vec<&[u8]> = vec![name, p.subject];
+            words.extend(p.reply);
+            words.extend(p.header_len_token);
+            words.push(p.size_token);
+            line(&words);
+            out.extend_from_slice(p.msg);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 }
 
 /// Append a decimal number without allocating.

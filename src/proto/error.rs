@@ -112,3 +112,20 @@ pub const MAX_CONNECTIONS_EXCEEDED: &str = "maximum connections exceeded";
 pub const MAX_SUBSCRIPTIONS_EXCEEDED: &str = "maximum subscriptions exceeded";
 pub const NO_RESPONDERS_REQUIRES_HEADERS: &str = "no responders requires headers support";
 pub const INVALID_CLIENT_PROTOCOL: &str = "invalid client protocol";
+
+/// Every text natsd can send in an `-ERR`, for tests and fuzz targets that
+/// check a server never says anything else.
+pub const ALL: &[&str] = &[
+    UNKNOWN_PROTOCOL_OPERATION,
+    AUTHORIZATION_VIOLATION,
+    AUTHENTICATION_TIMEOUT,
+    MAX_CONTROL_LINE_EXCEEDED,
+    MAXIMUM_PAYLOAD_VIOLATION,
+    INVALID_PUBLISH_SUBJECT,
+    INVALID_SUBJECT,
+    STALE_CONNECTION,
+    MAX_CONNECTIONS_EXCEEDED,
+    MAX_SUBSCRIPTIONS_EXCEEDED,
+    NO_RESPONDERS_REQUIRES_HEADERS,
+    INVALID_CLIENT_PROTOCOL,
+];

@@ -372,7 +372,9 @@ impl Parser {
             },
             State::Space(kw) => match b {
                 b' ' | b'\t' => State::Space(kw),
-                _ => State::Arg { kw, scanned: 0 },
+                // The first argument byte is taken as it is, even a '\n', as
+                // nats-server takes it: the line ends at a later '\n'.
+                _ => State::Arg { kw, scanned: 1 },
             },
             _ => unreachable!("step_name outside a name"),
         })
@@ -381,7 +383,8 @@ impl Parser {
     /// nats-server checks the length of an unfinished argument line too, so
     /// a peer cannot grow the buffer without end by never sending '\n'.
     fn check_partial_line(&self, args: &[u8]) -> Result<(), ProtoError> {
-        let len = args.len() - usize::from(args.len() > 1 && args.ends_with(b"\r"));
+        // Measured as the complete line will be, so a split never decides.
+        let len = trim_line(args).len();
         if len > self.max_control_line {
             return Err(ProtoError::MaxControlLine {
                 len,

@@ -90,6 +90,11 @@ impl ReadBuf {
         &self.buf[self.start..self.end]
     }
 
+    /// The memory the buffer holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub fn consume(&mut self, n: usize) {
         self.start += n;
         debug_assert!(self.start <= self.end);

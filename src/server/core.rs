@@ -350,6 +350,47 @@ impl Core {
         self.removed_since_compact += 1;
     }
 
+    /// Check that the core's tables agree with each other and that every
+    /// live connection's buffers are within their limits. For tests and the
+    /// session fuzz target: it walks every subscription, so it is not for
+    /// the hot path.
+    pub fn audit(&self) -> Result<(), String> {
+        if self.subs.len() != self.sublist.count() {
+            return Err(format!(
+                "{} subscriptions but {} in the sublist",
+                self.subs.len(),
+                self.sublist.count()
+            ));
+        }
+        for (sub_key, sub) in &self.subs {
+            let Some(conn) = self.conns.get(sub.conn) else {
+                return Err(format!("subscription {sub_key} of a missing connection"));
+            };
+            if conn.subs.get(sub.sid(), sub.sid_hash, &self.subs) != Some(sub_key) {
+                return Err(format!("subscription {sub_key} missing from its sid map"));
+            }
+        }
+        let by_sid: usize = self.conns.iter().map(|(_, c)| c.subs.len()).sum();
+        if by_sid != self.subs.len() {
+            return Err(format!(
+                "{by_sid} subscriptions by sid, {} in all",
+                self.subs.len()
+            ));
+        }
+        for (key, conn) in &self.conns {
+            if conn.is_closing() {
+                continue;
+            }
+            if conn.wbuf.pending() as u64 > self.opts.max_pending {
+                return Err(format!("connection {key} holds more than max_pending"));
+            }
+            if conn.rbuf.capacity() > self.read_limit {
+                return Err(format!("connection {key} read buffer beyond its limit"));
+            }
+        }
+        Ok(())
+    }
+
     /// After many connections have gone, give their memory back: RSS should
     /// follow the load down, not stay at its peak.
     pub fn compact_if_many_removed(&mut self) {

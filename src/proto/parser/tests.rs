@@ -290,6 +290,23 @@ fn max_control_line_counts_the_arguments_only() {
     );
 }
 
+/// Found by the parser fuzz target: a CR inside the line made an
+/// unfinished line measure one byte longer than the finished one would, so
+/// a split read refused a line the whole read accepted.
+#[test]
+fn an_unfinished_line_is_measured_as_the_finished_one_will_be() {
+    let mut p = parser();
+    p.max_control_line = 16;
+    let input: &[u8] = b"SUB foo.* w\x01\0\0\0\0\0\x04\x01\r\xd6\n";
+    let whole = feed(p.clone(), &[input]);
+    assert_eq!((whole.0.len(), &whole.1), (1, &None));
+    for i in 0..=input.len() {
+        assert_eq!(feed(p.clone(), &[&input[..i], &input[i..]]).0, whole.0);
+    }
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(feed(p, &bytes).0, whole.0);
+}
+
 #[test]
 fn awaiting_connect_refuses_anything_else() {
     let mut p = parser();

@@ -1,0 +1,13 @@
+//! The checks behind natsd's fuzz targets.
+//!
+//! Each module has a `check(data)` that panics when an invariant breaks.
+//! The libFuzzer binaries in `fuzz_targets/` call them, and natsd's own
+//! `cargo test` replays the seed corpus and every past crash through them
+//! (`tests/fuzz_replay.rs`), so this crate needs nothing but natsd and std.
+
+pub mod input;
+pub mod model;
+pub mod parser;
+pub mod roundtrip;
+pub mod session;
+pub mod sublist;

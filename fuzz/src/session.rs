@@ -1,0 +1,413 @@
+//! The server core driven by several clients' byte streams and a made-up
+//! clock, with no sockets: what the reactor does, in an order the fuzzer
+//! picks.
+//!
+//! Invariants, checked after every step:
+//! - nothing panics;
+//! - everything the server writes is a well-formed server operation;
+//! - every `MSG`/`HMSG` goes to a sid the client subscribed with, on a
+//!   subject that sid's subject matches, and `HMSG` only to a client that
+//!   asked for headers; sizes agree with the bytes that follow;
+//! - every `-ERR` text is one nats-server sends;
+//! - the core's tables agree and every live connection's buffers are within
+//!   their limits ([`Core::audit`]).
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use natsd::proto::{error, ConnectOpts, Info, Op, Parser, Status};
+use natsd::server::core::{Core, Flushed};
+use natsd::Options;
+
+use super::input::Input;
+use super::model;
+
+const MAX_CLIENTS: usize = 4;
+const MAX_STEPS: usize = 300;
+
+pub fn check(data: &[u8]) {
+    let mut input = Input::new(data);
+    let opts = options(&mut input);
+    let mut session = Session::new(opts);
+    let mut steps = 0;
+    while !input.is_empty() && steps < MAX_STEPS {
+        steps += 1;
+        session.step(&mut input);
+        session.settle();
+    }
+    // Every client hangs up; the server must end with nothing left.
+    for i in 0..session.clients.len() {
+        session.hang_up(i);
+    }
+    session.settle();
+    assert_eq!(session.core.audit(), Ok(()));
+}
+
+/// Limits small enough for the fuzzer to reach, or nats-server's defaults.
+fn options(input: &mut Input) -> Options {
+    let b = input.u16();
+    let mut opts = Options::ephemeral();
+    match b % 3 {
+        1 => {
+            opts.username = Some("u".into());
+            opts.password = Some("p".into());
+        }
+        2 => opts.authorization = Some("t".into()),
+        _ => {}
+    }
+    let bit = |n: u16| b & (1 << n) != 0;
+    if bit(2) {
+        opts.max_payload = 16;
+    }
+    if bit(3) {
+        opts.max_pending = 256;
+    }
+    if bit(4) {
+        opts.max_control_line = 32;
+    }
+    if bit(5) {
+        opts.max_subscriptions = 2;
+    }
+    if bit(6) {
+        opts.max_connections = 2;
+    }
+    opts
+}
+
+struct Client {
+    key: usize,
+    /// Parses what the client sent, to know what it subscribed to.
+    shadow: Option<Parser>,
+    shadow_buf: Vec<u8>,
+    connect: ConnectOpts,
+    /// Every (sid, subject) the client ever subscribed with.
+    subscribed: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The client once declared headers support.
+    headers: bool,
+    /// Server output not yet checked (an incomplete operation).
+    out: Vec<u8>,
+    /// The client is not reading: its output backs up in the server.
+    stalled: bool,
+}
+
+struct Session {
+    core: Core,
+    now: Instant,
+    clients: Vec<Client>,
+    max_control_line: usize,
+    max_payload: usize,
+}
+
+impl Session {
+    fn new(opts: Options) -> Session {
+        let info = Info::server(
+            "NFUZZ".into(),
+            "fuzz".into(),
+            "2.15.1",
+            "127.0.0.1",
+            4222,
+            opts.auth_required(),
+            opts.max_payload,
+        );
+        Session {
+            max_control_line: opts.max_control_line as usize,
+            max_payload: opts.max_payload as usize,
+            core: Core::new(opts, info, 1),
+            now: Instant::now(),
+            clients: Vec::new(),
+        }
+    }
+
+    fn step(&mut self, input: &mut Input) {
+        let action = input.below(9);
+        if action == 0 || self.clients.is_empty() {
+            if self.clients.len() < MAX_CLIENTS {
+                self.accept();
+            }
+            return;
+        }
+        let i = input.below(self.clients.len());
+        match action {
+            1 | 2 => {
+                let n = input.below(96);
+                let bytes = input.take(n).to_vec();
+                self.send(i, &bytes);
+            }
+            3..=5 => {
+                let bytes = template(input);
+                self.send(i, &bytes);
+            }
+            6 => {
+                let ms = [10, 900, 2_500, 130_000][input.below(4)];
+                self.now += Duration::from_millis(ms);
+                self.core.fire_timers(self.now);
+            }
+            7 => self.clients[i].stalled = !self.clients[i].stalled,
+            _ => self.hang_up(i),
+        }
+    }
+
+    fn accept(&mut self) {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let key = self.core.accept(addr, self.now);
+        let mut shadow = Parser::new(self.max_control_line, self.max_payload);
+        shadow.headers = true;
+        self.clients.push(Client {
+            key,
+            shadow: Some(shadow),
+            shadow_buf: Vec::new(),
+            connect: ConnectOpts::default(),
+            subscribed: Vec::new(),
+            headers: false,
+            out: Vec::new(),
+            stalled: false,
+        });
+    }
+
+    /// The client writes `bytes`; the server reads them as the reactor
+    /// would, one read at a time, until they are consumed or it stops.
+    fn send(&mut self, i: usize, bytes: &[u8]) {
+        self.clients[i].observe_sent(bytes);
+        let key = self.clients[i].key;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match self.core.receive(key, &mut rest, self.now) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn hang_up(&mut self, i: usize) {
+        let _ = self
+            .core
+            .receive(self.clients[i].key, &mut &b""[..], self.now);
+    }
+
+    /// Flush every client that reads, check what it got, and reap closed
+    /// connections, as the reactor does at the end of a turn.
+    fn settle(&mut self) {
+        let mut dirty = Vec::new();
+        self.core.take_dirty(&mut dirty);
+        for client in &mut self.clients {
+            // A stalled client takes a few bytes a turn.
+            let room = if client.stalled { 7 } else { usize::MAX };
+            let mut sink = Trickle::new(room);
+            let flushed = self.core.flush(client.key, &mut sink, self.now);
+            if !client.stalled {
+                assert!(!matches!(flushed, Flushed::Blocked), "nothing blocked");
+            }
+            client.check_output(&sink.got);
+        }
+        while let Some((key, last_words)) = self.core.next_closing() {
+            let at = self.clients.iter().position(|c| c.key == key);
+            if let Some(at) = at {
+                let mut client = self.clients.swap_remove(at);
+                if last_words {
+                    let mut sink = Trickle::new(if client.stalled { 7 } else { usize::MAX });
+                    self.core.flush_last_words(key, &mut sink);
+                    client.check_output(&sink.got);
+                }
+            }
+            self.core.remove(key);
+        }
+        if let Err(e) = self.core.audit() {
+            panic!("core audit: {e}");
+        }
+    }
+}
+
+impl Client {
+    fn observe_sent(&mut self, bytes: &[u8]) {
+        let Some(parser) = &mut self.shadow else {
+            return;
+        };
+        self.shadow_buf.extend_from_slice(bytes);
+        let mut pos = 0;
+        loop {
+            match parser.parse(&self.shadow_buf[pos..]) {
+                Ok(Status::Complete((n, op))) => {
+                    pos += n;
+                    match op {
+                        Op::Sub { subject, sid, .. } => {
+                            self.subscribed.push((sid.to_vec(), subject.to_vec()));
+                        }
+                        Op::Connect(json)
+                            if self.connect.apply_json(json).is_ok() && self.connect.headers =>
+                        {
+                            self.headers = true;
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(Status::Partial(n)) => {
+                    pos += n;
+                    break;
+                }
+                Err(_) => {
+                    // The server closes here too: nothing after counts.
+                    self.shadow = None;
+                    return;
+                }
+            }
+        }
+        self.shadow_buf.drain(..pos);
+    }
+
+    fn check_output(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        let mut pos = 0;
+        while let Some(n) = self.check_one(&self.out[pos..]) {
+            pos += n;
+        }
+        self.out.drain(..pos);
+    }
+
+    /// Check the first server operation in `out`; its length, or `None`
+    /// when it is not complete yet.
+    fn check_one(&self, out: &[u8]) -> Option<usize> {
+        let eol = out.windows(2).position(|w| w == b"\r\n")?;
+        let line = &out[..eol];
+        let after_line = eol + 2;
+        if line == b"PING" || line == b"PONG" || line == b"+OK" {
+            return Some(after_line);
+        }
+        if let Some(json) = line.strip_prefix(b"INFO ") {
+            assert!(json.starts_with(b"{") && json.ends_with(b"} "), "{line:?}");
+            return Some(after_line);
+        }
+        if let Some(text) = line.strip_prefix(b"-ERR '") {
+            let text = text.strip_suffix(b"'").expect("-ERR text in quotes");
+            let text = std::str::from_utf8(text).unwrap();
+            assert!(error::ALL.contains(&text), "-ERR {text:?}");
+            return Some(after_line);
+        }
+        let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let (sizes, args) = match words.split_first() {
+            Some((&b"MSG", args)) => (1, args),
+            Some((&b"HMSG", args)) => {
+                assert!(
+                    self.headers,
+                    "HMSG to a client that did not ask for headers"
+                );
+                (2, args)
+            }
+            _ => panic!(
+                "not a server operation: {:?}",
+                String::from_utf8_lossy(line)
+            ),
+        };
+        assert!(
+            args.len() == 2 + sizes || args.len() == 3 + sizes,
+            "{line:?}"
+        );
+        let (subject, sid) = (args[0], args[1]);
+        let number = |w: &[u8]| -> usize { std::str::from_utf8(w).unwrap().parse().unwrap() };
+        let total = number(args[args.len() - 1]);
+        if sizes == 2 {
+            assert!(number(args[args.len() - 2]) <= total);
+        }
+        let end = after_line + total;
+        if out.len() < end + 2 {
+            return None;
+        }
+        assert_eq!(&out[end..end + 2], b"\r\n", "payload size of {line:?}");
+        let subscribed = self
+            .subscribed
+            .iter()
+            .any(|(s, pattern)| s == sid && model::matches(pattern, subject));
+        assert!(
+            subscribed,
+            "{:?} delivered without a matching subscription",
+            String::from_utf8_lossy(line)
+        );
+        Some(end + 2)
+    }
+}
+
+/// A well-formed operation with fuzzer-chosen details, to get past the
+/// parser more often than random bytes do.
+fn template(input: &mut Input) -> Vec<u8> {
+    let subject = {
+        const TOKENS: &[&str] = &["a", "b", "*", ">", "_INBOX", ""];
+        let n = 1 + input.below(3);
+        (0..n)
+            .map(|_| TOKENS[input.below(TOKENS.len())])
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let sid = 1 + input.below(4);
+    let payload = "x".repeat(input.below(24));
+    match input.below(8) {
+        0 => {
+            let flag = |input: &mut Input| if input.bool() { "true" } else { "false" };
+            let creds = ["", r#","user":"u","pass":"p""#, r#","auth_token":"t""#, r#","user":"u","pass":"x""#];
+            format!(
+                "CONNECT {{\"verbose\":{},\"pedantic\":{},\"echo\":{},\"headers\":{},\"no_responders\":{},\"protocol\":{}{}}}\r\n",
+                flag(input),
+                flag(input),
+                flag(input),
+                flag(input),
+                flag(input),
+                input.below(3),
+                creds[input.below(creds.len())],
+            )
+        }
+        1 => match input.below(3) {
+            0 => format!("SUB {subject} q{} {sid}\r\n", input.below(2)),
+            _ => format!("SUB {subject} {sid}\r\n"),
+        },
+        2 => match input.below(2) {
+            0 => format!("UNSUB {sid} {}\r\n", input.below(3)),
+            _ => format!("UNSUB {sid}\r\n"),
+        },
+        3 | 4 => {
+            let reply = if input.bool() { " _INBOX.r" } else { "" };
+            format!("PUB {subject}{reply} {}\r\n{payload}\r\n", payload.len())
+        }
+        5 => {
+            let headers = "NATS/1.0\r\nk: v\r\n\r\n";
+            let reply = if input.bool() { " _INBOX.r" } else { "" };
+            format!(
+                "HPUB {subject}{reply} {} {}\r\n{headers}{payload}\r\n",
+                headers.len(),
+                headers.len() + payload.len()
+            )
+        }
+        6 => "PING\r\n".into(),
+        _ => "PONG\r\n".into(),
+    }
+    .into_bytes()
+}
+
+/// A client's socket: takes `room` bytes, then would block.
+struct Trickle {
+    room: usize,
+    got: Vec<u8>,
+}
+
+impl Trickle {
+    fn new(room: usize) -> Trickle {
+        Trickle {
+            room,
+            got: Vec::new(),
+        }
+    }
+}
+
+impl Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        self.got.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
