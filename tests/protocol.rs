@@ -130,6 +130,17 @@ fn names_are_case_insensitive_and_arguments_split_on_tabs_and_spaces() {
     c.expect(b"MSG foo 9 3\r\nabc\r\nPONG\r\n");
 }
 
+/// Found by fuzzing: nats-server takes the first byte after an operation
+/// name and its spaces as an argument byte, even a line feed, so the line
+/// goes on to the next one.
+#[test]
+fn a_line_feed_right_after_the_name_is_part_of_the_arguments() {
+    let srv = server();
+    let mut c = Raw::quiet(&srv);
+    c.send(b"SUB \nfoo 1\r\nPUB \nbar 1\r\nx\r\nPUB foo 2\r\nhi\r\nPING\r\n");
+    c.expect(b"MSG foo 1 2\r\nhi\r\nPONG\r\n");
+}
+
 #[test]
 fn queue_group_members_share_the_messages() {
     let srv = server();
@@ -441,4 +452,64 @@ fn first_pong_after_connect_is_followed_by_info_for_protocol_1() {
     c0.send(b"CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\n");
     c0.expect(b"PONG\r\n");
     c0.expect_nothing_more();
+}
+
+#[test]
+fn hpub_with_header_size_zero_is_delivered_as_a_plain_msg() {
+    // nats-server only treats a message as carrying headers when the header
+    // size is above 0; the size token goes out as sent.
+    let srv = server();
+    let mut with = Raw::connect_with(&srv, r#"{"verbose":false,"headers":true}"#);
+    with.send(b"SUB h 1\r\nPING\r\n");
+    with.expect(b"PONG\r\n");
+    let mut without = Raw::quiet(&srv);
+    without.send(b"SUB h 2\r\nPING\r\n");
+    without.expect(b"PONG\r\n");
+    let mut publ = Raw::connect_with(&srv, r#"{"verbose":false,"headers":true}"#);
+    publ.send(b"HPUB h r 0 02\r\nhi\r\nPING\r\n");
+    publ.expect(b"PONG\r\n");
+    with.expect(b"MSG h 1 r 02\r\nhi\r\n");
+    without.expect(b"MSG h 2 r 02\r\nhi\r\n");
+}
+
+#[test]
+fn connect_json_with_invalid_utf8_or_lone_surrogates_is_accepted() {
+    // Go's decoder puts U+FFFD in their place instead of failing.
+    let srv = server();
+    let mut c = Raw::connect(&srv);
+    c.send(b"CONNECT {\"verbose\":true,\"name\":\"\xff\xfe\",\"lang\":\"\\ud800\"}\r\n");
+    c.expect(b"+OK\r\n");
+    c.expect_nothing_more();
+}
+
+#[test]
+fn connect_json_unknown_keys_may_nest_deeply() {
+    // Go's decoder skips unknown values of any depth (the control line
+    // limit allows about 2000 levels).
+    let srv = server();
+    let mut c = Raw::connect(&srv);
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    c.send(format!("CONNECT {{\"verbose\":true,\"x\":{deep}}}\r\n").as_bytes());
+    c.expect(b"+OK\r\n");
+    c.expect_nothing_more();
+}
+
+#[test]
+fn connect_keys_fold_as_go_folds_them() {
+    // U+017F (long s) folds to s under Unicode simple case folding.
+    let srv = server();
+    let mut c = Raw::connect(&srv);
+    c.send("CONNECT {\"verbo\u{17F}e\":false}\r\nSUB a 1\r\nPING\r\n".as_bytes());
+    c.expect(b"PONG\r\n");
+}
+
+#[test]
+fn connect_import_and_export_must_be_subject_permissions() {
+    let srv = server();
+    let mut good = Raw::connect(&srv);
+    good.send(b"CONNECT {\"verbose\":true,\"import\":{\"allow\":[\"a\"],\"deny\":null}}\r\n");
+    good.expect(b"+OK\r\n");
+    let mut bad = Raw::connect(&srv);
+    bad.send(b"CONNECT {\"verbose\":true,\"export\":{\"allow\":\"a\"}}\r\n");
+    bad.expect_closed();
 }

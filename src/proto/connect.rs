@@ -2,9 +2,11 @@
 //!
 //! nats-server unmarshals the JSON into the options it already holds, which
 //! start as `verbose`, `pedantic` and `echo` true. Go's decoder matches keys
-//! case-insensitively, ignores unknown keys and `null` values, and fails on a
-//! value of the wrong type; so does [`ConnectOpts::apply_json`].
+//! case-insensitively, ignores unknown keys and `null` values, fails on a
+//! value of the wrong type, and turns invalid UTF-8 and unpaired surrogate
+//! escapes in strings into U+FFFD; so does [`ConnectOpts::apply_json`].
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -90,8 +92,14 @@ impl<'de> Deserialize<'de> for Members {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
                 let mut members = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    members.push(entry);
+                while let Some(key) = map.next_key::<String>()? {
+                    if field_name(&key).is_some() {
+                        members.push((key, map.next_value::<Value>()?));
+                    } else {
+                        // Skipped, not built: building a Value stops at 128
+                        // levels of nesting; Go's decoder skips any depth.
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
                 }
                 Ok(Members(members))
             }
@@ -106,14 +114,16 @@ enum Field<'a> {
     Int(&'a mut i64),
     /// Known to nats-server (routes and leaf nodes), type-checked, unused here.
     IgnoredStr,
-    IgnoredObject,
+    /// `import`/`export`: a subject permission, `{"allow":[..],"deny":[..]}`.
+    IgnoredPermission,
 }
 
 impl ConnectOpts {
     /// Decode `json` over the current options.
     pub fn apply_json(&mut self, json: &[u8]) -> Result<(), ConnectError> {
+        let json = replace_what_go_replaces(json);
         let Members(members) =
-            serde_json::from_slice(json).map_err(|e| ConnectError(e.to_string()))?;
+            serde_json::from_str(&json).map_err(|e| ConnectError(e.to_string()))?;
         for (key, value) in members {
             let Some(field) = self.field(&key) else {
                 continue;
@@ -130,7 +140,7 @@ impl ConnectOpts {
                 }
                 (Field::Int(i), Value::Number(n)) => n.as_i64().map(|v| *i = v).is_some(),
                 (Field::IgnoredStr, Value::String(_)) => true,
-                (Field::IgnoredObject, Value::Object(_)) => true,
+                (Field::IgnoredPermission, Value::Object(p)) => is_subject_permission(p),
                 _ => false,
             };
             if !ok {
@@ -143,36 +153,7 @@ impl ConnectOpts {
     }
 
     fn field(&mut self, key: &str) -> Option<Field<'_>> {
-        const NAMES: [&str; 22] = [
-            "echo",
-            "verbose",
-            "pedantic",
-            "tls_required",
-            "nkey",
-            "jwt",
-            "sig",
-            "auth_token",
-            "user",
-            "pass",
-            "name",
-            "lang",
-            "version",
-            "protocol",
-            "account",
-            "new_account",
-            "headers",
-            "no_responders",
-            "import",
-            "export",
-            "remote_account",
-            "proxy_sig",
-        ];
-        // Go prefers an exact match, then any case-insensitive one.
-        let name = NAMES
-            .iter()
-            .find(|n| **n == key)
-            .or_else(|| NAMES.iter().find(|n| n.eq_ignore_ascii_case(key)))?;
-        Some(match *name {
+        Some(match field_name(key)? {
             "echo" => Field::Bool(&mut self.echo),
             "verbose" => Field::Bool(&mut self.verbose),
             "pedantic" => Field::Bool(&mut self.pedantic),
@@ -191,10 +172,133 @@ impl ConnectOpts {
             "new_account" => Field::Bool(&mut self.new_account),
             "headers" => Field::Bool(&mut self.headers),
             "no_responders" => Field::Bool(&mut self.no_responders),
-            "import" | "export" => Field::IgnoredObject,
+            "import" | "export" => Field::IgnoredPermission,
             _ => Field::IgnoredStr,
         })
     }
+}
+
+/// The option a CONNECT key sets: one of nats-server's JSON field names,
+/// matched as Go matches them.
+fn field_name(key: &str) -> Option<&'static str> {
+    const NAMES: [&str; 22] = [
+        "echo",
+        "verbose",
+        "pedantic",
+        "tls_required",
+        "nkey",
+        "jwt",
+        "sig",
+        "auth_token",
+        "user",
+        "pass",
+        "name",
+        "lang",
+        "version",
+        "protocol",
+        "account",
+        "new_account",
+        "headers",
+        "no_responders",
+        "import",
+        "export",
+        "remote_account",
+        "proxy_sig",
+    ];
+    // Go prefers an exact match, then any case-insensitive one.
+    NAMES
+        .iter()
+        .find(|n| **n == key)
+        .or_else(|| NAMES.iter().find(|n| folds_to(key, n)))
+        .copied()
+}
+
+/// Decodes as nats-server's `SubjectPermission`: `allow` and `deny` (keys
+/// matched as CONNECT keys are) are lists of strings, or null; other keys
+/// are ignored.
+fn is_subject_permission(p: &serde_json::Map<String, Value>) -> bool {
+    p.iter().all(|(key, value)| {
+        let is_list = folds_to(key, "allow") || folds_to(key, "deny");
+        !is_list
+            || match value {
+                Value::Null => true,
+                Value::Array(items) => items.iter().all(|i| i.is_string() || i.is_null()),
+                _ => false,
+            }
+    })
+}
+
+/// `key` equals the ASCII `name` under Unicode simple case folding, as Go's
+/// `bytes.EqualFold`: ASCII case, plus the two non-ASCII letters that fold
+/// to ASCII ones, U+017F (long s) and U+212A (Kelvin sign).
+fn folds_to(key: &str, name: &str) -> bool {
+    let mut chars = key.chars().map(|c| match c {
+        '\u{17F}' => 's',
+        '\u{212A}' => 'k',
+        c => c,
+    });
+    let same = name.bytes().all(|n| {
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii() && (c as u8).eq_ignore_ascii_case(&n))
+    });
+    same && chars.next().is_none()
+}
+
+/// Where serde_json fails but Go's decoder carries on with U+FFFD: each
+/// byte of invalid UTF-8, and each `\uXXXX` surrogate escape that is not
+/// half of a pair. Outside strings both are errors either way.
+fn replace_what_go_replaces(json: &[u8]) -> Cow<'_, str> {
+    let text = match std::str::from_utf8(json) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => {
+            let mut text = String::with_capacity(json.len() + 8);
+            for chunk in json.utf8_chunks() {
+                text.push_str(chunk.valid());
+                text.extend(chunk.invalid().iter().map(|_| char::REPLACEMENT_CHARACTER));
+            }
+            Cow::Owned(text)
+        }
+    };
+    if !text.contains("\\u") {
+        return text;
+    }
+    let bytes = text.as_bytes();
+    let escape_at = |i: usize| -> Option<u32> {
+        let hex = bytes.get(i..i + 6)?.strip_prefix(b"\\u")?;
+        u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let is_high = |u: u32| (0xD800..0xDC00).contains(&u);
+    let is_low = |u: u32| (0xDC00..0xE000).contains(&u);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let unit = escape_at(i);
+        let paired = unit.is_some_and(is_high) && escape_at(i + 6).is_some_and(is_low);
+        match unit {
+            _ if paired => i += 12,
+            Some(u) if is_high(u) || is_low(u) => {
+                // Only ASCII precedes and follows: these are char boundaries.
+                out.push_str(&text[copied..i]);
+                out.push_str("\\ufffd");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape is skipped whole: an escaped backslash
+            // followed by `u` is no escape.
+            _ => i += 2,
+        }
+    }
+    if copied == 0 {
+        return text;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -229,6 +333,13 @@ mod tests {
         o.apply_json(br#"{"VERBOSE":false,"Headers":true,"echo":null}"#)
             .unwrap();
         assert!(!o.verbose && o.headers && o.echo);
+        o.apply_json("{\"verbo\u{17F}e\":true}".as_bytes()).unwrap();
+        assert!(o.verbose, "long s folds to s, as in Go");
+        let kelvin_nkey = "{\"n\u{212A}ey\":1}";
+        assert!(
+            o.apply_json(kelvin_nkey.as_bytes()).is_err(),
+            "a number for nkey"
+        );
         o.apply_json(b"null").unwrap();
     }
 
@@ -238,6 +349,32 @@ mod tests {
         o.apply_json(br#"{"verbose":false,"verbose":true}"#)
             .unwrap();
         assert!(o.verbose);
+    }
+
+    #[test]
+    fn invalid_utf8_and_lone_surrogates_become_replacement_characters() {
+        let mut o = ConnectOpts::default();
+        o.apply_json(b"{\"name\":\"a\xff\xe2\x82b\"}").unwrap();
+        assert_eq!(
+            &*o.name, "a\u{fffd}\u{fffd}\u{fffd}b",
+            "one per byte, as Go"
+        );
+        o.apply_json(br#"{"name":"\ud800x\udc00\ud83d\ude00\ud800\u0041\\ud800"}"#)
+            .unwrap();
+        assert_eq!(&*o.name, "\u{fffd}x\u{fffd}\u{1f600}\u{fffd}A\\ud800");
+        assert!(o.apply_json(b"{\"verbose\":true}\xff").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_nest_to_any_depth() {
+        let deep = format!(
+            r#"{{"x":{}{},"verbose":false}}"#,
+            "[".repeat(1000),
+            "]".repeat(1000)
+        );
+        let mut o = ConnectOpts::default();
+        o.apply_json(deep.as_bytes()).unwrap();
+        assert!(!o.verbose);
     }
 
     #[test]
@@ -254,6 +391,8 @@ mod tests {
             br#"{"protocol":1.5}"#,
             br#"{"protocol":"1"}"#,
             br#"{"import":"x"}"#,
+            br#"{"import":{"allow":"a"}}"#,
+            br#"{"export":{"Deny":["a",1]}}"#,
             b"{} x",
         ] {
             let mut o = ConnectOpts::default();
