@@ -93,10 +93,125 @@ def session_seeds():
     write("session", "templates", struct.pack("<H", 0) + accept + accept + bytes(range(3, 255)))
 
 
+# Configuration files as operators write them for nats-server; the config
+# target reads a seed as the main file (fuzz/src/config.rs names the files
+# and variables it can include and refer to).
+CONFIGS = {
+    "basic": b"""# A single server at the edge.
+host: 0.0.0.0
+port: 4222
+server_name: edge-1
+
+max_payload: 1MB
+max_pending: 64MB
+max_control_line: 4KB
+max_connections: 64K
+max_subscriptions: 0
+ping_interval: "2m"
+ping_max: 2
+write_deadline: "10s"
+
+debug: false
+trace: false
+logtime: true
+log_file: "/var/log/nats/nats.log"
+pid_file: "/var/run/nats/nats.pid"
+ports_file_dir: "/var/run/nats"
+
+http: 8222
+http_base_path: /monitor
+lame_duck_duration: "2m"
+lame_duck_grace_period: "10s"
+""",
+    "auth-users": b"""listen: 127.0.0.1:4222
+authorization {
+  users: [
+    {user: alice, password: "wonderland"}
+    {username: bob, pass: 'builder'}
+    {user: guest, allowed_connection_types: ["STANDARD", "WEBSOCKET"]}
+  ]
+  timeout: 2.5
+}
+no_auth_user: guest
+""",
+    "auth-token": b"""authorization {
+  token: $2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG
+  timeout: "3s"
+}
+monitor_port: 8222
+""",
+    "json-like": b"""{
+  "listen": "[::1]:4222",
+  "http": "127.0.0.1:8222",
+  "debug": true,
+  "max_payload": 65536
+}
+""",
+    "variables-includes": b"""SIZE_LIMIT = 2MB
+max_payload: $SIZE_LIMIT
+max_pending: $SIZE
+include inc.conf
+authorization {
+  include sub/auth.conf
+}
+server_tags: $LIST
+""",
+    "everything": b"""// Every construct of the format at least once.
+a = 1; b: 2, c 3
+floats: [1.5, -0.25, 3.0 ]
+sizes: [1k, 1KB, 1KiB, 2mb, 1G, 1T, 1P, 1E ]
+strings: ["tab\\tnewline\\nquote\\"hex\\x41", 'single \\n', unquoted, nats://h:4222, 127.0.0.1:4222]
+bools: [true, FALSE, yes, No, on, OFF ]
+when: 2024-02-29T12:00:00Z
+text: (
+  a block string
+  with (parentheses)
+)
+nested {
+  inner = x
+  deeper: { list: [ { k: v }, [1, 2 ] ] }
+  ref: $inner
+}
+cluster {
+  name: c1
+  listen: 0.0.0.0:6222
+  routes: [nats-route://a:6222, nats-route://b:6222]
+}
+jetstream { store_dir: /data, max_mem: 1G }
+websocket { port: 8080, no_tls: true }
+tls { cert_file: "./server.pem", key_file: "./key.pem" }
+accounts {
+  A: { users: [ {user: a, password: a} ], exports: [ {stream: "a.>"} ] }
+}
+""",
+    "lexer-quirks": b"""{ port: 4222 }, weird: 1}
+x: 1kx
+y: 10s
+z: [ 1 ]
+w: 1'q
+v: abc'
+u: -1.2.3
+t: a / b
+}
+""",
+    "unterminated-string": b'port: 4222\nserver_name: "open\n',
+    "unclosed-map": b"authorization {\n  user: a\n",
+    "env-cycle": b"port: $SELF\nx: $BROKEN\n",
+    "include-loop": b"include loop.conf\ninclude bad.conf\n",
+    "deep": b"a: " + b"[" * 70 + b"]" * 70 + b"\n",
+}
+
+
+def config_seeds():
+    for name, text in CONFIGS.items():
+        write("config", name, text)
+
+
 if __name__ == "__main__":
     shutil.rmtree(SEEDS, ignore_errors=True)
     parser_seeds()
     roundtrip_seeds()
     sublist_seeds()
     session_seeds()
+    config_seeds()
     print("seeds written to", SEEDS)

@@ -5,7 +5,11 @@
 //! or [`Server::new`] and [`Server::run`] to serve on the calling thread.
 #![deny(unsafe_code)]
 
+pub mod conf;
+pub mod control;
+pub mod go_format;
 pub mod logging;
+pub mod monitor;
 pub mod options;
 pub mod proto;
 pub mod server;

@@ -1,35 +1,118 @@
 //! Log lines shaped like nats-server's:
 //! `[pid] 2006/01/02 15:04:05.000000 [INF] message`.
+//!
+//! natsd's own logger rather than env_logger, because an operator changes it
+//! while the server runs: SIGUSR1 reopens the log file (after a rotation),
+//! and a config reload changes the level, the timestamps and the file.
 
-use std::io::Write;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use log::{Level, LevelFilter};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// Set up `env_logger`: info by default, `-D` debug, `-V` trace (protocol),
-/// to stderr or, with `-l`, appended to a file. `RUST_LOG` still overrides.
-pub fn init(debug: bool, trace: bool, file: Option<&Path>) -> std::io::Result<()> {
-    let level = match (debug, trace) {
-        (_, true) => LevelFilter::Trace,
-        (true, false) => LevelFilter::Debug,
-        _ => LevelFilter::Info,
-    };
-    let mut builder = env_logger::Builder::new();
-    // Dependencies (mio) trace their own internals; only ours are wanted.
-    builder
-        .filter_level(LevelFilter::Warn)
-        .filter_module("natsd", level)
-        .parse_default_env();
-    if let Some(path) = file {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        builder.target(env_logger::Target::Pipe(Box::new(f)));
+/// What the logger does; set at start and again on reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `-D`: debug lines.
+    pub debug: bool,
+    /// `-V`: trace lines (the protocol).
+    pub trace: bool,
+    /// Timestamps on every line (nats-server's `logtime`, on by default).
+    pub logtime: bool,
+    /// Append to this file instead of stderr.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            debug: false,
+            trace: false,
+            logtime: true,
+            file: None,
+        }
     }
-    let pid = std::process::id();
-    builder.format(move |out, record| {
+}
+
+impl LogSettings {
+    fn level(&self) -> LevelFilter {
+        match (self.debug, self.trace) {
+            (_, true) => LevelFilter::Trace,
+            (true, false) => LevelFilter::Debug,
+            _ => LevelFilter::Info,
+        }
+    }
+}
+
+struct Logger {
+    logtime: AtomicBool,
+    /// The open log file and its path; `None` writes to stderr.
+    file: Mutex<Option<(PathBuf, File)>>,
+}
+
+static LOGGER: Logger = Logger {
+    logtime: AtomicBool::new(true),
+    file: Mutex::new(None),
+};
+
+/// The process id, read once at `init`.
+static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Install the logger (once per process; later calls only apply `settings`).
+pub fn init(settings: &LogSettings) -> io::Result<()> {
+    PID.get_or_init(std::process::id);
+    apply(settings)?;
+    // A second init (tests, embedders) keeps the first logger.
+    let _ = log::set_logger(&LOGGER);
+    Ok(())
+}
+
+/// Apply new settings to the running logger: level, timestamps, and the file
+/// (opened anew when its path changed). On error the old file stays.
+pub fn apply(settings: &LogSettings) -> io::Result<()> {
+    let mut file = LOGGER.file.lock().unwrap_or_else(|e| e.into_inner());
+    let current = file.as_ref().map(|(path, _)| path.as_path());
+    if current != settings.file.as_deref() {
+        *file = match &settings.file {
+            Some(path) => Some((path.clone(), open(path)?)),
+            None => None,
+        };
+    }
+    LOGGER.logtime.store(settings.logtime, Ordering::Relaxed);
+    log::set_max_level(settings.level());
+    Ok(())
+}
+
+/// Reopen the log file at its path (SIGUSR1, after the file was rotated).
+/// Logging to stderr has nothing to reopen.
+pub fn reopen() -> io::Result<()> {
+    let mut file = LOGGER.file.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((path, handle)) = file.as_mut() {
+        *handle = open(path)?;
+    }
+    Ok(())
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        // Dependencies (mio) log their own internals; only ours are wanted,
+        // and theirs only when they warn.
+        metadata.level() <= log::max_level()
+            && (metadata.target().starts_with("natsd") || metadata.level() <= Level::Warn)
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
         let tag = match record.level() {
             Level::Error => "ERR",
             Level::Warn => "WRN",
@@ -37,16 +120,31 @@ pub fn init(debug: bool, trace: bool, file: Option<&Path>) -> std::io::Result<()
             Level::Debug => "DBG",
             Level::Trace => "TRC",
         };
-        writeln!(
-            out,
-            "[{pid}] {} [{tag}] {}",
-            timestamp(SystemTime::now()),
-            record.args()
-        )
-    });
-    // A second init (tests, embedders) keeps the first logger.
-    let _ = builder.try_init();
-    Ok(())
+        let pid = PID.get().copied().unwrap_or_default();
+        let line = if self.logtime.load(Ordering::Relaxed) {
+            format!(
+                "[{pid}] {} [{tag}] {}\n",
+                timestamp(SystemTime::now()),
+                record.args()
+            )
+        } else {
+            format!("[{pid}] [{tag}] {}\n", record.args())
+        };
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        // A log line that cannot be written has nowhere to be reported.
+        let _ = match file.as_mut() {
+            Some((_, f)) => f.write_all(line.as_bytes()),
+            None => io::stderr().write_all(line.as_bytes()),
+        };
+    }
+
+    fn flush(&self) {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = match file.as_mut() {
+            Some((_, f)) => f.flush(),
+            None => io::stderr().flush(),
+        };
+    }
 }
 
 /// `YYYY/MM/DD hh:mm:ss.micros` in UTC.
@@ -90,5 +188,15 @@ mod tests {
         assert_eq!(timestamp(t), "2026/11/22 21:34:56.123456");
         assert_eq!(timestamp(UNIX_EPOCH), "1970/01/01 00:00:00.000000");
         assert_eq!(civil_from_days(19_417), (2023, 3, 1));
+    }
+
+    #[test]
+    fn levels_follow_debug_and_trace() {
+        let mut s = LogSettings::default();
+        assert_eq!(s.level(), LevelFilter::Info);
+        s.debug = true;
+        assert_eq!(s.level(), LevelFilter::Debug);
+        s.trace = true;
+        assert_eq!(s.level(), LevelFilter::Trace);
     }
 }

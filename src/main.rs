@@ -1,9 +1,12 @@
 //! The natsd command line, flag-compatible with nats-server's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use getopts::{Matches, Options as Getopts, ParsingStyle};
+use natsd::conf::{self, Loaded};
+use natsd::options::Overrides;
+use natsd::server::ReloadSource;
 use natsd::{Options, Server, NATS_SERVER_VERSION, VERSION};
 
 fn flags() -> Getopts {
@@ -34,15 +37,24 @@ fn flags() -> Getopts {
     o.optopt(
         "m",
         "http_port",
-        "Use port for http monitoring (not supported yet)",
+        "Use port for http monitoring (-1: random)",
         "PORT",
     );
     o.optopt(
-        "c",
-        "config",
-        "Configuration file (not supported yet)",
-        "FILE",
+        "",
+        "http_base_path",
+        "Path prefix of the monitoring endpoints",
+        "PATH",
     );
+    o.optopt(
+        "",
+        "https_port",
+        "Use port for https monitoring (not supported: no TLS)",
+        "PORT",
+    );
+    o.optopt("", "ms", "Same as --https_port", "PORT");
+    o.optopt("c", "config", "Configuration file", "FILE");
+    o.optflag("t", "", "Test configuration and exit");
     o.optopt("l", "log", "File to redirect log output", "FILE");
     o.optflag("D", "debug", "Enable debugging output");
     o.optflag("V", "trace", "Trace the raw protocol");
@@ -54,6 +66,12 @@ fn flags() -> Getopts {
         "Authorization token required for connections",
         "TOKEN",
     );
+    o.optopt(
+        "",
+        "signal",
+        "Send signal to natsd process (ldm, stop, quit, term, reopen, reload); PID may be a pid file",
+        "SIGNAL[=PID]",
+    );
     o.optflag("h", "help", "Show this message");
     o.optflag("v", "version", "Show version");
     o
@@ -62,7 +80,7 @@ fn flags() -> Getopts {
 /// Go's flag package also takes long names after a single dash
 /// (`-port 4222`); getopts would read that as `-p ort`. Rewrite them.
 fn normalize(args: Vec<String>) -> Vec<String> {
-    const LONG: [&str; 15] = [
+    const LONG: [&str; 19] = [
         "addr",
         "net",
         "port",
@@ -71,6 +89,9 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         "pid",
         "ports_file_dir",
         "http_port",
+        "http_base_path",
+        "https_port",
+        "ms",
         "config",
         "log",
         "debug",
@@ -78,9 +99,17 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         "user",
         "pass",
         "auth",
+        "signal",
     ];
     args.into_iter()
         .map(|a| {
+            // Go's two-letter short name for --signal.
+            if let Some(value) = a
+                .strip_prefix("-sl")
+                .filter(|v| v.is_empty() || v.starts_with('='))
+            {
+                return format!("--signal{value}");
+            }
             let name = a.strip_prefix('-').unwrap_or("");
             let bare = name.split('=').next().unwrap_or("");
             if !name.starts_with('-') && LONG.contains(&bare) {
@@ -92,38 +121,102 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-fn options_from(m: &Matches) -> Result<Options, String> {
-    for (flag, what) in [
-        ("m", "monitoring (-m/--http_port)"),
-        ("c", "the configuration file (-c/--config)"),
-    ] {
-        if m.opt_present(flag) {
-            return Err(format!("{what} is not supported yet"));
-        }
+/// The flags given, as overrides of the config file: nats-server parses its
+/// flags again after the file, so a flag given always wins.
+fn overrides_from(m: &Matches) -> Result<Overrides, String> {
+    if m.opt_present("https_port") || m.opt_present("ms") {
+        return Err("monitoring over https (--ms/--https_port) is not supported: natsd has no TLS; use -m/--http_port".into());
     }
     if !m.free.is_empty() {
         return Err(format!("unexpected argument {:?}", m.free[0]));
     }
-    let mut opts = Options::default();
-    if let Some(host) = m.opt_str("a").or_else(|| m.opt_str("net")) {
-        opts.host = host;
+    let port_flag = |flag: &str| -> Result<Option<i32>, String> {
+        m.opt_str(flag)
+            .map(|port| {
+                port.parse()
+                    .map_err(|_| format!("invalid value {port:?} for flag -{flag}: parse error"))
+            })
+            .transpose()
+    };
+    Ok(Overrides {
+        host: m.opt_str("a").or_else(|| m.opt_str("net")),
+        port: port_flag("p")?,
+        server_name: m.opt_str("n").or_else(|| m.opt_str("server_name")),
+        username: m.opt_str("user"),
+        password: m.opt_str("pass"),
+        authorization: m.opt_str("auth"),
+        debug: m.opt_present("D"),
+        trace: m.opt_present("V"),
+        log_file: m.opt_str("l").map(PathBuf::from),
+        pid_file: m.opt_str("P").map(PathBuf::from),
+        ports_file_dir: m.opt_str("ports_file_dir").map(PathBuf::from),
+        http_port: port_flag("m")?,
+        http_base_path: m.opt_str("http_base_path"),
+    })
+}
+
+/// The options to start with: the config file under the flags, or the
+/// flags alone.
+fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Loaded, String> {
+    match config {
+        Some(path) => conf::load_options(path, overrides).map_err(|e| e.to_string()),
+        None => {
+            let options = overrides.to_options();
+            options.validate()?;
+            Ok(Loaded {
+                options,
+                digest: String::new(),
+                warnings: Vec::new(),
+                unsupported: Vec::new(),
+            })
+        }
     }
-    if let Some(port) = m.opt_str("p") {
-        opts.port = port
-            .parse()
-            .map_err(|_| format!("invalid value {port:?} for flag -p: parse error"))?;
+}
+
+/// `-t`: check the config file and say so as nats-server does. Its
+/// warnings fail the check, as in nats-server; keys natsd ignores do not.
+fn check_config(config: Option<&Path>, overrides: &Overrides) -> ExitCode {
+    let Some(path) = config else {
+        eprintln!("natsd: must specify [-c, --config] option to check configuration file syntax");
+        return ExitCode::from(1);
+    };
+    let loaded = match load(config, overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("natsd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for ignored in &loaded.unsupported {
+        eprintln!("natsd: {ignored}");
     }
-    opts.server_name = m.opt_str("n").or_else(|| m.opt_str("server_name"));
-    opts.username = m.opt_str("user");
-    opts.password = m.opt_str("pass");
-    opts.authorization = m.opt_str("auth");
-    opts.debug = m.opt_present("D");
-    opts.trace = m.opt_present("V");
-    opts.log_file = m.opt_str("l").map(PathBuf::from);
-    opts.pid_file = m.opt_str("P").map(PathBuf::from);
-    opts.ports_file_dir = m.opt_str("ports_file_dir").map(PathBuf::from);
-    opts.validate()?;
-    Ok(opts)
+    if !loaded.warnings.is_empty() {
+        for warning in &loaded.warnings {
+            eprintln!("natsd: {warning}");
+        }
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "natsd: configuration file {} is valid ({})",
+        path.display(),
+        loaded.digest
+    );
+    ExitCode::SUCCESS
+}
+
+/// SIGHUP reads the config file again, under the same flags.
+fn reload_source(path: PathBuf, overrides: Overrides) -> ReloadSource {
+    Box::new(move || {
+        let loaded = conf::load_options(&path, &overrides).map_err(|e| e.to_string())?;
+        log_config_warnings(&loaded);
+        Ok(loaded.options)
+    })
+}
+
+fn log_config_warnings(loaded: &Loaded) {
+    for warning in loaded.warnings.iter().chain(&loaded.unsupported) {
+        log::warn!("{warning}");
+    }
 }
 
 fn usage() -> String {
@@ -147,18 +240,40 @@ fn main() -> ExitCode {
         println!("natsd: v{VERSION} (nats-server v{NATS_SERVER_VERSION} client protocol)");
         return ExitCode::SUCCESS;
     }
-    let opts = match options_from(&matches) {
-        Ok(o) => o,
+    if let Some(spec) = matches.opt_str("signal") {
+        return match natsd::control::send(&spec) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("natsd: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let overrides = match overrides_from(&matches) {
+        Ok(overrides) => overrides,
         Err(e) => {
             eprintln!("natsd: {e}");
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = natsd::logging::init(opts.debug, opts.trace, opts.log_file.as_deref()) {
+    let config = matches.opt_str("c").map(PathBuf::from);
+    if matches.opt_present("t") {
+        return check_config(config.as_deref(), &overrides);
+    }
+    let loaded = match load(config.as_deref(), &overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("natsd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = natsd::logging::init(&loaded.options.log_settings()) {
         eprintln!("natsd: cannot open log file: {e}");
         return ExitCode::from(1);
     }
-    match serve(opts) {
+    log_config_warnings(&loaded);
+    let reload = config.map(|path| reload_source(path, overrides));
+    match serve(loaded.options, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");
@@ -167,7 +282,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(opts: Options) -> Result<(), String> {
+fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
     let host = opts.host.clone();
     let listen = natsd::server::join_host_port(&host, opts.port.max(0) as u16);
     let pid_file = opts.pid_file.clone();
@@ -184,9 +299,18 @@ fn serve(opts: Options) -> Result<(), String> {
             .map_err(|e| format!("Could not write pidfile: {e}"))?;
     }
     let ports_file = match &ports_dir {
-        Some(dir) => Some(write_ports_file(dir, &host, server.addr().port(), pid)?),
+        Some(dir) => Some(write_ports_file(
+            dir,
+            &host,
+            server.addr().port(),
+            server.monitor_addr().map(|a| a.port()),
+            pid,
+        )?),
         None => None,
     };
+    if let Some(source) = reload {
+        server.set_reload_source(source);
+    }
     server
         .trap_signals()
         .map_err(|e| format!("Cannot trap signals: {e}"))?;
@@ -204,6 +328,7 @@ fn write_ports_file(
     dir: &std::path::Path,
     host: &str,
     port: u16,
+    monitor_port: Option<u16>,
     pid: u32,
 ) -> Result<PathBuf, String> {
     let exe = std::env::args()
@@ -220,7 +345,10 @@ fn write_ports_file(
         h if h.contains(':') => format!("[{h}]"),
         h => h.to_string(),
     };
-    let json = serde_json::json!({ "nats": [format!("nats://{url_host}:{port}")] });
+    let mut json = serde_json::json!({ "nats": [format!("nats://{url_host}:{port}")] });
+    if let Some(monitor_port) = monitor_port {
+        json["monitoring"] = serde_json::json!([format!("http://{url_host}:{monitor_port}")]);
+    }
     std::fs::write(&path, json.to_string())
         .map_err(|e| format!("Error creating ports file {}: {e}", path.display()))?;
     Ok(path)
@@ -233,7 +361,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Options, String> {
         let args = normalize(args.iter().map(|s| s.to_string()).collect());
         let m = flags().parse(&args).map_err(|e| e.to_string())?;
-        options_from(&m)
+        load(None, &overrides_from(&m)?).map(|loaded| loaded.options)
     }
 
     #[test]
@@ -252,15 +380,24 @@ mod tests {
     }
 
     #[test]
+    fn monitoring_flags() {
+        assert_eq!(Options::default().http_port, 0, "off unless asked for");
+        let o = parse(&["-m", "8222", "--http_base_path", "/nats"]).unwrap();
+        assert_eq!((o.http_port, o.http_base_path.as_str()), (8222, "/nats"));
+        let o = parse(&["-http_port", "-1", "-http_base_path=/x"]).unwrap();
+        assert_eq!((o.http_port, o.http_base_path.as_str()), (-1, "/x"));
+        assert!(parse(&["-m", "70000"]).is_err());
+    }
+
+    #[test]
     fn clear_errors() {
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["-p", "x"]).unwrap_err().contains("invalid value"));
-        assert!(parse(&["-m", "8222"])
+        assert!(parse(&["-m", "x"]).unwrap_err().contains("invalid value"));
+        assert!(parse(&["-ms", "8443"]).unwrap_err().contains("no TLS"));
+        assert!(parse(&["--https_port", "8443"])
             .unwrap_err()
-            .contains("not supported yet"));
-        assert!(parse(&["-c", "f.conf"])
-            .unwrap_err()
-            .contains("not supported yet"));
+            .contains("no TLS"));
         assert!(parse(&["--user", "u", "--auth", "t"]).is_err());
         assert!(parse(&["extra"]).is_err());
     }

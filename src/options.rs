@@ -22,6 +22,13 @@ pub struct Options {
     pub password: Option<String>,
     /// Token required of every client (`--auth`).
     pub authorization: Option<String>,
+    /// The config file's `authorization { users [...] }`: a client must be
+    /// one of them. `Some` even when empty (`users: []` admits nobody), as
+    /// in nats-server.
+    pub users: Option<Vec<User>>,
+    /// Who a client that presents no credentials is taken to be (one of
+    /// `users`), nats-server's `no_auth_user`.
+    pub no_auth_user: Option<String>,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -44,12 +51,24 @@ pub struct Options {
     pub debug: bool,
     /// `-V`: protocol tracing.
     pub trace: bool,
+    /// Timestamps on log lines (`logtime`).
+    pub logtime: bool,
     /// `-l`: log to this file instead of stderr.
     pub log_file: Option<PathBuf>,
+    /// Lame duck mode (SIGUSR2): the time over which clients are closed.
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode: the wait before the first client is closed.
+    pub lame_duck_grace_period: Duration,
     /// `-P`: write the process id here.
     pub pid_file: Option<PathBuf>,
     /// `--ports_file_dir`: write the listening ports here.
     pub ports_file_dir: Option<PathBuf>,
+    /// Interface the HTTP monitor listens on (`http_host`).
+    pub http_host: String,
+    /// HTTP monitoring port (`-m`); 0 turns monitoring off, -1 picks a free port.
+    pub http_port: i32,
+    /// Path prefix of every monitoring endpoint (`--http_base_path`).
+    pub http_base_path: String,
 }
 
 impl Default for Options {
@@ -61,6 +80,8 @@ impl Default for Options {
             username: None,
             password: None,
             authorization: None,
+            users: None,
+            no_auth_user: None,
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -72,36 +93,85 @@ impl Default for Options {
             write_deadline: Duration::from_secs(10),
             debug: false,
             trace: false,
+            logtime: true,
             log_file: None,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
             pid_file: None,
             ports_file_dir: None,
+            http_host: DEFAULT_HOST.to_string(),
+            http_port: 0,
+            http_base_path: String::new(),
         }
     }
 }
 
 impl Options {
+    /// What the logger should do under these options.
+    pub fn log_settings(&self) -> crate::logging::LogSettings {
+        crate::logging::LogSettings {
+            debug: self.debug,
+            trace: self.trace,
+            logtime: self.logtime,
+            file: self.log_file.clone(),
+        }
+    }
+
     /// Options for an in-process server on a free loopback port: what tests
     /// and embedders usually want.
     pub fn ephemeral() -> Options {
         Options {
             host: "127.0.0.1".to_string(),
             port: 0,
+            http_host: "127.0.0.1".to_string(),
             ..Options::default()
         }
     }
 
     /// Whether clients must present credentials in CONNECT.
     pub fn auth_required(&self) -> bool {
-        self.username.is_some() || self.authorization.is_some()
+        self.username.is_some() || self.authorization.is_some() || self.users.is_some()
     }
 
     /// Refuse combinations nats-server refuses.
     pub fn validate(&self) -> Result<(), String> {
+        if self.lame_duck_grace_period >= self.lame_duck_duration {
+            return Err(format!(
+                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                crate::go_format::duration(self.lame_duck_grace_period),
+                crate::go_format::duration(self.lame_duck_duration)
+            ));
+        }
         if self.username.is_some() && self.authorization.is_some() {
             return Err("Can not have a single user/pass and a token".into());
         }
         if self.password.is_some() && self.username.is_none() {
             return Err("a password needs a user (--user)".into());
+        }
+        if let Some(users) = &self.users {
+            if self.username.is_some() {
+                return Err("Can not have a single user/pass and a users array".into());
+            }
+            if self.authorization.is_some() {
+                return Err("Can not have a token and a users array".into());
+            }
+            for (i, user) in users.iter().enumerate() {
+                if users[..i].iter().any(|u| u.username == user.username) {
+                    return Err(format!("Duplicate user {:?} detected", user.username));
+                }
+            }
+        }
+        if let Some(name) = &self.no_auth_user {
+            // nats-server's validateNoAuthUser texts.
+            let users = self.users.as_deref().ok_or_else(|| {
+                format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
+            })?;
+            if !users.iter().any(|u| u.username == *name) {
+                return Err(format!(
+                    "no_auth_user: \"{name}\" not present as user or nkey in authorization \
+                     block or account configuration"
+                ));
+            }
         }
         if self.max_payload == 0 || self.max_control_line == 0 {
             return Err("max_payload and max_control_line must be positive".into());
@@ -115,6 +185,77 @@ impl Options {
         if !(-1..=i32::from(u16::MAX)).contains(&self.port) {
             return Err(format!("invalid port {}", self.port));
         }
+        if !(-1..=i32::from(u16::MAX)).contains(&self.http_port) {
+            return Err(format!("invalid http port {}", self.http_port));
+        }
         Ok(())
+    }
+}
+
+/// One of the config file's `authorization { users [...] }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    /// Compared literally (no bcrypt yet); empty when the entry has none.
+    pub password: String,
+}
+
+/// The command-line flags given explicitly. They win over the config file
+/// whatever its values, and a flag not given leaves the file's value alone:
+/// nats-server parses its flags again after the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<i32>,
+    pub server_name: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub authorization: Option<String>,
+    /// `-D` (a flag can only turn it on).
+    pub debug: bool,
+    /// `-V`.
+    pub trace: bool,
+    pub log_file: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub ports_file_dir: Option<PathBuf>,
+    pub http_port: Option<i32>,
+    pub http_base_path: Option<String>,
+}
+
+impl Overrides {
+    pub fn apply(&self, opts: &mut Options) {
+        fn set<T: Clone>(field: &mut T, flag: &Option<T>) {
+            if let Some(value) = flag {
+                *field = value.clone();
+            }
+        }
+        fn set_some<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
+            if flag.is_some() {
+                *field = flag.clone();
+            }
+        }
+        set(&mut opts.host, &self.host);
+        set(&mut opts.port, &self.port);
+        set_some(&mut opts.server_name, &self.server_name);
+        set_some(&mut opts.username, &self.username);
+        set_some(&mut opts.password, &self.password);
+        set_some(&mut opts.authorization, &self.authorization);
+        opts.debug |= self.debug;
+        opts.trace |= self.trace;
+        set_some(&mut opts.log_file, &self.log_file);
+        set_some(&mut opts.pid_file, &self.pid_file);
+        set_some(&mut opts.ports_file_dir, &self.ports_file_dir);
+        set(&mut opts.http_port, &self.http_port);
+        set(&mut opts.http_base_path, &self.http_base_path);
+    }
+
+    /// The options of a server started without a config file.
+    pub fn to_options(&self) -> Options {
+        let mut opts = Options::default();
+        self.apply(&mut opts);
+        // As in nats-server, monitoring listens where clients do unless the
+        // config file's `http: "host:port"` says otherwise.
+        opts.http_host = opts.host.clone();
+        opts
     }
 }

@@ -14,8 +14,10 @@
 //! the cached results (as Go does) instead of flushing them, so a cached
 //! result always holds exactly what a fresh match would.
 //!
-//! Not here: interest notifications, `RemoveBatch`, remote queue weights, the
-//! stats counters of Go's sublist. Single-threaded; no locks.
+//! Go's stats counters (inserts, removes, matches, cache hits) are kept, as
+//! plain increments, for the monitor's `/subsz`. Not here: interest
+//! notifications, `RemoveBatch`, remote queue weights. Single-threaded; no
+//! locks.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -615,6 +617,27 @@ pub struct Sublist<T> {
     qscratch: Vec<(QueueId, T)>,
     /// Reused by remove: the nodes along the subject, root first.
     path: Vec<NodeId>,
+    inserts: u64,
+    removes: u64,
+    matches: u64,
+    cache_hits: u64,
+}
+
+/// Go's `SublistStats`: counters since the sublist was made, and the fanout
+/// of the subjects in the match cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SublistStats {
+    pub num_subs: usize,
+    pub num_cache: usize,
+    pub num_inserts: u64,
+    pub num_removes: u64,
+    pub num_matches: u64,
+    pub cache_hits: u64,
+    /// The most subscriptions (queue groups counted once) a cached subject
+    /// matches.
+    pub max_fanout: usize,
+    /// Their sum over the cached subjects, for the average.
+    pub total_fanout: usize,
 }
 
 impl<T: Copy + Eq> Default for Sublist<T> {
@@ -649,6 +672,10 @@ impl<T: Copy + Eq> Sublist<T> {
             stack: Vec::new(),
             qscratch: Vec::new(),
             path: Vec::new(),
+            inserts: 0,
+            removes: 0,
+            matches: 0,
+            cache_hits: 0,
         }
     }
 
@@ -697,6 +724,7 @@ impl<T: Copy + Eq> Sublist<T> {
             }
         }
         self.count += 1;
+        self.inserts += 1;
         self.cache.add(subject, qid, value);
         true
     }
@@ -755,6 +783,7 @@ impl<T: Copy + Eq> Sublist<T> {
             }
         }
         self.count -= 1;
+        self.removes += 1;
 
         // Prune from the leaf up while nodes are empty. `path[d]` was
         // reached from `path[d - 1]` through the d-th token.
@@ -795,9 +824,11 @@ impl<T: Copy + Eq> Sublist<T> {
     /// A cache hit allocates nothing; neither does a match with the cache
     /// off once the reused result has grown to size.
     pub fn match_subject(&mut self, subject: &[u8]) -> &SublistResult<T> {
+        self.matches += 1;
         if self.cache.enabled() {
             let hash = self.cache.hash(subject);
             if let Some(i) = self.cache.find(subject, hash) {
+                self.cache_hits += 1;
                 let entry = &mut self.cache.entries[i];
                 entry.hit = true;
                 return &entry.result;
@@ -842,6 +873,26 @@ impl<T: Copy + Eq> Sublist<T> {
     /// Number of subjects in the match cache.
     pub fn cache_len(&self) -> usize {
         self.cache.live
+    }
+
+    /// The counters and the cache's fanout, as Go's `Sublist.Stats`. Walks
+    /// the cache (at most its capacity), so it is for monitoring only.
+    pub fn stats(&self) -> SublistStats {
+        let mut stats = SublistStats {
+            num_subs: self.count,
+            num_cache: self.cache.live,
+            num_inserts: self.inserts,
+            num_removes: self.removes,
+            num_matches: self.matches,
+            cache_hits: self.cache_hits,
+            ..SublistStats::default()
+        };
+        for entry in &self.cache.entries[..self.cache.live] {
+            let fanout = entry.result.psubs.len() + entry.result.qgroups.len();
+            stats.max_fanout = stats.max_fanout.max(fanout);
+            stats.total_fanout += fanout;
+        }
+        stats
     }
 
     fn child(&self, node: NodeId, token: &[u8]) -> Option<NodeId> {

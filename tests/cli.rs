@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const NATSD: &str = env!("CARGO_BIN_EXE_natsd");
@@ -12,7 +13,25 @@ const NATSD: &str = env!("CARGO_BIN_EXE_natsd");
 struct Running {
     child: Child,
     addr: String,
+    /// The log up to "Server is ready".
     log: Vec<String>,
+    /// The log lines after it, as they come.
+    later: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Wait for a log line containing `needle`.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.later.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {needle:?}"),
+            }
+        }
+    }
 }
 
 fn start(args: &[&str]) -> Running {
@@ -38,11 +57,17 @@ fn start(args: &[&str]) -> Running {
         }
     }
     // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (tx, later) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     Running {
         child,
         addr: addr.unwrap_or_else(|| panic!("no listening line in {log:?}")),
         log,
+        later,
     }
 }
 
@@ -174,7 +199,8 @@ fn bad_command_lines_exit_1_with_a_message() {
         &["--bogus"][..],
         &["-p", "notaport"],
         &["-p", "70000"],
-        &["-m", "8222"],
+        &["-m", "notaport"],
+        &["-ms", "8443"],
         &["-c", "nats.conf"],
         &["--user", "u", "--auth", "t"],
     ] {
@@ -216,4 +242,109 @@ fn help_and_version() {
     let out = Command::new(NATSD).arg("--version").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("natsd: v"));
+}
+
+#[test]
+fn sighup_without_a_config_file_is_refused_and_the_server_serves_on() {
+    let mut srv = start(&["-a", "127.0.0.1", "-p", "-1"]);
+    signal(&srv.child, "HUP");
+    srv.wait_for_log(r#"Trapped "hangup" signal"#);
+    let line = srv.wait_for_log("Failed to reload server configuration");
+    assert!(
+        line.contains("can only reload config when a file is provided using -c or --config"),
+        "{line}"
+    );
+    let mut client = TcpStream::connect(&srv.addr).unwrap();
+    let mut info = [0u8; 5];
+    client.read_exact(&mut info).unwrap();
+    signal(&srv.child, "INT");
+    assert!(wait_exit(&mut srv.child).success());
+}
+
+#[test]
+fn sigusr1_reopens_the_log_file_after_rotation() {
+    let dir = temp_dir("reopen");
+    let log = dir.join("natsd.log");
+    let rotated = dir.join("natsd.log.1");
+    let mut child = Command::new(NATSD)
+        .args(["-a", "127.0.0.1", "-p", "-1", "-l"])
+        .arg(&log)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(|| read(&log).contains("Server is ready"));
+    std::fs::rename(&log, &rotated).unwrap();
+    signal(&child, "USR1");
+    wait_until(|| read(&log).contains("File log re-opened"));
+    assert!(read(&rotated).contains(r#"Trapped "user defined signal 1" signal"#));
+    signal(&child, "INT");
+    assert!(wait_exit(&mut child).success());
+    assert!(read(&log).contains("Server Exiting"));
+}
+
+#[test]
+fn signal_flag_sends_commands_to_a_running_natsd_by_pid_file() {
+    let dir = temp_dir("signal");
+    let pid_file = dir.join("natsd.pid");
+    let mut srv = start(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-P",
+        pid_file.to_str().unwrap(),
+    ]);
+    let send = |command: &str| {
+        Command::new(NATSD)
+            .arg("--signal")
+            .arg(format!("{command}={}", pid_file.display()))
+            .output()
+            .unwrap()
+    };
+    assert!(send("reopen").status.success());
+    srv.wait_for_log(r#"Trapped "user defined signal 1" signal"#);
+    let unknown = send("bogus");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr).trim(),
+        r#"natsd: unknown signal "bogus""#
+    );
+    assert!(send("quit").status.success());
+    srv.wait_for_log(r#"Trapped "interrupt" signal"#);
+    assert!(wait_exit(&mut srv.child).success());
+
+    let gone = Command::new(NATSD)
+        .args(["-sl", &format!("reload={}", srv.child.id())])
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("No such process"));
+}
+
+#[test]
+fn sigusr2_with_no_clients_ends_lame_duck_mode_at_once() {
+    let mut srv = start(&["-a", "127.0.0.1", "-p", "-1"]);
+    signal(&srv.child, "USR2");
+    srv.wait_for_log("Entering lame duck mode, stop accepting new clients");
+    assert!(wait_exit(&mut srv.child).success());
+    assert!(TcpStream::connect(&srv.addr).is_err());
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("natsd-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn wait_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -52,3 +52,8 @@ fn sublist_inputs() {
 fn session_inputs() {
     replay("session", natsd_fuzz::session::check);
 }
+
+#[test]
+fn config_inputs() {
+    replay("config", natsd_fuzz::config::check);
+}

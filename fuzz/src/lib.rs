@@ -5,6 +5,7 @@
 //! `cargo test` replays the seed corpus and every past crash through them
 //! (`tests/fuzz_replay.rs`), so this crate needs nothing but natsd and std.
 
+pub mod config;
 pub mod input;
 pub mod model;
 pub mod parser;

@@ -12,7 +12,7 @@ use crate::proto::{encode, Op, Parser, Pub};
 use crate::subject;
 
 /// The highest client protocol version nats-server knows (`ClientProtoInfo`).
-const CLIENT_PROTO_INFO: i64 = 1;
+pub(super) const CLIENT_PROTO_INFO: i64 = 1;
 
 impl Core {
     pub(super) fn process_op(&mut self, key: usize, parser: &mut Parser, op: Op<'_>, now: Instant) {
@@ -22,7 +22,7 @@ impl Core {
         }
         match op {
             Op::Ping => self.process_ping(key),
-            Op::Pong => self.conns[key].pings_out = 0,
+            Op::Pong => self.process_pong(key, now),
             Op::Ok => {}
             Op::Err(msg) => {
                 let conn = &self.conns[key];
@@ -49,9 +49,23 @@ impl Core {
                 subject,
                 queue,
                 sid,
-            } => self.process_sub(key, subject, queue, sid),
-            Op::Unsub { sid, max } => self.process_unsub(key, sid, max),
-            Op::Pub(msg) => self.process_pub(key, &msg),
+            } => {
+                self.conns[key].stats.last_activity = now;
+                self.process_sub(key, subject, queue, sid);
+            }
+            Op::Unsub { sid, max } => {
+                self.conns[key].stats.last_activity = now;
+                self.process_unsub(key, sid, max);
+            }
+            Op::Pub(msg) => {
+                let stats = &mut self.conns[key].stats;
+                stats.last_activity = now;
+                stats.in_msgs += 1;
+                stats.in_bytes += msg.msg.len() as u64;
+                self.stats.in_msgs += 1;
+                self.stats.in_bytes += msg.msg.len() as u64;
+                self.process_pub(key, &msg);
+            }
             Op::ClientHmsg => {
                 if self.conns[key].opts.verbose {
                     self.queue(key, encode::OK);
@@ -74,6 +88,15 @@ impl Core {
             self.send_err(key, wire);
         }
         self.close(key, reason);
+    }
+
+    /// A PONG ends the round trip of the last PING, if one is out.
+    fn process_pong(&mut self, key: usize, now: Instant) {
+        let conn = &mut self.conns[key];
+        conn.pings_out = 0;
+        if let Some(since) = conn.stats.rtt_start.take() {
+            conn.stats.measure_rtt(since, now);
+        }
     }
 
     fn process_ping(&mut self, key: usize) {
@@ -100,6 +123,10 @@ impl Core {
     fn process_connect(&mut self, key: usize, parser: &mut Parser, json: &[u8], now: Instant) {
         let conn = &mut self.conns[key];
         conn.auth_deadline = None;
+        // nats-server's first RTT estimate: from accept to CONNECT.
+        conn.stats.last_activity = now;
+        let start = conn.stats.start;
+        conn.stats.measure_rtt(start, now);
         if let Err(e) = conn.opts.apply_json(json) {
             log::error!("{} - cid:{} - {e}", conn.addr, conn.cid);
             self.close(key, CloseReason::ProtocolViolation);
@@ -141,8 +168,21 @@ impl Core {
         }
     }
 
-    /// nats-server's single-user and token checks.
-    fn authorized(&self, client: &crate::proto::ConnectOpts) -> bool {
+    /// nats-server's checks: the users list first (a client that presents
+    /// no credentials at all is the `no_auth_user`, when there is one),
+    /// else the token, else the single user.
+    pub(super) fn authorized(&self, client: &crate::proto::ConnectOpts) -> bool {
+        if let Some(users) = &self.opts.users {
+            let anonymous =
+                client.user.is_empty() && client.pass.is_empty() && client.auth_token.is_empty();
+            if let (true, Some(no_auth_user)) = (anonymous, &self.opts.no_auth_user) {
+                return users.iter().any(|u| u.username == *no_auth_user);
+            }
+            return users.iter().any(|u| {
+                *u.username == *client.user
+                    && constant_time_eq(u.password.as_bytes(), client.pass.as_bytes())
+            });
+        }
         if let Some(token) = &self.opts.authorization {
             return constant_time_eq(token.as_bytes(), client.auth_token.as_bytes());
         }
@@ -218,8 +258,8 @@ impl Core {
             self.queue(key, encode::OK);
         }
         let result = self.sublist.match_subject(msg.subject);
-        let delivered = !result.is_empty()
-            && Delivery {
+        let delivered = !result.is_empty() && {
+            let routed = Delivery {
                 conns: &mut self.conns,
                 subs: &mut self.subs,
                 dirty: &mut self.dirty,
@@ -228,6 +268,10 @@ impl Core {
                 max_pending: self.opts.max_pending,
             }
             .route(result, key, msg);
+            self.stats.out_msgs += routed.msgs;
+            self.stats.out_bytes += routed.bytes;
+            routed.msgs > 0
+        };
         while let Some(sub_key) = self.expired.pop() {
             self.unsubscribe(sub_key);
         }

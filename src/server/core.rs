@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use super::closed::ClosedClients;
 use super::conn::{CloseReason, Conn, ReadBuf, Subscription, WriteBuf};
 use super::router::{mark_written, Rng};
+use super::stats::{ConnStats, ServerStats, WallClock};
 use super::timers::{Timer, TimerKind, Timers};
 use crate::options::Options;
 use crate::proto::{encode, ConnectOpts, Info, Parser, Status};
@@ -57,6 +59,14 @@ pub struct Core {
     removed_since_compact: usize,
     /// Keys the per-connection sid maps.
     pub(super) sid_hasher: std::hash::RandomState,
+    /// Server-wide counters for monitoring.
+    pub(super) stats: ServerStats,
+    /// The start, and wall-clock times for the monitor.
+    pub(super) clock: WallClock,
+    /// Recently closed connections, kept while monitoring is on.
+    pub(super) closed: ClosedClients,
+    /// Set once lame duck mode has begun.
+    pub(super) lame_duck: Option<super::lame_duck::LameDuck>,
 }
 
 /// After this many connections have gone, spare capacity is given back.
@@ -79,6 +89,10 @@ impl Core {
             read_limit: opts.max_control_line as usize + opts.max_payload as usize + 64,
             removed_since_compact: 0,
             sid_hasher: std::hash::RandomState::new(),
+            stats: ServerStats::default(),
+            clock: WallClock::now(),
+            closed: ClosedClients::new(opts.http_port != 0),
+            lame_duck: None,
             opts,
         }
     }
@@ -111,7 +125,9 @@ impl Core {
             write_deadline: None,
             dirty: false,
             closing: None,
+            stats: ConnStats::new(now),
         });
+        self.stats.total_connections += 1;
         log::debug!("{addr} - cid:{cid} - Client connection created");
 
         let mut info = self.info.clone();
@@ -337,6 +353,13 @@ impl Core {
         let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
+        let reason = conn.closing.unwrap_or(CloseReason::ClientClosed);
+        self.stats.count_close(reason);
+        if self.closed.enabled() {
+            let mut info = conn.info(&self.subs, super::closed::MAX_CLOSED_SUBS);
+            info.closed = Some((Instant::now(), reason.as_str()));
+            self.closed.push(info);
+        }
         for sub_key in conn.subs.drain() {
             let sub = self.subs.remove(sub_key);
             self.sublist.remove(sub.subject(), sub.queue(), sub_key);
@@ -345,7 +368,7 @@ impl Core {
             "{} - cid:{} - Client connection closed: {}",
             conn.addr,
             conn.cid,
-            conn.closing.unwrap_or(CloseReason::ClientClosed).as_str()
+            reason.as_str()
         );
         self.removed_since_compact += 1;
     }
@@ -486,6 +509,7 @@ impl Core {
             }
             conn.pings_out += 1;
             conn.pinged_since_connect = true;
+            conn.stats.rtt_start = Some(now);
             if self.trace {
                 log::trace!("{} - cid:{} - ->> [PING]", conn.addr, conn.cid);
             }

@@ -2,12 +2,18 @@
 //! routing, timers and the client listener.
 
 mod client;
+pub mod closed;
 mod conn;
 pub mod core;
+mod lame_duck;
 mod reactor;
+mod reload;
 mod router;
+pub mod signals;
+pub mod stats;
 mod timers;
 mod trim;
+pub mod view;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -23,6 +29,7 @@ use mio::{Interest, Waker};
 use self::core::Core;
 use crate::options::Options;
 use crate::proto::Info;
+pub use reactor::ReloadSource;
 use reactor::{Reactor, SIGNALS};
 
 /// The version of natsd itself.
@@ -42,6 +49,7 @@ pub struct Server {
 #[derive(Clone)]
 pub struct ServerHandle {
     stop: Arc<AtomicBool>,
+    lame_duck: Arc<AtomicBool>,
     waker: Arc<Waker>,
 }
 
@@ -49,6 +57,13 @@ impl ServerHandle {
     /// Ask the reactor to close the listener and every client, then return.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+
+    /// Enter lame duck mode, as SIGUSR2 does: stop accepting, then close
+    /// the clients over `lame_duck_duration` and stop.
+    pub fn enter_lame_duck(&self) {
+        self.lame_duck.store(true, Ordering::Release);
         let _ = self.waker.wake();
     }
 }
@@ -71,8 +86,22 @@ impl Server {
             opts.auth_required(),
             opts.max_payload,
         );
-        let reactor = Reactor::new(Core::new(opts, info, seed), listener)?;
+        let monitor_listener = match opts.http_port {
+            0 => None,
+            port => Some(bind(&opts.http_host, port).map_err(|e| {
+                io::Error::new(e.kind(), format!("can't listen to the monitor port: {e}"))
+            })?),
+        };
+        let mut reactor = Reactor::new(Core::new(opts, info, seed), listener)?;
+        if let Some(listener) = monitor_listener {
+            reactor.serve_monitor(listener)?;
+        }
         Ok(Server { reactor, addr })
+    }
+
+    /// Where monitoring is served (`http_port`), when it is.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.reactor.monitor_addr()
     }
 
     /// Where clients connect.
@@ -91,15 +120,15 @@ impl Server {
     pub fn handle(&self) -> io::Result<ServerHandle> {
         Ok(ServerHandle {
             stop: self.reactor.stop.clone(),
+            lame_duck: self.reactor.lame_duck_requested.clone(),
             waker: Arc::new(self.reactor.waker()?),
         })
     }
 
-    /// Shut down gracefully on SIGINT and SIGTERM (for the binary; an
-    /// embedding program keeps its own signal handling).
+    /// Act on signals as nats-server does (see [`signals`]): for the
+    /// binary; an embedding program keeps its own signal handling.
     pub fn trap_signals(&mut self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = signal_hook_mio::v1_0::Signals::new(signals::TRAPPED)?;
         self.reactor
             .poll
             .registry()
@@ -108,8 +137,20 @@ impl Server {
         Ok(())
     }
 
+    /// Where a reload (SIGHUP) reads the new options from. Without one, a
+    /// reload is refused as nats-server refuses it without `-c`.
+    pub fn set_reload_source(&mut self, source: ReloadSource) {
+        self.reactor.reload_source = Some(source);
+    }
+
     /// Serve on this thread until shut down.
     pub fn run(mut self) -> io::Result<()> {
+        if let Some(addr) = self.monitor_addr() {
+            log::info!(
+                "Starting http monitor on {}",
+                join_host_port(&self.reactor.core.opts.http_host, addr.port())
+            );
+        }
         log::info!(
             "Listening for client connections on {}",
             join_host_port(&self.reactor.core.opts.host, self.addr.port())
@@ -122,12 +163,14 @@ impl Server {
     pub fn spawn(opts: Options) -> io::Result<RunningServer> {
         let server = Server::new(opts)?;
         let addr = server.addr();
+        let monitor_addr = server.monitor_addr();
         let handle = server.handle()?;
         let thread = std::thread::Builder::new()
             .name("natsd".into())
             .spawn(move || server.run())?;
         Ok(RunningServer {
             addr,
+            monitor_addr,
             handle,
             thread: Some(thread),
         })
@@ -137,6 +180,7 @@ impl Server {
 /// A server serving on its own thread; stopped when dropped.
 pub struct RunningServer {
     addr: SocketAddr,
+    monitor_addr: Option<SocketAddr>,
     handle: ServerHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -144,6 +188,11 @@ pub struct RunningServer {
 impl RunningServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where monitoring is served, when it is.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr
     }
 
     /// `nats://host:port` for clients.

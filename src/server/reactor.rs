@@ -14,11 +14,15 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use self::monitor::{MonitorSockets, MONITOR_BASE, MONITOR_LISTENER};
 use super::core::{Core, Flushed};
+use super::signals::{self, Action};
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
 pub const SIGNALS: Token = Token(usize::MAX - 3);
+
+mod monitor;
 
 /// Bytes read from one connection per wake before the others get a turn.
 const READ_BUDGET: usize = 256 * 1024;
@@ -36,7 +40,8 @@ struct Socket {
 
 pub struct Reactor {
     pub poll: Poll,
-    listener: TcpListener,
+    /// `None` once lame duck mode has closed it.
+    listener: Option<TcpListener>,
     pub core: Core,
     sockets: Vec<Option<Socket>>,
     /// Connections cut short by the read budget, to be read again next turn.
@@ -45,8 +50,18 @@ pub struct Reactor {
     flushing: Vec<usize>,
     accept_retry_at: Option<Instant>,
     pub stop: Arc<AtomicBool>,
+    /// Set from another thread ([`super::ServerHandle::enter_lame_duck`]).
+    pub lame_duck_requested: Arc<AtomicBool>,
     pub signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// Where SIGHUP gets the new options: the configuration file read again.
+    pub reload_source: Option<ReloadSource>,
+    /// The HTTP monitor, when monitoring is on.
+    monitor: Option<MonitorSockets>,
 }
+
+/// Reads the options anew for a reload (the file, with the command line's
+/// overrides applied again).
+pub type ReloadSource = Box<dyn FnMut() -> Result<super::Options, String> + Send>;
 
 impl Reactor {
     pub fn new(core: Core, mut listener: TcpListener) -> io::Result<Reactor> {
@@ -55,14 +70,17 @@ impl Reactor {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(Reactor {
             poll,
-            listener,
+            listener: Some(listener),
             core,
             sockets: Vec::new(),
             read_again: Vec::new(),
             flushing: Vec::new(),
             accept_retry_at: None,
             stop: Arc::new(AtomicBool::new(false)),
+            lame_duck_requested: Arc::new(AtomicBool::new(false)),
             signals: None,
+            reload_source: None,
+            monitor: None,
         })
     }
 
@@ -85,6 +103,10 @@ impl Reactor {
                     LISTENER => self.accept_all(),
                     WAKER => {}
                     SIGNALS => self.handle_signals(),
+                    MONITOR_LISTENER => self.accept_monitor(),
+                    Token(token) if token >= MONITOR_BASE => {
+                        self.drive_monitor_conn(token - MONITOR_BASE);
+                    }
                     Token(key) => {
                         let closed = event.is_read_closed() || event.is_error();
                         if event.is_readable() || closed {
@@ -103,7 +125,14 @@ impl Reactor {
             }
             self.flush_dirty();
             self.reap_closed();
+            self.monitor_turn();
             self.core.fire_timers(Instant::now());
+            if self.lame_duck_requested.swap(false, Ordering::AcqRel) {
+                self.enter_lame_duck();
+            }
+            if self.core.lame_duck_step(Instant::now()) {
+                self.stop.store(true, Ordering::Release);
+            }
             self.flush_dirty();
             self.reap_closed();
         }
@@ -112,28 +141,73 @@ impl Reactor {
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.read_again.is_empty() {
+        let (monitor_rendering, monitor_deadline) = self.monitor_wants();
+        if !self.read_again.is_empty() || monitor_rendering {
             return Some(Duration::ZERO);
         }
-        [self.core.next_deadline(), self.accept_retry_at]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        [
+            self.core.next_deadline(),
+            self.accept_retry_at,
+            self.core.lame_duck_deadline(),
+            monitor_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
     }
 
     fn handle_signals(&mut self) {
         let Some(signals) = self.signals.as_mut() else {
             return;
         };
-        for signal in signals.pending() {
-            let name = match signal {
-                signal_hook::consts::SIGINT => "interrupt",
-                signal_hook::consts::SIGTERM => "terminated",
-                _ => continue,
+        let pending: Vec<i32> = signals.pending().collect();
+        for signal in pending {
+            let Some((action, name)) = signals::action(signal) else {
+                continue;
             };
             log::info!("Trapped \"{name}\" signal");
+            match action {
+                Action::Shutdown => self.stop.store(true, Ordering::Release),
+                Action::ShutdownUnlessLameDuck => {
+                    if !self.core.in_lame_duck() {
+                        self.stop.store(true, Ordering::Release);
+                    }
+                }
+                Action::ReopenLog => match crate::logging::reopen() {
+                    Ok(()) => log::info!("File log re-opened"),
+                    Err(e) => log::error!("Error re-opening log file: {e}"),
+                },
+                Action::LameDuck => self.enter_lame_duck(),
+                Action::Reload => self.reload(),
+            }
+        }
+    }
+
+    /// Stop accepting (the listener is closed, so new clients are refused
+    /// and go elsewhere) and let the core close the clients over time.
+    fn enter_lame_duck(&mut self) {
+        let Some(mut listener) = self.listener.take() else {
+            return;
+        };
+        log::info!("Entering lame duck mode, stop accepting new clients");
+        let _ = self.poll.registry().deregister(&mut listener);
+        drop(listener);
+        self.accept_retry_at = None;
+        if !self.core.enter_lame_duck(Instant::now()) {
             self.stop.store(true, Ordering::Release);
+        }
+    }
+
+    fn reload(&mut self) {
+        let result = match self.reload_source.as_mut() {
+            Some(read_options) => read_options().and_then(|opts| self.core.reload(opts)),
+            None => {
+                Err("can only reload config when a file is provided using -c or --config".into())
+            }
+        };
+        if let Err(e) = result {
+            log::error!("Failed to reload server configuration: {e}");
         }
     }
 
@@ -143,7 +217,10 @@ impl Reactor {
 
     fn accept_all(&mut self) {
         loop {
-            match self.listener.accept() {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
                 Ok((mut stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     let key = self.core.accept(addr, Instant::now());
@@ -285,7 +362,9 @@ impl Reactor {
 
     fn shutdown(&mut self) {
         log::info!("Initiating Shutdown...");
-        let _ = self.poll.registry().deregister(&mut self.listener);
+        if let Some(listener) = self.listener.as_mut() {
+            let _ = self.poll.registry().deregister(listener);
+        }
         self.core.close_all();
         self.reap_closed();
         log::info!("Server Exiting..");

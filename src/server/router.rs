@@ -45,27 +45,39 @@ pub struct Delivery<'a> {
 
 impl Delivery<'_> {
     /// Deliver `msg`, published by connection `src`, to every subscription in
-    /// `result`. Returns whether anyone received it.
-    pub fn route(&mut self, result: &SublistResult<usize>, src: usize, msg: &Pub<'_>) -> bool {
+    /// `result`. Returns what was delivered, for the server's counters.
+    pub fn route(&mut self, result: &SublistResult<usize>, src: usize, msg: &Pub<'_>) -> Routed {
         let echo = self.conns.get(src).is_none_or(|c| c.opts.echo);
-        let mut delivered = false;
+        let mut routed = Routed::default();
         for &sub in result.psubs() {
-            delivered |= self.deliver(sub, src, echo, msg);
+            self.deliver(sub, src, echo, msg, &mut routed);
         }
         for group in result.queue_groups() {
             let start = self.rng.below(group.len());
             // If the chosen member cannot take it, the next one does.
             for i in 0..group.len() {
-                if self.deliver(group[(start + i) % group.len()], src, echo, msg) {
-                    delivered = true;
+                if self.deliver(
+                    group[(start + i) % group.len()],
+                    src,
+                    echo,
+                    msg,
+                    &mut routed,
+                ) {
                     break;
                 }
             }
         }
-        delivered
+        routed
     }
 
-    fn deliver(&mut self, sub_key: usize, src: usize, echo: bool, msg: &Pub<'_>) -> bool {
+    fn deliver(
+        &mut self,
+        sub_key: usize,
+        src: usize,
+        echo: bool,
+        msg: &Pub<'_>,
+        routed: &mut Routed,
+    ) -> bool {
         let Some(sub) = self.subs.get_mut(sub_key) else {
             return false;
         };
@@ -86,9 +98,26 @@ impl Delivery<'_> {
             self.expired.push(sub_key);
         }
         write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers);
+        // Headers count only for a subscriber that receives them.
+        let bytes = if conn.opts.headers {
+            msg.msg.len()
+        } else {
+            msg.payload().len()
+        } as u64;
+        conn.stats.out_msgs += 1;
+        conn.stats.out_bytes += bytes;
+        routed.msgs += 1;
+        routed.bytes += bytes;
         mark_written(conn, sub.conn, self.dirty, self.max_pending);
         true
     }
+}
+
+/// What one message's routing delivered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Routed {
+    pub msgs: u64,
+    pub bytes: u64,
 }
 
 /// After appending to a connection's write buffer: queue it for the flush

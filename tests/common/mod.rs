@@ -25,6 +25,11 @@ impl TestServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// The in-process natsd's handle (`None` for a reference server).
+    pub fn handle(&self) -> Option<natsd::ServerHandle> {
+        self._natsd.as_ref().map(RunningServer::handle)
+    }
 }
 
 pub fn server() -> TestServer {
@@ -35,6 +40,11 @@ pub fn server() -> TestServer {
         };
     }
     server_with(|_| {})
+}
+
+/// A server already running at `addr` (started by the test itself).
+pub fn at(addr: SocketAddr) -> TestServer {
+    TestServer { addr, _natsd: None }
 }
 
 pub fn server_with(configure: impl FnOnce(&mut Options)) -> TestServer {

@@ -1,0 +1,463 @@
+//! Each key's meaning, default, accepted types and errors; the command
+//! line over the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{options_from_text, ConfigError, Loaded, MemoryLoader};
+use crate::options::{Options, Overrides, User};
+
+fn load_with(text: &str, overrides: &Overrides) -> Result<Loaded, ConfigError> {
+    options_from_text(
+        text,
+        Path::new("n.conf"),
+        &mut MemoryLoader::default(),
+        overrides,
+    )
+}
+
+fn opts(text: &str) -> Options {
+    match load_with(text, &Overrides::default()) {
+        Ok(loaded) => loaded.options,
+        Err(e) => panic!("{text:?} should load: {e}"),
+    }
+}
+
+fn error(text: &str) -> String {
+    match load_with(text, &Overrides::default()) {
+        Ok(loaded) => panic!("{text:?} should fail, got {:?}", loaded.options),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    let loaded = load_with(text, &Overrides::default()).unwrap();
+    loaded.warnings.iter().map(ToString::to_string).collect()
+}
+
+fn user(name: &str, password: &str) -> User {
+    User {
+        username: name.into(),
+        password: password.into(),
+    }
+}
+
+#[test]
+fn listening() {
+    let o = opts("host: 127.0.0.1\nport: 4333");
+    assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 4333));
+    assert_eq!(opts("net: ::1").host, "::1");
+    assert_eq!(opts("port: -1").port, -1, "a free port");
+    assert_eq!(opts("port: 0").port, 4222, "nats-server's default");
+    let o = opts("listen: 10.0.0.1:5222");
+    assert_eq!((o.host.as_str(), o.port), ("10.0.0.1", 5222));
+    let o = opts("listen: \"[::1]:5222\"");
+    assert_eq!((o.host.as_str(), o.port), ("::1", 5222));
+    let o = opts("host: 10.0.0.1\nlisten: 5222");
+    assert_eq!(
+        (o.host.as_str(), o.port),
+        ("0.0.0.0", 5222),
+        "listen sets both"
+    );
+    let o = opts("listen: \":5222\"");
+    assert_eq!((o.host.as_str(), o.port), ("0.0.0.0", 5222));
+    assert_eq!(
+        error("listen: nohost"),
+        "n.conf:1:1: could not parse address string \"nohost\""
+    );
+    assert_eq!(
+        error("listen: \"a:b\""),
+        "n.conf:1:1: could not parse port \"b\""
+    );
+    assert_eq!(
+        error("listen: \"a:b:1\""),
+        "n.conf:1:1: could not parse address string \"a:b:1\""
+    );
+    assert_eq!(
+        error("listen: true"),
+        "n.conf:1:1: expected port or host:port, got a boolean"
+    );
+    assert_eq!(
+        error("port: \"4222\""),
+        "n.conf:1:1: port: expected an integer, got a string"
+    );
+    assert_eq!(error("port: 70000"), "invalid port 70000");
+}
+
+#[test]
+fn names_logs_and_files() {
+    let o = opts(
+        "server_name: edge-1\ndebug: true\ntrace: yes\nlogtime: off\n\
+         log_file: /var/log/natsd.log\npid_file: \"/run/natsd.pid\"\nports_file_dir: /run",
+    );
+    assert_eq!(o.server_name.as_deref(), Some("edge-1"));
+    assert!(o.debug && o.trace && !o.logtime);
+    assert_eq!(o.log_file, Some(PathBuf::from("/var/log/natsd.log")));
+    assert_eq!(o.pid_file, Some(PathBuf::from("/run/natsd.pid")));
+    assert_eq!(o.ports_file_dir, Some(PathBuf::from("/run")));
+    let o = opts("logfile: a.log\npidfile: a.pid");
+    assert_eq!((o.log_file.is_some(), o.pid_file.is_some()), (true, true));
+    assert!(opts("trace_verbose: true").trace);
+    assert_eq!(
+        error("server_name: \"a b\""),
+        "n.conf:1:1: server name cannot contain spaces"
+    );
+    assert_eq!(
+        error("debug: 1"),
+        "n.conf:1:1: debug: expected a boolean, got an integer"
+    );
+}
+
+#[test]
+fn limits() {
+    let o = opts(
+        "max_payload: 2MB\nmax_pending: 128MB\nmax_control_line: 8KB\n\
+         max_connections: 100\nmax_subscriptions: 50\nping_max: 5",
+    );
+    assert_eq!(o.max_payload, 2 << 20);
+    assert_eq!(o.max_pending, 128 << 20);
+    assert_eq!(o.max_control_line, 8 << 10);
+    assert_eq!(o.max_connections, 100);
+    assert_eq!(o.max_subscriptions, 50);
+    assert_eq!(o.max_pings_out, 5);
+    let o = opts("max_conn: 7\nmax_subs: 8");
+    assert_eq!((o.max_connections, o.max_subscriptions), (7, 8));
+    // Zero is nats-server's default for these...
+    let d = Options::default();
+    let o = opts("max_payload: 0\nmax_pending: 0\nmax_control_line: 0\nping_max: 0");
+    assert_eq!(
+        (
+            o.max_payload,
+            o.max_pending,
+            o.max_control_line,
+            o.max_pings_out
+        ),
+        (
+            d.max_payload,
+            d.max_pending,
+            d.max_control_line,
+            d.max_pings_out
+        )
+    );
+    // ...but no connection at all for max_connections.
+    assert_eq!(opts("max_connections: 0").max_connections, 0);
+    assert_eq!(opts("max_connections: -1").max_connections, 0);
+    assert_eq!(
+        opts("max_subscriptions: 0").max_subscriptions,
+        0,
+        "no limit"
+    );
+    assert_eq!(
+        error("max_payload: 3000000000"),
+        "n.conf:1:1: max_payload value is too big"
+    );
+    assert_eq!(
+        error("max_payload: -1"),
+        "n.conf:1:1: max_payload value can not be negative"
+    );
+    assert_eq!(
+        error("max_payload: 2MB\nmax_pending: 1MB"),
+        "max_payload (2097152) cannot be higher than max_pending (1048576)"
+    );
+}
+
+#[test]
+fn durations() {
+    let o = opts("ping_interval: \"30s\"\nwrite_deadline: \"1.5s\"");
+    assert_eq!(o.ping_interval, Duration::from_secs(30));
+    assert_eq!(o.write_deadline, Duration::from_millis(1500));
+    let d = Options::default();
+    let o = opts("ping_interval: \"0s\"\nwrite_deadline: \"0\"");
+    assert_eq!(
+        (o.ping_interval, o.write_deadline),
+        (d.ping_interval, d.write_deadline)
+    );
+    // Seconds as an integer still work, with nats-server's warning.
+    assert_eq!(
+        opts("ping_interval: 30").ping_interval,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        warnings("ping_interval: 30"),
+        ["n.conf:1:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"]
+    );
+    // An unquoted 2m is the integer two million, as nats-server reads it.
+    assert_eq!(
+        opts("write_deadline: 2m").write_deadline,
+        Duration::from_secs(2_000_000)
+    );
+    assert_eq!(
+        error("ping_interval: \"30\""),
+        "n.conf:1:1: error parsing ping_interval: time: missing unit in duration \"30\""
+    );
+    assert_eq!(
+        error("ping_interval: true"),
+        "n.conf:1:1: ping_interval: expected a duration (like \"2m\"), got a boolean"
+    );
+    assert!(error("write_deadline: \"-1s\"").contains("can not be negative"));
+}
+
+#[test]
+fn lame_duck() {
+    let o = opts("lame_duck_duration: \"1m\"\nlame_duck_grace_period: \"5s\"");
+    assert_eq!(o.lame_duck_duration, Duration::from_secs(60));
+    assert_eq!(o.lame_duck_grace_period, Duration::from_secs(5));
+    assert_eq!(
+        opts("lame_duck_grace_period: \"0s\"").lame_duck_grace_period,
+        Duration::from_secs(10)
+    );
+    assert_eq!(
+        error("lame_duck_duration: \"10s\""),
+        "n.conf:1:1: invalid lame_duck_duration of 10s, minimum is 30 seconds"
+    );
+    assert_eq!(
+        error("lame_duck_duration: 60"),
+        "n.conf:1:1: lame_duck_duration: expected a duration string (like \"2m\"), got an integer"
+    );
+    assert_eq!(
+        error("lame_duck_grace_period: \"-1s\""),
+        "n.conf:1:1: invalid lame_duck_grace_period, needs to be positive"
+    );
+    assert_eq!(
+        error("lame_duck_duration: \"1m\"\nlame_duck_grace_period: \"2m\""),
+        "lame duck grace period (2m0s) should be strictly lower than lame duck duration (1m0s)"
+    );
+}
+
+#[test]
+fn monitoring() {
+    let o = opts("http: 8222");
+    assert_eq!((o.http_host.as_str(), o.http_port), ("0.0.0.0", 8222));
+    let o = opts("host: 127.0.0.1\nhttp_port: 8222");
+    assert_eq!(o.http_host, "127.0.0.1", "follows the client host");
+    let o = opts("host: 127.0.0.1\nhttp: \"10.0.0.1:8222\"");
+    assert_eq!((o.http_host.as_str(), o.http_port), ("10.0.0.1", 8222));
+    assert_eq!(opts("monitor_port: -1").http_port, -1);
+    assert_eq!(opts("http_base_path: /nats").http_base_path, "/nats");
+}
+
+#[test]
+fn single_user_and_token() {
+    let o = opts("authorization { user: a, password: b, timeout: 5 }");
+    assert_eq!(
+        (o.username.as_deref(), o.password.as_deref()),
+        (Some("a"), Some("b"))
+    );
+    assert_eq!(o.auth_timeout, Duration::from_secs(5));
+    let o = opts("authorization { username: a, pass: b }");
+    assert_eq!(o.username.as_deref(), Some("a"));
+    let o = opts("authorization { token: s3cr3t, timeout: 0.5 }");
+    assert_eq!(o.authorization.as_deref(), Some("s3cr3t"));
+    assert_eq!(o.auth_timeout, Duration::from_millis(500));
+    assert_eq!(
+        opts("authorization { timeout: \"3s\" }").auth_timeout,
+        Duration::from_secs(3)
+    );
+    assert_eq!(
+        opts("authorization { }").auth_timeout,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        warnings("authorization { timeout: 120 }"),
+        ["n.conf:1:17: invalid use of field \"timeout\": timeout of 120 (120.000000 seconds) is \
+          high, consider keeping it under 60 seconds. possibly caused by unquoted duration; use \
+          '1m' instead of 1m, for example"]
+    );
+    assert_eq!(
+        error("authorization { user: a, password: b, token: c }"),
+        "n.conf:1:1: Cannot have a user/pass and token"
+    );
+    assert_eq!(
+        error("authorization { timeout: true }"),
+        "n.conf:1:17: error parsing authorization config, 'timeout' wrong type"
+    );
+    assert_eq!(
+        error("authorization { timeout: \"x\" }"),
+        "n.conf:1:17: error parsing authorization config, 'timeout' time: invalid duration \"x\""
+    );
+    assert_eq!(
+        error("authorization: 5"),
+        "n.conf:1:1: authorization: expected a map, got an integer"
+    );
+    assert_eq!(
+        error("authorization { bogus: 1 }"),
+        "n.conf:1:17: unknown field \"bogus\""
+    );
+}
+
+#[test]
+fn users_and_no_auth_user() {
+    let o = opts(
+        "authorization {\n  users: [\n    {user: alice, password: a}\n    \
+         {username: bob, pass: b}\n    {user: guest}\n  ]\n}\nno_auth_user: guest",
+    );
+    assert_eq!(
+        o.users,
+        Some(vec![
+            user("alice", "a"),
+            user("bob", "b"),
+            user("guest", "")
+        ])
+    );
+    assert_eq!(o.no_auth_user.as_deref(), Some("guest"));
+    assert!(o.auth_required());
+    assert_eq!(opts("authorization { users: [] }").users, Some(Vec::new()));
+    for (text, message) in [
+        (
+            "authorization { user: a, users: [] }",
+            "n.conf:1:1: Can not have a single user/pass and a users array",
+        ),
+        (
+            "authorization { token: t, users: [] }",
+            "n.conf:1:1: Can not have a token and a users array",
+        ),
+        (
+            "authorization { users: [ {user: a}, {user: a} ] }",
+            "n.conf:1:17: Duplicate user \"a\" detected",
+        ),
+        (
+            "authorization { users: [ {password: p} ] }",
+            "n.conf:1:26: User entry requires a user",
+        ),
+        (
+            "authorization { users: [ a ] }",
+            "n.conf:1:26: Expected user entry to be a map/struct, got a string",
+        ),
+        (
+            "authorization { users: a }",
+            "n.conf:1:17: Expected users field to be an array, got a string",
+        ),
+        (
+            "authorization { users: [ {user: a, bogus: 1} ] }",
+            "n.conf:1:36: unknown field \"bogus\"",
+        ),
+        (
+            "no_auth_user: a",
+            "no_auth_user: \"a\" present, but users/nkeys are not defined",
+        ),
+        (
+            "authorization { users: [ {user: a} ] }\nno_auth_user: z",
+            "no_auth_user: \"z\" not present as user or nkey in authorization block or account configuration",
+        ),
+    ] {
+        assert_eq!(error(text), message, "{text:?}");
+    }
+}
+
+#[test]
+fn users_natsd_cannot_serve_are_left_out_or_refused() {
+    let loaded = load_with(
+        "authorization { users: [\n  {user: a}\n  {user: ws, allowed_connection_types: [WEBSOCKET]}\n  \
+         {user: both, allowed_connection_types: [\"standard\", \"mqtt\"]}\n  \
+         {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4}\n] }",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.options.users,
+        Some(vec![user("a", ""), user("both", "")])
+    );
+    let notes: Vec<String> = loaded.unsupported.iter().map(ToString::to_string).collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[0].starts_with("n.conf:3:3: user \"ws\" is ignored"),
+        "{notes:?}"
+    );
+    assert!(notes[1].starts_with("n.conf:5:3: nkey user"), "{notes:?}");
+    assert_eq!(
+        error("authorization { users: [ {user: a, permissions: { publish: x }} ] }"),
+        "n.conf:1:36: \"permissions\" is not supported: natsd has no permissions yet"
+    );
+    assert_eq!(
+        error("authorization { users: [ {user: a, allowed_connection_types: [BOGUS]} ] }"),
+        "n.conf:1:36: unknown connection type \"BOGUS\""
+    );
+    assert!(error("authorization { default_permissions: {} }").contains("no permissions yet"));
+    assert!(error("authorization { auth_callout: {} }").contains("no auth callout yet"));
+}
+
+#[test]
+fn unknown_unsupported_and_refused_keys() {
+    assert_eq!(error("bogus: 1"), "n.conf:1:1: unknown field \"bogus\"");
+    // Every error at once, each at its key.
+    assert_eq!(
+        error("bogus: 1\nport: x\nother: 2"),
+        "n.conf:1:1: unknown field \"bogus\"\nn.conf:2:1: port: expected an integer, got a \
+         string\nn.conf:3:1: unknown field \"other\""
+    );
+    // A key the file refers to as a variable is not unknown.
+    assert_eq!(opts("p = 4333\nport: $p").port, 4333);
+    // Option names are matched in any case, as nats-server does.
+    let o = opts("PORT: 4333\nDebug: true");
+    assert!(o.debug && o.port == 4333);
+    let loaded = load_with(
+        "cluster { port: 6222 }\njetstream: enabled\nsystem_account: SYS",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let notes: Vec<String> = loaded.unsupported.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "n.conf:1:1: \"cluster\" is not supported by natsd yet and is ignored",
+            "n.conf:2:1: \"jetstream\" is not supported by natsd yet and is ignored",
+            "n.conf:3:1: \"system_account\" is not supported by natsd yet and is ignored",
+        ]
+    );
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(
+        error("tls { cert_file: a }"),
+        "n.conf:1:1: \"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
+    );
+    assert!(error("accounts { A { } }").contains("no accounts yet"));
+    assert!(error("operator: op.jwt").contains("no JWT"));
+}
+
+#[test]
+fn an_empty_file_warns_as_in_nats_server() {
+    assert_eq!(
+        warnings("# nothing\n"),
+        ["n.conf: config has no values or is empty"]
+    );
+}
+
+#[test]
+fn flags_given_win_and_others_keep_the_file() {
+    let file = "port: 4333\nhost: 127.0.0.1\ndebug: false\nserver_name: file\n\
+                authorization { user: a, password: b }\nhttp_port: 8222";
+    let overrides = Overrides {
+        port: Some(5000),
+        debug: true,
+        password: Some("flag".into()),
+        http_base_path: Some("/x".into()),
+        ..Overrides::default()
+    };
+    let o = load_with(file, &overrides).unwrap().options;
+    assert_eq!(o.port, 5000);
+    assert!(o.debug);
+    assert_eq!(o.password.as_deref(), Some("flag"));
+    assert_eq!(o.username.as_deref(), Some("a"), "from the file");
+    assert_eq!(o.host, "127.0.0.1");
+    assert_eq!(o.server_name.as_deref(), Some("file"));
+    assert_eq!((o.http_port, o.http_base_path.as_str()), (8222, "/x"));
+    // The monitor follows a host given on the command line too.
+    let o = load_with(
+        file,
+        &Overrides {
+            host: Some("::1".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap()
+    .options;
+    assert_eq!(o.http_host, "::1");
+}
+
+#[test]
+fn the_digest_is_nats_servers() {
+    let loaded = load_with("port: 4333\n", &Overrides::default()).unwrap();
+    assert_eq!(
+        loaded.digest,
+        "sha256:5942f6739f1572892ba80b954eee212713f172258629e16936dfeeae8e2eb80d"
+    );
+}

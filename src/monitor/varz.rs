@@ -1,0 +1,197 @@
+//! `/varz`: the server's identity, limits and totals, with nats-server's
+//! keys in its order. Sections natsd has nothing for (cluster, gateway,
+//! leaf, mqtt, websocket, jetstream) are empty objects, as nats-server shows
+//! them when they are not configured.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::json::{go_float, is_false, is_zero, pretty};
+use super::{Context, Reply};
+use crate::go_format;
+
+/// The process figures `/varz` reports, read by the caller.
+pub struct Process {
+    /// Percent of one core.
+    pub cpu: f64,
+    /// Resident memory in bytes.
+    pub rss: u64,
+}
+
+#[derive(Serialize)]
+struct Varz<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u32,
+    go: &'a str,
+    host: &'a str,
+    port: u16,
+    #[serde(skip_serializing_if = "is_false")]
+    auth_required: bool,
+    max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_subscriptions: u64,
+    /// Nanoseconds, as Go marshals a `time.Duration`.
+    ping_interval: u128,
+    ping_max: u32,
+    http_host: &'a str,
+    http_port: u16,
+    http_base_path: &'a str,
+    https_port: u16,
+    /// Seconds.
+    #[serde(serialize_with = "go_float")]
+    auth_timeout: f64,
+    max_control_line: u32,
+    max_payload: u32,
+    max_pending: u64,
+    cluster: Empty,
+    gateway: Empty,
+    leaf: Empty,
+    mqtt: Empty,
+    websocket: Empty,
+    jetstream: Empty,
+    /// nats-server's default TLS timeout; natsd has no TLS.
+    #[serde(serialize_with = "go_float")]
+    tls_timeout: f64,
+    write_deadline: u128,
+    start: String,
+    now: String,
+    uptime: String,
+    mem: u64,
+    cores: usize,
+    /// One reactor thread.
+    gomaxprocs: usize,
+    #[serde(serialize_with = "go_float")]
+    cpu: f64,
+    connections: usize,
+    total_connections: u64,
+    routes: u32,
+    remotes: u32,
+    leafnodes: u32,
+    in_msgs: u64,
+    in_bytes: u64,
+    in_client_msgs: u64,
+    in_client_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+    out_client_msgs: u64,
+    out_client_bytes: u64,
+    slow_consumers: u64,
+    stale_connections: u64,
+    stalled_clients: u64,
+    subscriptions: usize,
+    http_req_stats: &'a BTreeMap<&'static str, u64>,
+    config_load_time: String,
+    config_digest: &'a str,
+    slow_consumer_stats: ByKind,
+    stale_connection_stats: ByKind,
+    disk_io_wait_stats: DiskIoWaitStats,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+/// Counts by kind of connection; natsd has only clients.
+#[derive(Serialize)]
+struct ByKind {
+    clients: u64,
+    routes: u64,
+    gateways: u64,
+    leafs: u64,
+}
+
+impl ByKind {
+    fn clients(clients: u64) -> ByKind {
+        ByKind {
+            clients,
+            routes: 0,
+            gateways: 0,
+            leafs: 0,
+        }
+    }
+}
+
+/// JetStream's disk semaphore; natsd has no JetStream.
+#[derive(Serialize, Default)]
+struct DiskIoWaitStats {
+    waiters: u64,
+    waits: u64,
+    wait_time: u64,
+    max_wait_time: u64,
+}
+
+pub fn varz(
+    ctx: &Context<'_>,
+    http_port: u16,
+    requests: &BTreeMap<&'static str, u64>,
+    process: Process,
+) -> Reply {
+    let core = ctx.core;
+    let (opts, info, stats) = (&core.opts, &core.info, core.stats());
+    let (start, _) = core.wall_clock().start();
+    let start_text = ctx.time(start);
+    let varz = Varz {
+        server_id: &info.server_id,
+        server_name: &info.server_name,
+        version: &info.version,
+        proto: info.proto,
+        go: &info.go,
+        host: &info.host,
+        port: info.port,
+        auth_required: info.auth_required,
+        max_connections: opts.max_connections,
+        max_subscriptions: opts.max_subscriptions as u64,
+        ping_interval: opts.ping_interval.as_nanos(),
+        ping_max: opts.max_pings_out,
+        http_host: &opts.http_host,
+        http_port,
+        http_base_path: &opts.http_base_path,
+        https_port: 0,
+        auth_timeout: opts.auth_timeout.as_secs_f64(),
+        max_control_line: opts.max_control_line,
+        max_payload: opts.max_payload,
+        max_pending: opts.max_pending,
+        cluster: Empty {},
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: 2.0,
+        write_deadline: opts.write_deadline.as_nanos(),
+        start: start_text.clone(),
+        now: ctx.now_text(),
+        uptime: go_format::uptime(ctx.now.saturating_duration_since(start)),
+        mem: process.rss,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gomaxprocs: 1,
+        cpu: process.cpu,
+        connections: core.num_connections(),
+        total_connections: stats.total_connections,
+        routes: 0,
+        remotes: 0,
+        leafnodes: 0,
+        in_msgs: stats.in_msgs,
+        in_bytes: stats.in_bytes,
+        in_client_msgs: stats.in_msgs,
+        in_client_bytes: stats.in_bytes,
+        out_msgs: stats.out_msgs,
+        out_bytes: stats.out_bytes,
+        out_client_msgs: stats.out_msgs,
+        out_client_bytes: stats.out_bytes,
+        slow_consumers: stats.slow_consumers,
+        stale_connections: stats.stale_connections,
+        stalled_clients: 0,
+        subscriptions: core.num_subscriptions(),
+        http_req_stats: requests,
+        config_load_time: start_text,
+        config_digest: "",
+        slow_consumer_stats: ByKind::clients(stats.slow_consumers),
+        stale_connection_stats: ByKind::clients(stats.stale_connections),
+        disk_io_wait_stats: DiskIoWaitStats::default(),
+    };
+    Reply::json(pretty(&varz))
+}

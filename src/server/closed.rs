@@ -1,0 +1,133 @@
+//! The recently closed connections `/connz?state=closed` lists: a bounded
+//! history, oldest dropped first.
+//!
+//! nats-server keeps the last 10,000 (`max_closed_clients`) with every
+//! subscription of each. At a few hundred bytes a record that is more memory
+//! than an idle natsd uses in all, so natsd keeps fewer: the last
+//! [`MAX_CLOSED_CLIENTS`], holding together at most [`MAX_CLOSED_SUBS`]
+//! subscriptions (a connection with more keeps its first ones; its
+//! `subscriptions` count stays exact). That bounds the history near 0.5 MiB.
+//! It is kept only while monitoring is on: nothing else reads it.
+
+use std::collections::VecDeque;
+
+use super::view::ClientInfo;
+
+/// Closed connections kept.
+pub const MAX_CLOSED_CLIENTS: usize = 1_000;
+/// Subscriptions kept across all closed connections.
+pub const MAX_CLOSED_SUBS: usize = 4_096;
+
+#[derive(Debug, Default)]
+pub struct ClosedClients {
+    enabled: bool,
+    clients: VecDeque<ClientInfo>,
+    /// Subscriptions held by `clients`.
+    subs: usize,
+}
+
+impl ClosedClients {
+    /// A history that keeps records only when `enabled`.
+    pub fn new(enabled: bool) -> ClosedClients {
+        ClosedClients {
+            enabled,
+            ..ClosedClients::default()
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Add a closed connection, dropping the oldest ones to stay in bounds.
+    pub fn push(&mut self, mut client: ClientInfo) {
+        if !self.enabled {
+            return;
+        }
+        client.subs.truncate(MAX_CLOSED_SUBS);
+        client.subs.shrink_to_fit();
+        while self.clients.len() >= MAX_CLOSED_CLIENTS
+            || self.subs + client.subs.len() > MAX_CLOSED_SUBS
+        {
+            let Some(oldest) = self.clients.pop_front() else {
+                break;
+            };
+            self.subs -= oldest.subs.len();
+        }
+        self.subs += client.subs.len();
+        self.clients.push_back(client);
+    }
+
+    /// Oldest first.
+    pub fn clients(&self) -> &VecDeque<ClientInfo> {
+        &self.clients
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::view::{ConnSummary, SubInfo};
+    use std::time::{Duration, Instant};
+
+    fn client(cid: u64, subs: usize) -> ClientInfo {
+        let now = Instant::now();
+        ClientInfo {
+            summary: ConnSummary {
+                cid,
+                addr: "127.0.0.1:1".parse().unwrap(),
+                start: now,
+                last_activity: now,
+                rtt: Duration::ZERO,
+                pending_bytes: 0,
+                in_msgs: 0,
+                in_bytes: 0,
+                out_msgs: 0,
+                out_bytes: 0,
+                num_subs: subs,
+            },
+            closed: Some((now, "Client Closed")),
+            name: "".into(),
+            lang: "".into(),
+            version: "".into(),
+            user: "".into(),
+            subs: (0..subs)
+                .map(|i| SubInfo {
+                    subject: "s".into(),
+                    queue: None,
+                    sid: i.to_string().into(),
+                    msgs: 0,
+                    max: 0,
+                    cid,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_within_both_bounds() {
+        let mut ring = ClosedClients::new(true);
+        for cid in 0..MAX_CLOSED_CLIENTS as u64 + 5 {
+            ring.push(client(cid, 0));
+        }
+        assert_eq!(ring.clients().len(), MAX_CLOSED_CLIENTS);
+        assert_eq!(ring.clients()[0].summary.cid, 5);
+
+        ring.push(client(9_000, MAX_CLOSED_SUBS - 1));
+        ring.push(client(9_001, 2));
+        assert_eq!(ring.subs, 2, "the big one went to make room");
+        assert_eq!(ring.clients().back().unwrap().summary.cid, 9_001);
+
+        ring.push(client(9_002, MAX_CLOSED_SUBS + 10));
+        assert_eq!(ring.clients().len(), 1);
+        assert_eq!(ring.subs, MAX_CLOSED_SUBS);
+        assert_eq!(ring.clients()[0].summary.num_subs, MAX_CLOSED_SUBS + 10);
+    }
+
+    #[test]
+    fn a_disabled_history_keeps_nothing() {
+        let mut ring = ClosedClients::new(false);
+        ring.push(client(1, 1));
+        assert!(ring.clients().is_empty());
+    }
+}

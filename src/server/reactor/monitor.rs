@@ -1,0 +1,197 @@
+//! The monitor's sockets: its listener and its HTTP connections, polled by
+//! the same reactor as the clients. What is read and written is decided by
+//! [`Monitor`]; this is only the mio side of it.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Token};
+
+use super::Reactor;
+use crate::monitor::{Flushed, Monitor, BUSY_RESPONSE};
+
+pub const MONITOR_LISTENER: Token = Token(usize::MAX - 8);
+/// A monitoring connection's token is this plus its monitor key: far above
+/// any client key (a slab index), below the fixed tokens.
+pub const MONITOR_BASE: usize = usize::MAX / 2;
+
+/// The listener, the monitor and the sockets of its connections.
+pub struct MonitorSockets {
+    listener: TcpListener,
+    pub addr: SocketAddr,
+    monitor: Monitor,
+    /// By monitor key.
+    sockets: Vec<Option<HttpSocket>>,
+    /// Scratch for keys whose response became ready or whose time ran out.
+    keys: Vec<usize>,
+}
+
+struct HttpSocket {
+    stream: TcpStream,
+    /// WRITABLE interest is registered.
+    write_interest: bool,
+}
+
+impl Reactor {
+    /// Serve monitoring on `listener` from now on.
+    pub fn serve_monitor(&mut self, mut listener: TcpListener) -> io::Result<()> {
+        self.poll
+            .registry()
+            .register(&mut listener, MONITOR_LISTENER, Interest::READABLE)?;
+        let addr = listener.local_addr()?;
+        let (start, _) = self.core.wall_clock().start();
+        self.monitor = Some(MonitorSockets {
+            listener,
+            addr,
+            monitor: Monitor::new(&self.core.opts, addr.port(), start),
+            sockets: Vec::new(),
+            keys: Vec::new(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn accept_monitor(&mut self) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        loop {
+            let (mut stream, addr) = match m.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // Out of descriptors, most likely; the next connection
+                    // to arrive tries again.
+                    log::error!("monitoring: accept error: {e}");
+                    return;
+                }
+            };
+            let Some(key) = m.monitor.accept(Instant::now()) else {
+                log::debug!("monitoring: refusing {addr}: too many connections");
+                let _ = stream.write(BUSY_RESPONSE);
+                continue;
+            };
+            let token = Token(MONITOR_BASE + key);
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE)
+            {
+                log::error!("monitoring: error registering {addr}: {e}");
+                m.monitor.remove(key);
+                continue;
+            }
+            if m.sockets.len() <= key {
+                m.sockets.resize_with(key + 1, || None);
+            }
+            m.sockets[key] = Some(HttpSocket {
+                stream,
+                write_interest: false,
+            });
+        }
+    }
+
+    /// Read, answer and write for monitoring connection `key` until it
+    /// waits on its peer (or on a response being rendered).
+    pub(super) fn drive_monitor_conn(&mut self, key: usize) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        let done = loop {
+            let Some(socket) = m.sockets.get_mut(key).and_then(Option::as_mut) else {
+                return; // a spurious event for a closed key
+            };
+            let now = Instant::now();
+            let progressed = m.monitor.receive(key, &mut socket.stream, &self.core, now);
+            let flushed = m.monitor.flush(key, &mut socket.stream, &self.core, now);
+            let want_write = flushed == Flushed::Blocked;
+            if want_write != socket.write_interest {
+                socket.write_interest = want_write;
+                let interest = if want_write {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                let token = Token(MONITOR_BASE + key);
+                let _ = self
+                    .poll
+                    .registry()
+                    .reregister(&mut socket.stream, token, interest);
+            }
+            match flushed {
+                Flushed::Done => break true,
+                Flushed::Idle if progressed => {} // more may have arrived
+                _ => break false,
+            }
+        };
+        if done {
+            self.close_monitor_conn(key);
+        }
+    }
+
+    /// Once a turn: render a slice of the responses being made, write the
+    /// ones that are ready, and close connections whose time ran out.
+    pub(super) fn monitor_turn(&mut self) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        let mut keys = std::mem::take(&mut m.keys);
+        let now = Instant::now();
+        if m.monitor.is_rendering() {
+            m.monitor.render(&self.core, now, &mut keys);
+            for &key in &keys {
+                self.drive_monitor_conn(key);
+            }
+            keys.clear();
+        }
+        if let Some(m) = self.monitor.as_mut() {
+            m.monitor.expired(now, &mut keys);
+        }
+        for &key in &keys {
+            self.close_monitor_conn(key);
+        }
+        keys.clear();
+        if let Some(m) = self.monitor.as_mut() {
+            m.keys = keys;
+        }
+    }
+
+    /// Where monitoring is served, when it is.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor.as_ref().map(|m| m.addr)
+    }
+
+    /// The monitor has rendering to do (the reactor must not sleep), and its
+    /// nearest deadline.
+    pub(super) fn monitor_wants(&self) -> (bool, Option<Instant>) {
+        self.monitor.as_ref().map_or((false, None), |m| {
+            (m.monitor.is_rendering(), m.monitor.next_deadline())
+        })
+    }
+
+    fn close_monitor_conn(&mut self, key: usize) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        if let Some(mut socket) = m.sockets.get_mut(key).and_then(Option::take) {
+            let _ = socket.stream.shutdown(std::net::Shutdown::Write);
+            // Drain what the peer sent meanwhile, so closing does not reset
+            // the connection and destroy the response in flight.
+            let mut scratch = [0u8; 512];
+            for _ in 0..16 {
+                match io::Read::read(&mut socket.stream, &mut scratch) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            let _ = self.poll.registry().deregister(&mut socket.stream);
+        }
+        m.monitor.remove(key);
+        if m.sockets.last().is_some_and(Option::is_none) {
+            let live = m.sockets.iter().rposition(Option::is_some);
+            m.sockets.truncate(live.map_or(0, |i| i + 1));
+        }
+    }
+}

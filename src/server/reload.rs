@@ -1,0 +1,182 @@
+//! Configuration reload (SIGHUP): apply what nats-server applies live, log
+//! each change as it does (`Reloaded: max_payload = 2048`), and refuse the
+//! whole reload when something that cannot change live has changed.
+
+use crate::go_format;
+use crate::options::Options;
+use crate::proto::error;
+
+use super::conn::CloseReason;
+use super::core::Core;
+
+impl Core {
+    /// Replace the running options with `new`. Nothing is applied when an
+    /// option that cannot change live differs; the error names it as
+    /// nats-server does (`config reload not supported for Port: ...`).
+    pub fn reload(&mut self, new: Options) -> Result<(), String> {
+        refuse_unsupported(&self.opts, &new)?;
+        new.validate()?;
+        // What can fail is done first, so a failed reload changes nothing.
+        if self.opts.pid_file != new.pid_file {
+            if let Some(path) = &new.pid_file {
+                std::fs::write(path, std::process::id().to_string())
+                    .map_err(|e| format!("pid file {}: {e}", path.display()))?;
+            }
+        }
+        if self.opts.log_settings() != new.log_settings() {
+            crate::logging::apply(&new.log_settings()).map_err(|e| format!("log file: {e}"))?;
+        }
+        let old = std::mem::replace(&mut self.opts, new);
+        let new = &self.opts;
+        let mut changed: Vec<String> = Vec::new();
+        let mut note = |what: String| changed.push(what);
+
+        if old.trace != new.trace {
+            note(format!("trace = {}", new.trace));
+        }
+        if old.debug != new.debug {
+            note(format!("debug = {}", new.debug));
+        }
+        if old.logtime != new.logtime {
+            note(format!("logtime = {}", new.logtime));
+        }
+        if old.log_file != new.log_file {
+            let file = new.log_file.as_ref().map(|p| p.display().to_string());
+            note(format!("log_file = {}", file.unwrap_or_default()));
+        }
+        if old.username != new.username {
+            note("authorization username".into());
+        }
+        if old.password != new.password {
+            note("authorization password".into());
+        }
+        if old.authorization != new.authorization {
+            note("authorization token".into());
+        }
+        if old.auth_timeout != new.auth_timeout {
+            note(format!(
+                "authorization timeout = {}",
+                new.auth_timeout.as_secs_f64()
+            ));
+        }
+        if old.max_connections != new.max_connections {
+            note(format!("max_connections = {}", new.max_connections));
+        }
+        if old.pid_file != new.pid_file {
+            let file = new.pid_file.as_ref().map(|p| p.display().to_string());
+            note(format!("pid_file = {}", file.unwrap_or_default()));
+        }
+        if old.max_control_line != new.max_control_line {
+            note(format!("max_control_line = {}", new.max_control_line));
+        }
+        if old.max_payload != new.max_payload {
+            note(format!("max_payload = {}", new.max_payload));
+        }
+        if old.ping_interval != new.ping_interval {
+            note(format!(
+                "ping_interval = {}",
+                go_format::duration(new.ping_interval)
+            ));
+        }
+        if old.max_pings_out != new.max_pings_out {
+            note(format!("ping_max = {}", new.max_pings_out));
+        }
+        if old.write_deadline != new.write_deadline {
+            note(format!(
+                "write_deadline = {}",
+                go_format::duration(new.write_deadline)
+            ));
+        }
+        // The rest (max_pending, max_subscriptions, lame duck timing) is
+        // read where it is used and needs nothing more.
+
+        self.info.max_payload = self.opts.max_payload;
+        self.info.auth_required = self.opts.auth_required();
+        let (max_control_line, max_payload) = (
+            self.opts.max_control_line as usize,
+            self.opts.max_payload as usize,
+        );
+        for (_, conn) in self.conns.iter_mut() {
+            conn.parser.max_control_line = max_control_line;
+            conn.parser.max_payload = max_payload;
+        }
+        if self.auth_changed(&old) {
+            self.recheck_credentials();
+        }
+        self.enforce_max_connections();
+
+        for what in &changed {
+            log::info!("Reloaded: {what}");
+        }
+        log::info!("Reloaded server configuration");
+        Ok(())
+    }
+
+    fn auth_changed(&self, old: &Options) -> bool {
+        old.username != self.opts.username
+            || old.password != self.opts.password
+            || old.authorization != self.opts.authorization
+    }
+
+    /// Connected clients whose credentials no longer pass are told and
+    /// closed, as nats-server does after an authorization reload.
+    fn recheck_credentials(&mut self) {
+        let refused: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.connected && !c.is_closing() && !self.authorized(&c.opts))
+            .map(|(key, _)| key)
+            .collect();
+        for key in refused {
+            self.send_err(key, error::AUTHORIZATION_VIOLATION);
+            self.close(key, CloseReason::AuthenticationViolation);
+        }
+    }
+
+    /// Close the newest connections beyond a lowered `max_connections`.
+    fn enforce_max_connections(&mut self) {
+        let live = self.conns.iter().filter(|(_, c)| !c.is_closing()).count();
+        let Some(excess) = live.checked_sub(self.opts.max_connections) else {
+            return;
+        };
+        if excess == 0 {
+            return;
+        }
+        let mut newest: Vec<(u64, usize)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.is_closing())
+            .map(|(key, c)| (c.cid, key))
+            .collect();
+        newest.sort_unstable_by(|a, b| b.cmp(a));
+        for &(_, key) in &newest[..excess] {
+            self.send_err(key, error::MAX_CONNECTIONS_EXCEEDED);
+            self.close(key, CloseReason::MaxConnectionsExceeded);
+        }
+        log::info!("Closed {excess} connections to fall within max_connections");
+    }
+}
+
+/// The options a running server cannot change: its listening address.
+fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
+    let refuse = |field: &str, old: &dyn std::fmt::Display, new: &dyn std::fmt::Display| {
+        Err(format!(
+            "config reload not supported for {field}: old={old}, new={new}"
+        ))
+    };
+    if old.host != new.host {
+        return refuse("Host", &old.host, &new.host);
+    }
+    if old.port != new.port {
+        return refuse("Port", &old.port, &new.port);
+    }
+    if old.server_name != new.server_name {
+        let name = |n: &Option<String>| n.clone().unwrap_or_default();
+        return refuse(
+            "ServerName",
+            &name(&old.server_name),
+            &name(&new.server_name),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,573 @@
+//! The natsd binary with a configuration file: `-c`, `-t`, each key's
+//! observable effect, flags over the file, includes and variables, reload;
+//! and, where the reference nats-server is installed, the same verdict and
+//! digest from both on the same files.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Raw;
+
+const NATSD: &str = env!("CARGO_BIN_EXE_natsd");
+
+/// A directory of its own for each test's files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("config-{test}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(NATSD).args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `natsd -c <file> -t`.
+fn check(path: &Path) -> Output {
+    run(&["-c", path.to_str().unwrap(), "-t"])
+}
+
+/// A running natsd and the address it logged.
+struct Running {
+    child: Child,
+    addr: std::net::SocketAddr,
+    log: Vec<String>,
+    later: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        Running::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut child = Command::new(NATSD)
+            .args(args)
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut log = Vec::new();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(a) = line.split("Listening for client connections on ").nth(1) {
+                addr = Some(a.trim().parse().unwrap());
+            }
+            let ready = line.contains("Server is ready");
+            log.push(line);
+            if ready {
+                break;
+            }
+        }
+        let (tx, later) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let addr = addr.unwrap_or_else(|| panic!("natsd did not start: {log:?}"));
+        Running {
+            child,
+            addr,
+            log,
+            later,
+        }
+    }
+
+    fn connect(&self) -> Raw {
+        Raw::connect(&common::at(self.addr))
+    }
+
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.later.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {needle:?}"),
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn check_says_a_good_file_is_valid_with_nats_servers_digest() {
+    let dir = scratch("check-ok");
+    let path = write(&dir, "ok.conf", "port: 4333\n");
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "natsd: configuration file {} is valid \
+             (sha256:5942f6739f1572892ba80b954eee212713f172258629e16936dfeeae8e2eb80d)\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn malformed_files_fail_with_their_line_and_never_a_panic() {
+    let dir = scratch("malformed");
+    for (text, place) in [
+        ("port: 4222\nmax_payload: \"1MB\n", ":2:14: Unexpected EOF"),
+        ("a {\n  b: 1\n", ":1:3: Unexpected EOF processing map"),
+        (
+            "port: 4222 4223\n",
+            ":1:12: Expected a top-level value to end",
+        ),
+        ("port:\n4222\n", ":1:6: Expected value but found new line"),
+        ("\n\nbogus: 1\n", ":3:1: unknown field \"bogus\""),
+        (
+            "port: \"x\"\n",
+            ":1:1: port: expected an integer, got a string",
+        ),
+        (
+            "port: $NOT_DEFINED_ANYWHERE\n",
+            ":1:7: variable reference for 'NOT_DEFINED_ANYWHERE' on line 1 can not be found",
+        ),
+        (
+            "include missing.conf\n",
+            ":1:1: error parsing include file 'missing.conf'",
+        ),
+        (
+            "\u{0}\u{1}\u{2}",
+            ":1:1: config is invalid: key '\\0\\u{1}\\u{2}' has no value",
+        ),
+    ] {
+        let path = write(&dir, "bad.conf", text);
+        for args in [
+            &["-c", path.to_str().unwrap(), "-t"][..],
+            &["-c", path.to_str().unwrap()][..],
+        ] {
+            let out = run(args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{text:?} {args:?}: {err}");
+            let expected = format!("natsd: {}{place}", path.display());
+            assert!(err.starts_with(&expected), "{text:?}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn check_fails_on_nats_servers_warnings_and_needs_a_file() {
+    let dir = scratch("check-warnings");
+    let path = write(&dir, "w.conf", "ping_interval: 30\n");
+    let out = check(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(
+        "w.conf:1:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration"
+    ));
+    let out = run(&["-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "natsd: must specify [-c, --config] option to check configuration file syntax\n"
+    );
+    let out = run(&["-c", dir.join("nope.conf").to_str().unwrap(), "-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("natsd: error opening config file"));
+}
+
+#[test]
+fn keys_natsd_ignores_are_named_and_the_file_is_still_valid() {
+    let dir = scratch("unsupported");
+    let path = write(&dir, "u.conf", "port: 4333\ncluster {\n  port: 6222\n}\n");
+    let out = check(&path);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("u.conf:2:1: \"cluster\" is not supported by natsd yet and is ignored"));
+    // At start, the same words go to the log as a warning.
+    let path = write(
+        &dir,
+        "s.conf",
+        "listen: \"127.0.0.1:-1\"\njetstream: enabled\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    assert!(srv
+        .log
+        .iter()
+        .any(|l| l.contains("[WRN]") && l.contains("\"jetstream\" is not supported by natsd yet")));
+}
+
+#[test]
+fn the_file_sets_what_info_shows() {
+    let dir = scratch("info");
+    let path = write(
+        &dir,
+        "info.conf",
+        "# an edge node\nhost: 127.0.0.1\nport: -1\nserver_name: edge-7\n\
+         max_payload: 64KB\nmax_pending: 1MB\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let raw = srv.connect();
+    assert_eq!(raw.info["server_name"], "edge-7");
+    assert_eq!(raw.info["max_payload"], 65536);
+    assert_eq!(raw.info["port"], srv.addr.port());
+    assert_eq!(raw.info["host"], "127.0.0.1");
+    assert_eq!(raw.info.get("auth_required"), None);
+}
+
+#[test]
+fn limits_from_the_file_hold() {
+    let dir = scratch("limits");
+    let path = write(
+        &dir,
+        "limits.conf",
+        "listen: 127.0.0.1:-1\nmax_connections: 1\nmax_subscriptions: 1\n\
+         max_control_line: 64\nmax_payload: 8\nping_interval: \"1s\"\nping_max: 1\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let mut first = srv.connect();
+    first.send(b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\nSUB b 2\r\n");
+    first.expect(b"-ERR 'maximum subscriptions exceeded'\r\n");
+    first.send(b"PUB a 9\r\n123456789\r\n");
+    first.expect_err_and_close("Maximum Payload Violation");
+    let mut raw = srv.connect();
+    raw.send(format!("SUB {} 1\r\n", "x".repeat(100)).as_bytes());
+    raw.expect_err_and_close("maximum control line exceeded");
+    // One connection at most.
+    let _held = srv.connect();
+    let mut second = srv.connect();
+    second.expect_err_and_close("maximum connections exceeded");
+}
+
+#[test]
+fn ping_interval_from_the_file() {
+    let dir = scratch("ping");
+    let path = write(
+        &dir,
+        "ping.conf",
+        "listen: 127.0.0.1:-1\nping_interval: \"1s\"\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let mut raw = srv.connect();
+    raw.send(b"CONNECT {\"verbose\":false}\r\n");
+    assert_eq!(raw.read_line(), "PING", "the first comes early anyway");
+    raw.send(b"PONG\r\n");
+    // The next one a second later, not nats-server's default two minutes.
+    let answered = Instant::now();
+    assert_eq!(raw.read_line(), "PING");
+    assert!(answered.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn users_from_the_file_authenticate_and_the_no_auth_user_is_who_says_nothing() {
+    let dir = scratch("users");
+    let path = write(
+        &dir,
+        "users.conf",
+        "listen: 127.0.0.1:-1\n\
+         authorization {\n  users: [\n    {user: alice, password: wonderland}\n    \
+         {user: bob, password: builder}\n    {user: guest}\n  ]\n}\nno_auth_user: guest\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let welcome = |json: &str| {
+        let mut raw = srv.connect();
+        assert_eq!(raw.info["auth_required"], true);
+        raw.send(format!("CONNECT {json}\r\nPING\r\n").as_bytes());
+        raw.read_line()
+    };
+    assert_eq!(
+        welcome(r#"{"verbose":false,"user":"alice","pass":"wonderland"}"#),
+        "PONG"
+    );
+    assert_eq!(
+        welcome(r#"{"verbose":false,"user":"bob","pass":"builder"}"#),
+        "PONG"
+    );
+    assert_eq!(welcome(r#"{"verbose":false}"#), "PONG", "the no_auth_user");
+    for refused in [
+        r#"{"verbose":false,"user":"alice","pass":"builder"}"#,
+        r#"{"verbose":false,"user":"carol","pass":"x"}"#,
+        r#"{"verbose":false,"pass":"wonderland"}"#,
+        r#"{"verbose":false,"auth_token":"wonderland"}"#,
+    ] {
+        assert_eq!(
+            welcome(refused),
+            "-ERR 'Authorization Violation'",
+            "{refused}"
+        );
+    }
+
+    // Without a no_auth_user, saying nothing is refused.
+    let path = write(
+        &dir,
+        "strict.conf",
+        "listen: 127.0.0.1:-1\nauthorization { users: [ {user: a, password: b} ], timeout: 0.5 }\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let mut raw = srv.connect();
+    raw.send(b"CONNECT {\"verbose\":false}\r\n");
+    raw.expect_err_and_close("Authorization Violation");
+    // And the auth timeout is the file's.
+    let mut silent = srv.connect();
+    let started = Instant::now();
+    silent.expect_err_and_close("Authentication Timeout");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn single_user_and_token_from_the_file() {
+    let dir = scratch("single");
+    let path = write(
+        &dir,
+        "user.conf",
+        "listen: 127.0.0.1:-1\nauthorization { user: u, password: p }\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let mut raw = srv.connect();
+    raw.send(b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"p\"}\r\nPING\r\n");
+    raw.expect(b"PONG\r\n");
+    let path = write(
+        &dir,
+        "token.conf",
+        "listen: 127.0.0.1:-1\nauthorization { token: t0k }\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap()]);
+    let mut raw = srv.connect();
+    raw.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t0k\"}\r\nPING\r\n");
+    raw.expect(b"PONG\r\n");
+}
+
+#[test]
+fn flags_given_win_over_the_file() {
+    let dir = scratch("flags");
+    let path = write(
+        &dir,
+        "f.conf",
+        "host: 127.0.0.1\nport: 1\nserver_name: from-file\n\
+         authorization { user: file, password: file }\n",
+    );
+    let srv = Running::start(&[
+        "-c",
+        path.to_str().unwrap(),
+        "-port",
+        "-1",
+        "--user",
+        "flag",
+        "--pass",
+        "flag",
+    ]);
+    let mut raw = srv.connect();
+    assert_eq!(
+        raw.info["server_name"], "from-file",
+        "not given: the file's"
+    );
+    raw.send(b"CONNECT {\"verbose\":false,\"user\":\"flag\",\"pass\":\"flag\"}\r\nPING\r\n");
+    raw.expect(b"PONG\r\n");
+    // Long names after one dash work for the new flags too.
+    for config in ["-config", "--config"] {
+        let out = run(&[config, path.to_str().unwrap(), "-t"]);
+        assert_eq!(out.status.code(), Some(0), "{config}: {}", stderr(&out));
+    }
+    let out = run(&[&format!("-config={}", path.display()), "-t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn includes_and_variables() {
+    let dir = scratch("include");
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    write(&dir, "conf.d/limits.conf", "max_payload: $PAYLOAD\n");
+    write(&dir, "conf.d/name.conf", "server_name: $NAME\n");
+    let path = write(
+        &dir,
+        "main.conf",
+        "NAME = edge-7\nserver_name: $NAME\nlisten: 127.0.0.1:-1\ninclude conf.d/limits.conf\n",
+    );
+    let srv = Running::start_with_env(&["-c", path.to_str().unwrap()], &[("PAYLOAD", "2KB")]);
+    let info = srv.connect().info;
+    assert_eq!(
+        info["max_payload"], 2048,
+        "from the environment, in the include"
+    );
+    assert_eq!(info["server_name"], "edge-7", "from the file's own key");
+    // An included file does not see the including file's keys.
+    let path = write(
+        &dir,
+        "main2.conf",
+        "NAME = x\ninclude conf.d/name.conf\nlisten: 127.0.0.1:-1\n",
+    );
+    let out = run(&["-c", path.to_str().unwrap(), "-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("variable reference for 'NAME' on line 1 can not be found"));
+}
+
+#[test]
+fn files_and_logging_from_the_file() {
+    let dir = scratch("files");
+    let log = dir.join("natsd.log");
+    let path = write(
+        &dir,
+        "files.conf",
+        &format!(
+            "listen: 127.0.0.1:-1\npid_file: {}\nports_file_dir: {}\nlog_file: {}\ndebug: true\ntrace: true\n",
+            dir.join("natsd.pid").display(),
+            dir.display(),
+            log.display()
+        ),
+    );
+    let mut child = Command::new(NATSD)
+        .args(["-c", path.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server is ready")) {
+        assert!(Instant::now() < deadline, "no log file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(dir.join("natsd.pid")).unwrap();
+    assert_eq!(pid, child.id().to_string());
+    let ports = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().ends_with(".ports"));
+    assert!(ports, "a ports file");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("[DBG]") || text.contains("[TRC]") || text.contains("[INF]"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_reload_reads_the_file_again_under_the_same_flags() {
+    let dir = scratch("reload");
+    let path = write(
+        &dir,
+        "r.conf",
+        "host: 127.0.0.1\nport: 1\nmax_payload: 1KB\n",
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap(), "-p", "-1"]);
+    assert_eq!(srv.connect().info["max_payload"], 1024);
+    write(
+        &dir,
+        "r.conf",
+        "host: 127.0.0.1\nport: 1\nmax_payload: 2KB\n",
+    );
+    srv.signal("HUP");
+    srv.wait_for_log("Reloaded server configuration");
+    // The port stays the flag's (a changed port would refuse the reload).
+    assert_eq!(srv.connect().info["max_payload"], 2048);
+    write(
+        &dir,
+        "r.conf",
+        "host: 127.0.0.1\nport: 1\nmax_payload: \"oops\n",
+    );
+    srv.signal("HUP");
+    let line = srv.wait_for_log("Failed to reload server configuration");
+    assert!(line.contains("r.conf:3:14: Unexpected EOF"), "{line}");
+    assert_eq!(srv.connect().info["max_payload"], 2048);
+}
+
+/// The same verdict from natsd and nats-server on the same files, and for
+/// valid ones the same digest: the digest covers every parsed value, so
+/// this compares the parsers value for value. Skipped without the
+/// reference binary (`.ci/test` installs it).
+#[test]
+fn natsd_and_nats_server_agree_on_these_files() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ref/bin/nats-server");
+    if !reference.exists() {
+        eprintln!("skipped: no {}", reference.display());
+        return;
+    }
+    let dir = scratch("agree");
+    write(&dir, "inc.conf", "server_name: included\n");
+    let cases = [
+        "port: 4222\n",
+        "listen: 127.0.0.1:4222\nhttp: \"127.0.0.1:8222\"\n",
+        "{\n  \"port\": 4222,\n  \"debug\": true\n}\n",
+        "server_name = \"a\\tb\\x41\"\nlogtime: no\n",
+        "server_name: 'single \\n quotes'\n",
+        "server_name: (\nblock\n string\n)\n",
+        "server_name: (\nat the end\n)",
+        "max_payload: 1MB\nmax_pending: 64MB\nmax_control_line: 4KB\n",
+        "max_payload: 64KiB; max_connections: 1k, max_subscriptions 10\n",
+        "ping_interval: \"30s\"\nwrite_deadline: \"2.5s\"\n",
+        "ping_interval: 30\n",
+        "lame_duck_duration: \"1m\"\nlame_duck_grace_period: \"5s\"\n",
+        "lame_duck_duration: \"10s\"\n",
+        "authorization {\n  user: a // comment\n  password: \"b\" # comment\n  timeout: 1.5\n}\n",
+        "authorization { users: [ {user: a, password: b}\n {user: c} ] }\nno_auth_user: c\n",
+        "authorization { token: t, user: u }\n",
+        "p = 4333\nport: $p\n",
+        "m { p = 1 }\nport: $p\n",
+        "include inc.conf\n",
+        "include missing.conf\n",
+        "port: 4222 }\n",
+        "port: [1, 2]\n",
+        "port: \"open\n",
+        "bogus: 1\n",
+        "",
+        "# nothing\n",
+        "debug: YES\ntrace: off\n",
+        "server_name: 1'x\n",
+        "server_name: nats://host:4222\n",
+        "port\n",
+        "port:\n4222\n",
+        "authorization { users: [ {user: a, bogus: 1} ] }\n",
+        "max_payload: 3000000000\n",
+    ];
+    let mut disagreements = Vec::new();
+    for (i, text) in cases.iter().enumerate() {
+        let path = write(&dir, &format!("case{i}.conf"), text);
+        let verdict = |bin: &Path| {
+            let out = Command::new(bin)
+                .args(["-c", path.to_str().unwrap(), "-t"])
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            let digest = err
+                .split("(sha256:")
+                .nth(1)
+                .map(|d| d.trim_end_matches(&[')', '\n'][..]).to_string());
+            (out.status.success(), digest, err)
+        };
+        let (natsd, go) = (verdict(Path::new(NATSD)), verdict(&reference));
+        if (natsd.0, &natsd.1) != (go.0, &go.1) {
+            disagreements.push(format!(
+                "{text:?}\n  natsd: {}\n  nats-server: {}",
+                natsd.2, go.2
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}

@@ -1,0 +1,955 @@
+//! Monitoring over HTTP: every endpoint over a real socket, its query
+//! options, the HTTP edges (keep-alive, malformed requests, limits), and
+//! the JSON compared with the reference nats-server's, key by key and type
+//! by type.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Raw, TestServer, PATIENCE};
+use natsd::{Options, RunningServer, Server};
+use serde_json::Value;
+
+// ---- helpers ------------------------------------------------------------
+
+/// natsd in-process with monitoring on a free loopback port.
+fn monitored(configure: impl FnOnce(&mut Options)) -> (RunningServer, TestServer) {
+    let mut opts = Options::ephemeral();
+    opts.http_port = -1;
+    configure(&mut opts);
+    let server = Server::spawn(opts).expect("natsd starts");
+    let client = common::at(server.addr());
+    (server, client)
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        assert_eq!(self.status, 200, "{}", self.body);
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Read one response off `reader`.
+fn read_reply(reader: &mut impl BufRead) -> Reply {
+    read_reply_to(reader, "GET")
+}
+
+/// Read one response to a `method` request (a HEAD's has no body).
+fn read_reply_to(reader: &mut impl BufRead, method: &str) -> Reply {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("header: value");
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let len = if method == "HEAD" { 0 } else { len };
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).expect("body");
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(body).expect("UTF-8 body"),
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let sock = TcpStream::connect(addr).expect("connect to the monitor");
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    sock
+}
+
+/// GET `path` on a connection of its own.
+fn get(addr: SocketAddr, path: &str) -> Reply {
+    let mut sock = connect(addr);
+    write!(sock, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    read_reply(&mut BufReader::new(sock))
+}
+
+#[track_caller]
+fn json(addr: SocketAddr, path: &str) -> Value {
+    get(addr, path).json()
+}
+
+fn monitor_of(server: &RunningServer) -> SocketAddr {
+    server.monitor_addr().expect("monitoring is on")
+}
+
+/// A client with a name, two subscriptions (one in a queue group) and one
+/// message published to itself.
+fn busy_client(srv: &TestServer) -> Raw {
+    let mut c = Raw::connect_with(
+        srv,
+        r#"{"verbose":false,"name":"n1","lang":"rust","version":"1.0"}"#,
+    );
+    c.send(b"SUB foo 1\r\nSUB bar q 2\r\nPUB foo 2\r\nhi\r\n");
+    c.read_msgs(1);
+    c.expect_nothing_more();
+    c
+}
+
+/// Wait until `check` holds (the server closes connections asynchronously).
+#[track_caller]
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---- endpoints ----------------------------------------------------------
+
+#[test]
+fn varz_describes_the_server_and_counts_traffic() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let c = busy_client(&srv);
+    let v = json(http, "/varz");
+    assert_eq!(v["server_id"], c.info["server_id"]);
+    assert_eq!(v["port"], server.addr().port());
+    assert_eq!(v["http_port"], http.port());
+    assert_eq!(v["http_host"], "127.0.0.1");
+    assert_eq!(v["max_payload"], 1024 * 1024);
+    assert_eq!(v["ping_interval"], 120_000_000_000u64);
+    assert_eq!(v["write_deadline"], 10_000_000_000u64);
+    assert_eq!(v["auth_timeout"], 2);
+    assert_eq!(v["connections"], 1);
+    assert_eq!(v["total_connections"], 1);
+    assert_eq!(v["subscriptions"], 2);
+    for key in ["in_msgs", "out_msgs", "in_client_msgs", "out_client_msgs"] {
+        assert_eq!(v[key], 1, "{key}");
+    }
+    for key in ["in_bytes", "out_bytes"] {
+        assert_eq!(v[key], 2, "{key}");
+    }
+    assert!(v["mem"].as_u64().unwrap() > 0, "RSS read from /proc");
+    assert!(v["cores"].as_u64().unwrap() >= 1);
+    assert!(v["uptime"].as_str().unwrap().ends_with('s'));
+    assert!(v["start"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(v["cluster"], serde_json::json!({}));
+    let again = json(http, "/varz");
+    assert_eq!(again["http_req_stats"]["/varz"], 2);
+}
+
+#[test]
+fn connz_shows_each_client_and_its_traffic() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let _c = busy_client(&srv);
+    let z = json(http, "/connz");
+    assert_eq!(
+        (z["num_connections"].as_u64(), z["total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (z["offset"].as_u64(), z["limit"].as_u64()),
+        (Some(0), Some(1024))
+    );
+    let conn = &z["connections"][0];
+    assert_eq!(conn["cid"], 1);
+    assert_eq!(conn["kind"], "Client");
+    assert_eq!(conn["type"], "nats");
+    assert_eq!(conn["ip"], "127.0.0.1");
+    assert_eq!(
+        (conn["name"].as_str(), conn["lang"].as_str()),
+        (Some("n1"), Some("rust"))
+    );
+    assert_eq!(conn["version"], "1.0");
+    assert_eq!(conn["subscriptions"], 2);
+    for (key, want) in [
+        ("in_msgs", 1),
+        ("out_msgs", 1),
+        ("in_bytes", 2),
+        ("out_bytes", 2),
+    ] {
+        assert_eq!(conn[key], want, "{key}");
+    }
+    assert_eq!(conn["pending_bytes"], 0);
+    assert_ne!(conn["rtt"], "0s", "estimated at CONNECT");
+    assert!(conn.get("subscriptions_list").is_none());
+    assert!(conn.get("stop").is_none() && conn.get("reason").is_none());
+
+    let subs = json(http, "/connz?subs=1");
+    let mut list: Vec<&str> = subs["connections"][0]["subscriptions_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    list.sort();
+    assert_eq!(list, ["bar", "foo"]);
+
+    let detail = json(http, "/connz?subs=detail");
+    let detail = detail["connections"][0]["subscriptions_list_detail"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let foo = detail.iter().find(|d| d["subject"] == "foo").unwrap();
+    assert_eq!(
+        foo,
+        &serde_json::json!({"subject":"foo","sid":"1","msgs":1,"cid":1})
+    );
+    let bar = detail.iter().find(|d| d["subject"] == "bar").unwrap();
+    assert_eq!(bar["qgroup"], "q");
+}
+
+#[test]
+fn connz_sorts_pages_and_filters_as_nats_server() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let mut clients = Vec::new();
+    for subs in [1, 3, 2] {
+        let mut c = Raw::quiet(&srv);
+        for sid in 0..subs {
+            c.send(format!("SUB s.{sid} {sid}\r\n").as_bytes());
+        }
+        c.expect_nothing_more();
+        clients.push(c);
+    }
+    let cids = |z: &Value| -> Vec<u64> {
+        z["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["cid"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(cids(&json(http, "/connz")), [1, 2, 3]);
+    assert_eq!(cids(&json(http, "/connz?sort=subs")), [2, 3, 1]);
+    let page = json(http, "/connz?sort=subs&offset=1&limit=1");
+    assert_eq!(cids(&page), [3]);
+    assert_eq!(
+        (page["num_connections"].as_u64(), page["total"].as_u64()),
+        (Some(1), Some(3))
+    );
+    let one = json(http, "/connz?cid=2");
+    assert_eq!((cids(&one), one["limit"].as_u64()), (vec![2], Some(1)));
+    assert_eq!(cids(&json(http, "/connz?cid=99")), Vec::<u64>::new());
+    assert_eq!(cids(&json(http, "/connz?acc=other")), Vec::<u64>::new());
+    for sort in [
+        "cid",
+        "start",
+        "pending",
+        "msgs_to",
+        "msgs_from",
+        "bytes_to",
+        "bytes_from",
+        "last",
+        "idle",
+        "uptime",
+        "rtt",
+    ] {
+        assert_eq!(
+            json(http, &format!("/connz?sort={sort}"))["num_connections"],
+            3,
+            "{sort}"
+        );
+    }
+    for (query, error) in [
+        ("sort=foo", "invalid sorting option: foo"),
+        ("sort=stop", "sort by stop only valid on closed connections"),
+        ("state=nope", "Error decoding state for nope"),
+        ("limit=x", "Error decoding int for 'limit': strconv.Atoi: parsing \"x\": invalid syntax"),
+        ("subs=maybe", "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"maybe\": invalid syntax"),
+    ] {
+        let reply = get(http, &format!("/connz?{query}"));
+        assert_eq!((reply.status, reply.body.as_str()), (400, error), "{query}");
+    }
+}
+
+#[test]
+fn connz_auth_shows_the_user() {
+    let (server, srv) = monitored(|o| {
+        o.username = Some("alice".into());
+        o.password = Some("secret".into());
+    });
+    let http = monitor_of(&server);
+    let _c = Raw::connect_with(&srv, r#"{"verbose":false,"user":"alice","pass":"secret"}"#);
+    let plain = json(http, "/connz");
+    assert!(plain["connections"][0].get("authorized_user").is_none());
+    let auth = json(http, "/connz?auth=true");
+    assert_eq!(auth["connections"][0]["authorized_user"], "alice");
+    assert_eq!(auth["connections"][0]["name_tag"], "$G");
+    assert_eq!(json(http, "/connz?auth=1&user=bob")["num_connections"], 0);
+    assert_eq!(json(http, "/connz?auth=1&user=alice")["num_connections"], 1);
+}
+
+#[test]
+fn closed_connections_keep_their_reason_and_subscriptions() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let _open = busy_client(&srv);
+    let mut gone = Raw::quiet(&srv);
+    gone.send(b"SUB x 9\r\n");
+    gone.expect_nothing_more();
+    drop(gone);
+    let mut bad = Raw::quiet(&srv);
+    bad.send(b"BOGUS\r\n");
+    bad.expect_err_and_close("Unknown Protocol Operation");
+    eventually("two closed", || {
+        json(http, "/connz?state=closed")["total"] == 2
+    });
+
+    let closed = json(http, "/connz?state=closed&subs=detail");
+    let conns = closed["connections"].as_array().unwrap();
+    assert_eq!(conns[0]["cid"], 2);
+    assert_eq!(conns[0]["reason"], "Client Closed");
+    assert!(conns[0]["stop"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(conns[0]["subscriptions"], 1);
+    assert_eq!(
+        conns[0]["subscriptions_list_detail"][0],
+        serde_json::json!({"account":"$G","account_tag":"$G","subject":"x","sid":"9","msgs":0,"cid":2})
+    );
+    assert_eq!(conns[1]["reason"], "Protocol Violation");
+
+    let all = json(http, "/connz?state=all");
+    assert_eq!(
+        (all["total"].as_u64(), all["num_connections"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        json(http, "/connz?state=closed&cid=3")["connections"][0]["cid"],
+        3
+    );
+    let by_reason = json(http, "/connz?state=closed&sort=reason");
+    assert_eq!(by_reason["connections"][0]["reason"], "Client Closed");
+    let by_stop = json(http, "/connz?state=closed&sort=stop");
+    assert_eq!(by_stop["connections"][0]["cid"], 3, "the latest stop first");
+}
+
+#[test]
+fn the_closed_history_is_bounded() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let bound = natsd::server::closed::MAX_CLOSED_CLIENTS;
+    for _ in 0..bound + 5 {
+        drop(TcpStream::connect(srv.addr()).unwrap());
+    }
+    eventually("all closed", || json(http, "/varz")["connections"] == 0);
+    let closed = json(http, "/connz?state=closed&limit=2000");
+    assert_eq!(closed["total"], bound);
+    assert_eq!(closed["num_connections"], bound);
+    assert_eq!(json(http, "/varz")["total_connections"], bound + 5);
+}
+
+#[test]
+fn subsz_counts_lists_and_tests_subjects() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let mut c = Raw::quiet(&srv);
+    c.send(b"SUB a.* 1\r\nSUB a.b 2\r\nSUB c 3\r\nUNSUB 3\r\nPUB a.b 0\r\n\r\nPUB a.b 0\r\n\r\n");
+    c.read_msgs(4);
+    c.expect_nothing_more();
+    let s = json(http, "/subsz");
+    assert_eq!(s["num_subscriptions"], 2);
+    assert_eq!(
+        (s["num_inserts"].as_u64(), s["num_removes"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(
+        (s["num_matches"].as_u64(), s["cache_hit_rate"].as_f64()),
+        (Some(2), Some(0.5))
+    );
+    assert_eq!(
+        (s["num_cache"].as_u64(), s["max_fanout"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(s["avg_fanout"], 2);
+    assert!(s.get("subscriptions_list").is_none());
+    assert_eq!(s["total"], 0);
+
+    let listed = json(http, "/subsz?subs=1");
+    assert_eq!(listed["total"], 2);
+    let tested = json(http, "/subsz?subs=1&test=a.z");
+    assert_eq!(tested["total"], 1);
+    assert_eq!(tested["subscriptions_list"][0]["subject"], "a.*");
+    assert_eq!(tested["subscriptions_list"][0]["account"], "$G");
+    let paged = json(http, "/subsz?subs=1&offset=1&limit=5");
+    assert_eq!(paged["subscriptions_list"].as_array().unwrap().len(), 1);
+    let bad = get(http, "/subsz?test=a.*");
+    assert_eq!(
+        (bad.status, bad.body.as_str()),
+        (
+            400,
+            "invalid test subject, must be valid publish subject: a.*"
+        )
+    );
+    assert_eq!(json(http, "/subscriptionsz")["num_subscriptions"], 2);
+}
+
+#[test]
+fn the_other_endpoints_say_natsd_has_no_peers_and_one_account() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let health = get(http, "/healthz");
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (200, r#"{"status":"ok"}"#)
+    );
+    assert_eq!(health.header("Content-Type"), Some("application/json"));
+    assert_eq!(health.header("Access-Control-Allow-Origin"), Some("*"));
+
+    let routez = json(http, "/routez");
+    assert_eq!(
+        (
+            routez["num_routes"].as_u64(),
+            routez["routes"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
+    let leafz = json(http, "/leafz");
+    assert_eq!(
+        (
+            leafz["leafnodes"].as_u64(),
+            leafz["leafs"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
+    let gatewayz = json(http, "/gatewayz");
+    assert_eq!(gatewayz["outbound_gateways"], serde_json::json!({}));
+    assert_eq!(
+        json(http, "/accountz")["accounts"],
+        serde_json::json!(["$G"])
+    );
+    let unknown = get(http, "/accountz?acc=nope");
+    assert_eq!(
+        (unknown.status, unknown.body.as_str()),
+        (400, "Account nope does not exist")
+    );
+
+    assert_eq!(
+        json(http, "/accstatz")["account_statz"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        json(http, "/accstatz?unused=1")["account_statz"][0]["conns"],
+        0
+    );
+    let _c = busy_client(&srv);
+    let detail = json(http, "/accountz?acc=$G")["account_detail"].clone();
+    assert_eq!(
+        (
+            detail["client_connections"].as_u64(),
+            detail["subscriptions"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let stat = json(http, "/accstatz")["account_statz"][0].clone();
+    assert_eq!(
+        (stat["acc"].as_str(), stat["conns"].as_u64()),
+        (Some("$G"), Some(1))
+    );
+    assert_eq!(stat["received"]["msgs"], 1);
+}
+
+#[test]
+fn metrics_are_prometheus_text() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let _c = busy_client(&srv);
+    let m = get(http, "/metrics");
+    assert_eq!(m.status, 200);
+    assert_eq!(
+        m.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let value = |name: &str| -> f64 {
+        assert!(
+            m.body.contains(&format!("# HELP {name} ")),
+            "{name} has help"
+        );
+        assert!(
+            m.body.contains(&format!("# TYPE {name} ")),
+            "{name} has a type"
+        );
+        m.body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("natsd_connections"), 1.0);
+    assert_eq!(value("natsd_connections_total"), 1.0);
+    assert_eq!(value("natsd_subscriptions"), 2.0);
+    assert_eq!(value("natsd_in_msgs_total"), 1.0);
+    assert_eq!(value("natsd_out_bytes_total"), 2.0);
+    assert_eq!(value("natsd_slow_consumers_total"), 0.0);
+    assert!(value("natsd_resident_memory_bytes") > 0.0);
+    assert!(value("natsd_start_time_seconds") > 1e9);
+    assert!(value("natsd_uptime_seconds") >= 0.0);
+    assert!(m.body.contains("natsd_info{server_id=\""));
+}
+
+// ---- HTTP ---------------------------------------------------------------
+
+#[test]
+fn the_index_and_unknown_paths() {
+    let (server, _srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let index = get(http, "/");
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(index.body.contains("href=\"/connz\""));
+    for path in ["/nope", "/varz/", "/jsz", "/connz/x"] {
+        let reply = get(http, path);
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (404, "404 page not found\n"),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn a_base_path_prefixes_every_endpoint() {
+    let (server, _srv) = monitored(|o| o.http_base_path = "nats/".into());
+    let http = monitor_of(&server);
+    assert_eq!(get(http, "/nats").status, 200);
+    assert!(get(http, "/nats").body.contains("href=\"/nats/varz\""));
+    assert_eq!(json(http, "/nats/varz")["http_base_path"], "nats/");
+    assert_eq!(get(http, "/nats/healthz").status, 200);
+    assert_eq!(get(http, "/varz").status, 404);
+    assert_eq!(get(http, "/").status, 404);
+}
+
+#[test]
+fn keep_alive_answers_pipelined_requests_in_order() {
+    let (server, _srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let mut sock = connect(http);
+    sock.write_all(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /varz HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /connz?limit=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let mut reader = BufReader::new(sock.try_clone().unwrap());
+    assert_eq!(read_reply(&mut reader).body, r#"{"status":"ok"}"#);
+    let head = read_reply_to(&mut reader, "HEAD");
+    assert!(
+        head.header("Content-Length")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            > 100
+    );
+    assert_eq!(read_reply(&mut reader).json()["limit"], 3);
+    // Still open: one more, asking to close.
+    sock.write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let last = read_reply(&mut reader);
+    assert_eq!(last.header("Connection"), Some("close"));
+    let mut rest = Vec::new();
+    assert_eq!(reader.read_to_end(&mut rest).unwrap(), 0, "closed after");
+}
+
+#[test]
+fn a_malformed_request_gets_400_and_the_server_carries_on() {
+    let (server, srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    for garbage in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET / HTTP/9\r\n\r\n",
+        b"\x00\x01\x02\r\n\r\n",
+    ] {
+        let mut sock = connect(http);
+        sock.write_all(garbage).unwrap();
+        let mut out = Vec::new();
+        sock.read_to_end(&mut out).unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+        assert!(out.contains("Connection: close\r\n"));
+    }
+    let mut huge = b"GET /varz HTTP/1.1\r\nX-Big: ".to_vec();
+    huge.resize(64 * 1024, b'a');
+    let mut sock = connect(http);
+    let _ = sock.write_all(&huge); // the server may close before reading it all
+    let mut out = Vec::new();
+    let _ = sock.read_to_end(&mut out);
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 431 "));
+
+    assert_eq!(get(http, "/healthz").status, 200);
+    let _c = busy_client(&srv);
+}
+
+#[test]
+fn monitoring_connections_are_limited() {
+    let (server, _srv) = monitored(|_| {});
+    let http = monitor_of(&server);
+    let held: Vec<TcpStream> = (0..natsd::monitor::MAX_CONNECTIONS)
+        .map(|_| connect(http))
+        .collect();
+    // Each is accepted before the next is counted.
+    eventually("all accepted", || {
+        let mut probe = connect(http);
+        let mut out = String::new();
+        let _ = probe.read_to_string(&mut out);
+        out.starts_with("HTTP/1.1 503 ")
+    });
+    drop(held);
+    eventually("served again", || {
+        let mut sock = connect(http);
+        write!(sock, "GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+        let mut line = String::new();
+        let _ = BufReader::new(sock).read_line(&mut line);
+        line.starts_with("HTTP/1.1 200")
+    });
+}
+
+#[test]
+fn the_binary_logs_where_it_monitors_as_nats_server_does() {
+    // Process::start reads "Starting http monitor on HOST:PORT" from the log.
+    let natsd = Process::start(Path::new(env!("CARGO_BIN_EXE_natsd")), &[]);
+    assert_eq!(get(natsd.http, "/healthz").status, 200);
+    assert_eq!(json(natsd.http, "/varz")["port"], natsd.client.port());
+}
+
+#[test]
+fn monitoring_is_off_by_default() {
+    let server = Server::spawn(Options::ephemeral()).unwrap();
+    assert_eq!(server.monitor_addr(), None);
+}
+
+// ---- compared with nats-server ------------------------------------------
+
+/// A server binary run with monitoring on free ports; killed when dropped.
+struct Process {
+    child: Child,
+    client: SocketAddr,
+    http: SocketAddr,
+}
+
+impl Process {
+    /// Start `binary` on loopback with random ports, read which ones from
+    /// its log lines (nats-server's, which natsd prints too).
+    fn start(binary: &Path, extra: &[&str]) -> Process {
+        let mut child = Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        let mut log = BufReader::new(child.stderr.take().unwrap());
+        let port_after = |line: &str, what: &str| -> Option<u16> {
+            line.split(what)
+                .nth(1)?
+                .trim()
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        };
+        let (mut client, mut http) = (None, None);
+        let mut line = String::new();
+        while client.is_none() || http.is_none() {
+            line.clear();
+            if log.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("{} exited before it was ready", binary.display());
+            }
+            client = client.or(port_after(&line, "Listening for client connections on "));
+            http = http.or(port_after(&line, "Starting http monitor on "));
+        }
+        // Keep reading its log so the pipe never fills.
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+        let at = |port: Option<u16>| SocketAddr::from(([127, 0, 0, 1], port.unwrap()));
+        Process {
+            child,
+            client: at(client),
+            http: at(http),
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Keys nats-server shows that natsd leaves out, and why.
+const ABSENT_IN_NATSD: [(&str, &str); 6] = [
+    (
+        "/varz/git_commit",
+        "natsd is not built from nats-server's repository",
+    ),
+    (
+        "/varz/feature_flags",
+        "JetStream and clustering feature flags",
+    ),
+    ("/varz/system_account", "natsd has no system account"),
+    ("/accountz/system_account", "natsd has no system account"),
+    (
+        "/accountz?acc=$G/system_account",
+        "natsd has no system account",
+    ),
+    (
+        "/accountz?acc=$G/account_detail/imports",
+        "the system account's service imports",
+    ),
+];
+
+/// Objects whose keys are data (request paths, gateway names), not fields.
+const MAPS: [&str; 1] = ["http_req_stats"];
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Every difference in keys or value types between `go` and `ours`.
+fn compare(path: &str, go: &Value, ours: &Value, diffs: &mut Vec<String>) {
+    if type_name(go) != type_name(ours) {
+        diffs.push(format!(
+            "{path}: {} in nats-server, {} in natsd",
+            type_name(go),
+            type_name(ours)
+        ));
+        return;
+    }
+    match (go, ours) {
+        (Value::Object(g), Value::Object(o)) => {
+            let is_map = MAPS.iter().any(|m| path.ends_with(m));
+            if !is_map {
+                let gk: BTreeSet<_> = g.keys().collect();
+                let ok: BTreeSet<_> = o.keys().collect();
+                for k in gk.difference(&ok) {
+                    let at = format!("{path}/{k}");
+                    if !ABSENT_IN_NATSD.iter().any(|(p, _)| *p == at) {
+                        diffs.push(format!("{at}: only in nats-server"));
+                    }
+                }
+                for k in ok.difference(&gk) {
+                    diffs.push(format!("{path}/{k}: only in natsd"));
+                }
+            }
+            for (k, gv) in g {
+                if let Some(ov) = o.get(k) {
+                    compare(&format!("{path}/{k}"), gv, ov, diffs);
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(o)) => {
+            let (g, o) = (in_order(g), in_order(o));
+            for (i, (gv, ov)) in g.iter().zip(&o).enumerate() {
+                compare(&format!("{path}[{i}]"), gv, ov, diffs);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A list in a comparable order: Go lists subscriptions in map order.
+fn in_order(list: &[Value]) -> Vec<Value> {
+    let mut list = list.to_vec();
+    let key = |v: &Value| (v["cid"].as_u64(), v["subject"].as_str().map(str::to_owned));
+    list.sort_by_key(key);
+    list
+}
+
+/// The same clients, doing the same things, against either server.
+fn same_situation(client: SocketAddr) -> Raw {
+    let srv = common::at(client);
+    let c = busy_client(&srv);
+    let mut gone = Raw::quiet(&srv);
+    gone.send(b"SUB x 9\r\n");
+    gone.expect_nothing_more();
+    drop(gone);
+    c
+}
+
+#[test]
+fn keys_and_types_match_nats_server() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ref/bin/nats-server");
+    if !reference.exists() {
+        eprintln!(
+            "skipped: no reference nats-server at {} (.ci/test installs it)",
+            reference.display()
+        );
+        return;
+    }
+    let go = Process::start(&reference, &[]);
+    let ours = Process::start(Path::new(env!("CARGO_BIN_EXE_natsd")), &[]);
+    let _go_client = same_situation(go.client);
+    let _our_client = same_situation(ours.client);
+    for server in [&go, &ours] {
+        eventually("the second client closed", || {
+            json(server.http, "/connz?state=closed")["total"] == 1
+        });
+    }
+    let paths = [
+        "/varz",
+        "/connz",
+        "/connz?subs=1",
+        "/connz?subs=detail",
+        "/connz?state=closed&subs=detail",
+        "/connz?state=all&auth=1&sort=rtt",
+        "/subsz",
+        "/subsz?subs=1&test=foo",
+        "/routez",
+        "/leafz",
+        "/gatewayz",
+        "/accountz",
+        "/accountz?acc=$G",
+        "/accstatz",
+        "/accstatz?unused=1",
+        "/healthz",
+    ];
+    let mut diffs = Vec::new();
+    for path in paths {
+        compare(
+            path,
+            &json(go.http, path),
+            &json(ours.http, path),
+            &mut diffs,
+        );
+    }
+    assert!(
+        diffs.is_empty(),
+        "differences from nats-server:\n{}",
+        diffs.join("\n")
+    );
+    // The HTTP side too: the same status and body for a 404 and a bad query.
+    for path in ["/nope", "/connz?sort=bogus", "/subsz?test=a.>"] {
+        let (g, o) = (get(go.http, path), get(ours.http, path));
+        assert_eq!((g.status, g.body), (o.status, o.body), "{path}");
+    }
+}
+
+// ---- cost ---------------------------------------------------------------
+
+/// How long message traffic waits while `/connz` of 10,000 connections is
+/// scraped over and over. Run it on a release build:
+///
+///     cargo test --release --test monitor -- --ignored --nocapture scraping
+#[test]
+#[ignore = "a measurement: 10,000 connections, about 20 s"]
+fn scraping_10k_connections_stalls_traffic_briefly() {
+    const IDLE: usize = 10_000;
+    let natsd = Process::start(Path::new(env!("CARGO_BIN_EXE_natsd")), &[]);
+    let srv = common::at(natsd.client);
+    let idle: Vec<TcpStream> = (0..IDLE)
+        .map(|_| TcpStream::connect(natsd.client).expect("connect"))
+        .collect();
+    eventually("all connected", || {
+        json(natsd.http, "/varz")["connections"].as_u64() == Some(IDLE as u64)
+    });
+
+    // One client publishes to itself and waits for each message: the round
+    // trip is what any message would wait.
+    let round_trips = |for_how_long: Duration| -> Vec<Duration> {
+        let mut c = Raw::quiet(&srv);
+        c.send(b"SUB rt 1\r\n");
+        c.expect_nothing_more();
+        let mut trips = Vec::new();
+        let end = Instant::now() + for_how_long;
+        while Instant::now() < end {
+            let t = Instant::now();
+            c.send(b"PUB rt 1\r\nx\r\n");
+            // The server's keepalive PINGs come in between.
+            while c.read_line() == "PING" {
+                c.send(b"PONG\r\n");
+            }
+            c.read_line();
+            trips.push(t.elapsed());
+        }
+        trips.sort();
+        trips
+    };
+    let summary = |trips: &[Duration]| {
+        let at = |q: f64| trips[((trips.len() - 1) as f64 * q) as usize];
+        format!(
+            "{} trips: p50 {:?}, p99 {:?}, p99.9 {:?}, max {:?}",
+            trips.len(),
+            at(0.5),
+            at(0.99),
+            at(0.999),
+            at(1.0)
+        )
+    };
+    let quiet = round_trips(Duration::from_secs(3));
+
+    let http = natsd.http;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scraping = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut times = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                let reply = get(http, "/connz?limit=10000");
+                times.push((t.elapsed(), reply.body.len()));
+                let z = reply.json();
+                assert_eq!(z["num_connections"], 10_000);
+            }
+            times
+        })
+    };
+    let busy = round_trips(Duration::from_secs(6));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let scrapes = scraping.join().unwrap();
+    let mean = scrapes.iter().map(|(t, _)| *t).sum::<Duration>() / scrapes.len().max(1) as u32;
+    println!("round trips, quiet: {}", summary(&quiet));
+    println!("round trips, while scraping: {}", summary(&busy));
+    println!(
+        "{} scrapes of /connz?limit=10000 ({} bytes), {mean:?} each",
+        scrapes.len(),
+        scrapes.first().map_or(0, |(_, len)| *len)
+    );
+    drop(idle);
+    assert!(scrapes.len() >= 2, "the scrapes completed");
+    let p99 = busy[(busy.len() - 1) * 99 / 100];
+    assert!(
+        p99 < Duration::from_millis(10),
+        "traffic waited {p99:?} (p99) during scrapes"
+    );
+}
