@@ -571,3 +571,51 @@ fn natsd_and_nats_server_agree_on_these_files() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+/// A reload that takes a user away closes that user's connections with
+/// nats-server's error, keeps the others, logs what changed, and a reload
+/// that changes what cannot change live applies nothing.
+#[test]
+fn a_reload_applies_users_live_and_refuses_a_new_server_name() {
+    let dir = scratch("reload-users");
+    let users = |list: &str| format!("host: 127.0.0.1\nauthorization {{ users: [{list}] }}\n");
+    let path = write(
+        &dir,
+        "u.conf",
+        &users("{user: a, password: pa}, {user: b, password: pb}"),
+    );
+    let srv = Running::start(&["-c", path.to_str().unwrap(), "-p", "-1"]);
+    let login = |user: &str, pass: &str| {
+        let mut c = srv.connect();
+        c.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\nPING\r\n"
+            )
+            .as_bytes(),
+        );
+        c.expect(b"PONG\r\n");
+        c
+    };
+    let mut a = login("a", "pa");
+    let mut b = login("b", "pb");
+
+    write(&dir, "u.conf", &users("{user: a, password: pa}"));
+    srv.signal("HUP");
+    srv.wait_for_log("Reloaded: authorization users");
+    srv.wait_for_log("Reloaded server configuration");
+    b.expect_err_and_close("Authorization Violation");
+    a.expect_nothing_more();
+
+    write(
+        &dir,
+        "u.conf",
+        &format!("server_name: other\n{}", users("{user: a, password: pa}")),
+    );
+    srv.signal("HUP");
+    let line = srv.wait_for_log("Failed to reload server configuration");
+    assert!(
+        line.contains("config reload not supported for ServerName"),
+        "{line}"
+    );
+    a.expect_nothing_more();
+}

@@ -70,11 +70,13 @@ fn apply_key(
         "pidfile" | "pid_file" => opts.pid_file = path(entry)?,
         "ports_file_dir" => opts.ports_file_dir = path(entry)?,
         "max_control_line" => {
-            opts.max_control_line = positive_or(size_limit(entry)?, defaults.max_control_line)
+            opts.max_control_line = default_if_zero(size_limit(entry)?, defaults.max_control_line)
         }
-        "max_payload" => opts.max_payload = positive_or(size_limit(entry)?, defaults.max_payload),
+        "max_payload" => {
+            opts.max_payload = default_if_zero(size_limit(entry)?, defaults.max_payload)
+        }
         "max_pending" => {
-            opts.max_pending = positive_or(non_negative::<u64>(entry)?, defaults.max_pending)
+            opts.max_pending = default_if_zero(non_negative::<u64>(entry)?, defaults.max_pending)
         }
         "max_connections" | "max_conn" => {
             // nats-server takes 0 (and anything negative) as "no client
@@ -85,14 +87,14 @@ fn apply_key(
         "max_subscriptions" | "max_subs" => opts.max_subscriptions = non_negative(entry)?,
         "ping_interval" => {
             let interval = duration_or_seconds(entry, report)?;
-            opts.ping_interval = positive_or(interval, defaults.ping_interval);
+            opts.ping_interval = default_if_zero(interval, defaults.ping_interval);
         }
         "ping_max" => {
-            opts.max_pings_out = positive_or(non_negative(entry)?, defaults.max_pings_out)
+            opts.max_pings_out = default_if_zero(non_negative(entry)?, defaults.max_pings_out)
         }
         "write_deadline" => {
             let deadline = duration_or_seconds(entry, report)?;
-            opts.write_deadline = positive_or(deadline, defaults.write_deadline);
+            opts.write_deadline = default_if_zero(deadline, defaults.write_deadline);
         }
         "lame_duck_duration" => {
             let nanos = duration_string(entry)?;
@@ -116,7 +118,7 @@ fn apply_key(
                 ));
             }
             opts.lame_duck_grace_period =
-                positive_or(nanos_to_duration(nanos), defaults.lame_duck_grace_period);
+                default_if_zero(nanos_to_duration(nanos), defaults.lame_duck_grace_period);
         }
         "http" => {
             let (host, port) = listen(entry)?;
@@ -199,7 +201,7 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
     opts.username = non_empty(user);
     opts.password = non_empty(password);
     opts.authorization = non_empty(token);
-    opts.auth_timeout = positive_or(timeout, Options::default().auth_timeout);
+    opts.auth_timeout = default_if_zero(timeout, Options::default().auth_timeout);
     opts.users = users;
     Ok(())
 }
@@ -536,7 +538,7 @@ fn client_port(port: i32) -> i32 {
 }
 
 /// nats-server replaces a zero limit by its default.
-fn positive_or<T: PartialEq + Default>(value: T, default: T) -> T {
+fn default_if_zero<T: PartialEq + Default>(value: T, default: T) -> T {
     if value == T::default() {
         default
     } else {

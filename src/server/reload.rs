@@ -53,6 +53,9 @@ impl Core {
         if old.authorization != new.authorization {
             note("authorization token".into());
         }
+        if old.users != new.users || old.no_auth_user != new.no_auth_user {
+            note("authorization users".into());
+        }
         if old.auth_timeout != new.auth_timeout {
             note(format!(
                 "authorization timeout = {}",
@@ -116,6 +119,8 @@ impl Core {
         old.username != self.opts.username
             || old.password != self.opts.password
             || old.authorization != self.opts.authorization
+            || old.users != self.opts.users
+            || old.no_auth_user != self.opts.no_auth_user
     }
 
     /// Connected clients whose credentials no longer pass are told and
