@@ -4,7 +4,8 @@
 //! heap; when a crowd of connections closes, their freed buffers lie below
 //! longer-lived allocations and the process keeps its peak RSS for good.
 //! `malloc_trim(0)` releases every whole free page wherever it lies. This
-//! is the one place natsd uses `unsafe`.
+//! is one of the two places natsd uses `unsafe` (the other is `kill(2)` in
+//! `control.rs`).
 
 /// Release free heap pages to the system (glibc); a no-op elsewhere.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
