@@ -339,23 +339,10 @@ impl Reactor {
                     // Best effort: the peer should see the -ERR that explains.
                     self.core.flush_last_words(key, &mut socket.stream);
                 }
-                let _ = socket.stream.shutdown(std::net::Shutdown::Write);
-                // Drain what the peer already sent, so closing does not reset
-                // the connection and destroy the -ERR in flight.
-                let mut scratch = [0u8; 512];
-                for _ in 0..16 {
-                    match io::Read::read(&mut socket.stream, &mut scratch) {
-                        Ok(n) if n > 0 => {}
-                        _ => break,
-                    }
-                }
-                let _ = self.poll.registry().deregister(&mut socket.stream);
+                close_gracefully(&self.poll, &mut socket.stream);
             }
             self.core.remove(key);
-            if self.sockets.last().is_some_and(Option::is_none) {
-                let live = self.sockets.iter().rposition(Option::is_some);
-                self.sockets.truncate(live.map_or(0, |i| i + 1));
-            }
+            trim_table(&mut self.sockets);
         }
         self.core.compact_if_many_removed();
     }
@@ -368,5 +355,29 @@ impl Reactor {
         self.core.close_all();
         self.reap_closed();
         log::info!("Server Exiting..");
+    }
+}
+
+/// Close a socket so that what was just written still arrives: shut down
+/// our side, then drain what the peer already sent, so the close does not
+/// reset the connection and destroy an -ERR or a response in flight.
+fn close_gracefully(poll: &Poll, stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut scratch = [0u8; 512];
+    for _ in 0..16 {
+        match io::Read::read(stream, &mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let _ = poll.registry().deregister(stream);
+}
+
+/// Drop the empty slots at the end of a socket table, so it shrinks as
+/// connections go.
+fn trim_table<T>(table: &mut Vec<Option<T>>) {
+    if table.last().is_some_and(Option::is_none) {
+        let live = table.iter().rposition(Option::is_some);
+        table.truncate(live.map_or(0, |i| i + 1));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
-use super::Reactor;
+use super::{close_gracefully, trim_table, Reactor};
 use crate::monitor::{Flushed, Monitor, BUSY_RESPONSE};
 
 pub const MONITOR_LISTENER: Token = Token(usize::MAX - 8);
@@ -176,22 +176,9 @@ impl Reactor {
             return;
         };
         if let Some(mut socket) = m.sockets.get_mut(key).and_then(Option::take) {
-            let _ = socket.stream.shutdown(std::net::Shutdown::Write);
-            // Drain what the peer sent meanwhile, so closing does not reset
-            // the connection and destroy the response in flight.
-            let mut scratch = [0u8; 512];
-            for _ in 0..16 {
-                match io::Read::read(&mut socket.stream, &mut scratch) {
-                    Ok(n) if n > 0 => {}
-                    _ => break,
-                }
-            }
-            let _ = self.poll.registry().deregister(&mut socket.stream);
+            close_gracefully(&self.poll, &mut socket.stream);
         }
         m.monitor.remove(key);
-        if m.sockets.last().is_some_and(Option::is_none) {
-            let live = m.sockets.iter().rposition(Option::is_some);
-            m.sockets.truncate(live.map_or(0, |i| i + 1));
-        }
+        trim_table(&mut m.sockets);
     }
 }
