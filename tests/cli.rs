@@ -4,72 +4,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const NATSD: &str = env!("CARGO_BIN_EXE_natsd");
+mod common;
 
-/// A running natsd and the client address it logged.
-struct Running {
-    child: Child,
-    addr: String,
-    /// The log up to "Server is ready".
-    log: Vec<String>,
-    /// The log lines after it, as they come.
-    later: mpsc::Receiver<String>,
-}
-
-impl Running {
-    /// Wait for a log line containing `needle`.
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.later.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line with {needle:?}"),
-            }
-        }
-    }
-}
-
-fn start(args: &[&str]) -> Running {
-    let mut child = Command::new(NATSD)
-        .args(args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("natsd runs");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut log = Vec::new();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(a) = line.split("Listening for client connections on ").nth(1) {
-            addr = Some(a.trim().to_string());
-        }
-        let ready = line.contains("Server is ready");
-        log.push(line);
-        if ready {
-            break;
-        }
-    }
-    // Keep draining stderr so the server never blocks on a full pipe.
-    let (tx, later) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    Running {
-        child,
-        addr: addr.unwrap_or_else(|| panic!("no listening line in {log:?}")),
-        log,
-        later,
-    }
-}
+use common::binary::{Running, NATSD};
 
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
@@ -93,9 +32,9 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 
 #[test]
 fn random_port_is_logged_and_serves_then_sigterm_closes_clients() {
-    let mut srv = start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let mut srv = Running::start(&["-a", "127.0.0.1", "-p", "-1"]);
     assert!(srv.log.iter().any(|l| l.contains("[INF] Starting natsd")));
-    assert!(!srv.addr.ends_with(":4222") && srv.addr.starts_with("127.0.0.1:"));
+    assert!(srv.addr.port() != 4222 && srv.addr.ip().is_loopback());
     let mut client = TcpStream::connect(&srv.addr).unwrap();
     let mut info = [0u8; 5];
     client.read_exact(&mut info).unwrap();
@@ -111,16 +50,16 @@ fn random_port_is_logged_and_serves_then_sigterm_closes_clients() {
 
 #[test]
 fn sigint_exits_cleanly() {
-    let mut srv = start(&["-a", "127.0.0.1", "-p", "0"]);
+    let mut srv = Running::start(&["-a", "127.0.0.1", "-p", "0"]);
     signal(&srv.child, "INT");
     assert!(wait_exit(&mut srv.child).success());
 }
 
 #[test]
 fn default_address_listens_on_ipv4_and_ipv6() {
-    let mut srv = start(&["-p", "-1"]);
-    assert!(srv.addr.starts_with("0.0.0.0:"), "{}", srv.addr);
-    let port = srv.addr.rsplit(':').next().unwrap();
+    let mut srv = Running::start(&["-p", "-1"]);
+    assert!(srv.addr.ip().is_unspecified(), "{}", srv.addr);
+    let port = srv.addr.port();
     for host in ["127.0.0.1", "[::1]"] {
         match TcpStream::connect(format!("{host}:{port}")) {
             Ok(mut c) => {
@@ -142,7 +81,7 @@ fn pid_and_ports_files_are_written_and_the_ports_file_removed() {
     let dir = std::env::temp_dir().join(format!("natsd-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pid_file = dir.join("natsd.pid");
-    let mut srv = start(&[
+    let mut srv = Running::start(&[
         "-a",
         "127.0.0.1",
         "-p",
@@ -246,7 +185,7 @@ fn help_and_version() {
 
 #[test]
 fn sighup_without_a_config_file_is_refused_and_the_server_serves_on() {
-    let mut srv = start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let mut srv = Running::start(&["-a", "127.0.0.1", "-p", "-1"]);
     signal(&srv.child, "HUP");
     srv.wait_for_log(r#"Trapped "hangup" signal"#);
     let line = srv.wait_for_log("Failed to reload server configuration");
@@ -286,7 +225,7 @@ fn sigusr1_reopens_the_log_file_after_rotation() {
 fn signal_flag_sends_commands_to_a_running_natsd_by_pid_file() {
     let dir = temp_dir("signal");
     let pid_file = dir.join("natsd.pid");
-    let mut srv = start(&[
+    let mut srv = Running::start(&[
         "-a",
         "127.0.0.1",
         "-p",
@@ -323,7 +262,7 @@ fn signal_flag_sends_commands_to_a_running_natsd_by_pid_file() {
 
 #[test]
 fn sigusr2_with_no_clients_ends_lame_duck_mode_at_once() {
-    let mut srv = start(&["-a", "127.0.0.1", "-p", "-1"]);
+    let mut srv = Running::start(&["-a", "127.0.0.1", "-p", "-1"]);
     signal(&srv.child, "USR2");
     srv.wait_for_log("Entering lame duck mode, stop accepting new clients");
     assert!(wait_exit(&mut srv.child).success());

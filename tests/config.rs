@@ -5,15 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Raw;
-
-const NATSD: &str = env!("CARGO_BIN_EXE_natsd");
+use common::binary::{Running, NATSD};
 
 /// A directory of its own for each test's files.
 fn scratch(test: &str) -> PathBuf {
@@ -40,89 +36,6 @@ fn stderr(out: &Output) -> String {
 /// `natsd -c <file> -t`.
 fn check(path: &Path) -> Output {
     run(&["-c", path.to_str().unwrap(), "-t"])
-}
-
-/// A running natsd and the address it logged.
-struct Running {
-    child: Child,
-    addr: std::net::SocketAddr,
-    log: Vec<String>,
-    later: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        Running::start_with_env(args, &[])
-    }
-
-    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut child = Command::new(NATSD)
-            .args(args)
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut log = Vec::new();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(a) = line.split("Listening for client connections on ").nth(1) {
-                addr = Some(a.trim().parse().unwrap());
-            }
-            let ready = line.contains("Server is ready");
-            log.push(line);
-            if ready {
-                break;
-            }
-        }
-        let (tx, later) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let addr = addr.unwrap_or_else(|| panic!("natsd did not start: {log:?}"));
-        Running {
-            child,
-            addr,
-            log,
-            later,
-        }
-    }
-
-    fn connect(&self) -> Raw {
-        Raw::connect(&common::at(self.addr))
-    }
-
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.later.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line with {needle:?}"),
-            }
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args([&format!("-{sig}"), &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

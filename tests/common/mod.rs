@@ -2,6 +2,8 @@
 //! expect bytes.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
