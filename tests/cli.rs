@@ -78,8 +78,7 @@ fn default_address_listens_on_ipv4_and_ipv6() {
 
 #[test]
 fn pid_and_ports_files_are_written_and_the_ports_file_removed() {
-    let dir = std::env::temp_dir().join(format!("natsd-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("files");
     let pid_file = dir.join("natsd.pid");
     let mut srv = Running::start(&[
         "-a",

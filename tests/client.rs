@@ -507,8 +507,14 @@ async fn unsubscribe_after_delivers_exactly_n_then_ends() {
     );
 }
 
-#[tokio::test]
-async fn unsubscribe_after_counts_messages_already_delivered() {
+/// A subscriber on "limited" that has received "0" and "1", and the
+/// publisher that sent them (the server must outlive both).
+async fn two_delivered() -> (
+    natsd::RunningServer,
+    async_nats::Client,
+    async_nats::Client,
+    async_nats::Subscriber,
+) {
     let server = start();
     let client = connect(&server).await;
     let publisher = connect(&server).await;
@@ -518,6 +524,12 @@ async fn unsubscribe_after_counts_messages_already_delivered() {
     publish(&publisher, "limited", "1").await;
     assert_eq!(text(&next(&mut sub).await), "0");
     assert_eq!(text(&next(&mut sub).await), "1");
+    (server, client, publisher, sub)
+}
+
+#[tokio::test]
+async fn unsubscribe_after_counts_messages_already_delivered() {
+    let (_server, client, publisher, mut sub) = two_delivered().await;
 
     // UNSUB <sid> 3 after two deliveries: one more, as nats-server does.
     within(sub.unsubscribe_after(3))
@@ -541,15 +553,7 @@ async fn unsubscribe_after_counts_messages_already_delivered() {
 
 #[tokio::test]
 async fn unsubscribe_after_a_count_already_reached_ends_at_once() {
-    let server = start();
-    let client = connect(&server).await;
-    let publisher = connect(&server).await;
-    let mut sub = subscribe(&client, "limited").await;
-    sync(&client).await;
-    publish(&publisher, "limited", "0").await;
-    publish(&publisher, "limited", "1").await;
-    assert_eq!(text(&next(&mut sub).await), "0");
-    assert_eq!(text(&next(&mut sub).await), "1");
+    let (_server, client, publisher, mut sub) = two_delivered().await;
 
     // UNSUB <sid> 2 after two deliveries: gone now, as nats-server does.
     within(sub.unsubscribe_after(2))
