@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the hot-path pieces on their own: the parser (ops/s,
-//! MB/s) and the sublist (matches/s for literal, `*` and `>` subjects, with
-//! and without the match cache).
+//! MB/s), the sublist (matches/s for literal, `*` and `>` subjects, with
+//! and without the match cache), and the server core as a whole (pipelined
+//! PUBs through parse, match and delivery, without sockets).
 //!
 //! `cargo bench --bench micro` (add `-- --smoke` for a few milliseconds each).
 //! A plain timing loop with `black_box`: each case runs for a fixed time
@@ -9,8 +10,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use natsd::proto::{Op, Parser, Status};
+use natsd::proto::{Info, Op, Parser, Status};
+use natsd::server::core::Core;
 use natsd::sublist::Sublist;
+use natsd::Options;
 
 struct Bench {
     run_for: Duration,
@@ -128,11 +131,79 @@ fn sublist_cases(bench: &Bench) {
     }
 }
 
+/// PUBs of 16 bytes fed to the core as 64 KiB reads, as a pipelining
+/// publisher's socket delivers them, to no subscriber and to one whose
+/// output is drained after every read.
+fn core_cases(bench: &Bench) {
+    let frame = b"PUB foo.bar 16\r\n0123456789abcdef\r\n";
+    let reads: Vec<Vec<u8>> = frame
+        .repeat(64 * 1024 / frame.len())
+        .chunks(64 * 1024)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let per_round = (reads.iter().map(Vec::len).sum::<usize>() / frame.len()) as u64;
+    for subscribers in [0, 1] {
+        let info = Info::server(
+            "NBENCH".into(),
+            "bench".into(),
+            "2.15.1",
+            "127.0.0.1",
+            4222,
+            false,
+            1 << 20,
+        );
+        let mut core = Core::new(Options::ephemeral(), info, 7);
+        let now = Instant::now();
+        let addr = "127.0.0.1:1".parse().expect("address");
+        let mut sink = Vec::new();
+        let mut connect = |core: &mut Core, hello: &[u8]| {
+            let key = core.accept(addr, now);
+            core.receive(key, &mut &hello[..], now).expect("CONNECT");
+            core.flush(key, &mut sink, now);
+            key
+        };
+        let publisher = connect(&mut core, b"CONNECT {\"verbose\":false}\r\n");
+        let subscriber = (subscribers > 0).then(|| {
+            connect(
+                &mut core,
+                b"CONNECT {\"verbose\":false}\r\nSUB foo.bar 1\r\n",
+            )
+        });
+        let rate = bench.rate(per_round, || {
+            for read in &reads {
+                // Each call reads at most the connection's buffer.
+                let mut socket = &read[..];
+                while !socket.is_empty() {
+                    core.receive(publisher, &mut socket, now).expect("PUBs");
+                }
+                if let Some(key) = subscriber {
+                    sink.clear();
+                    core.flush(key, &mut sink, now);
+                }
+            }
+        });
+        println!(
+            "core      {:<28} {:>8.2} M msgs/s",
+            format!("PUB 16 B, {subscribers} subscriber(s)"),
+            rate / 1e6
+        );
+    }
+}
+
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
     let bench = Bench {
         run_for: Duration::from_millis(if smoke { 5 } else { 400 }),
     };
-    parser_cases(&bench);
-    sublist_cases(&bench);
+    let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_owned));
+    let wanted = |group: &str| only.as_deref().is_none_or(|o| o == group);
+    if wanted("parser") {
+        parser_cases(&bench);
+    }
+    if wanted("sublist") {
+        sublist_cases(&bench);
+    }
+    if wanted("core") {
+        core_cases(&bench);
+    }
 }

@@ -391,25 +391,47 @@ fn subject_hash(key: u64, subject: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut tail = [0u8; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        h = mix(h ^ u64::from_le_bytes(tail), P0);
+        h = mix(h ^ short_word(rest), P0);
     }
     mix(h, P1)
+}
+
+/// One to seven bytes as a word, read with overlapping loads rather than
+/// copied into a zeroed buffer: that copy is a `memcpy` call, and loading
+/// the word it stored byte by byte stalls. The loads cover every byte, so
+/// for one length equal words mean equal bytes (the length is hashed, and
+/// compared, apart).
+#[inline(always)]
+fn short_word(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    debug_assert!((1..8).contains(&len));
+    let u32_at = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            bytes[at..at + 4].try_into().expect("four bytes"),
+        ))
+    };
+    if len >= 4 {
+        u32_at(0) | u32_at(len - 4) << 32
+    } else {
+        u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16
+    }
 }
 
 /// Byte equality without a call to `memcmp`: cached subjects are short, and
 /// the call costs more than the comparison (this runs for every PUB).
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let len = a.len();
+    if len != b.len() {
         return false;
     }
-    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    if !a8.by_ref().zip(b8.by_ref()).all(|(x, y)| x == y) {
-        return false;
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    if len < 8 {
+        return len == 0 || short_word(a) == short_word(b);
     }
-    a8.remainder() == b8.remainder()
+    // Whole words, then the last eight bytes (overlapping the previous word).
+    (0..len / 8).all(|i| word(a, i * 8) == word(b, i * 8)) && word(a, len - 8) == word(b, len - 8)
 }
 
 /// One cached match.
@@ -1014,6 +1036,25 @@ mod tests {
     fn nodes_stay_small() {
         assert!(std::mem::size_of::<Node<usize>>() <= 64);
         assert_eq!(std::mem::size_of::<(SmallBytes, NodeId)>(), 32);
+    }
+
+    /// The cache's word-wise comparison is exact: every pair of subjects
+    /// up to 20 bytes that differ in one byte, or in length, compares unequal.
+    #[test]
+    fn same_bytes_is_byte_equality() {
+        for len in 0..20usize {
+            let a: Vec<u8> = (0..len as u8).map(|i| b'a' + i).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            assert!(!same_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "len {len}, byte {at}");
+                if len < 8 && len > 0 {
+                    assert_ne!(short_word(&a), short_word(&b), "len {len}, byte {at}");
+                }
+            }
+        }
     }
 
     /// A result as comparable data: sorted psubs, and queue groups as a

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod encode;
 pub mod error;
 pub mod info;
+mod line_scan;
 pub mod parser;
 
 pub use connect::{ConnectError, ConnectOpts};

@@ -17,6 +17,7 @@
 use memchr::memchr;
 
 use super::error::{ProtoError, Snippet};
+use super::line_scan;
 
 /// One client operation, borrowing from the parsed buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,23 +302,27 @@ impl Parser {
             }),
             State::Arg { kw, scanned } => {
                 let args = &buf[i..];
-                let Some(nl) = memchr(b'\n', &args[scanned.min(args.len())..]) else {
-                    self.check_partial_line(args)?;
-                    self.state = State::Arg {
-                        kw,
-                        scanned: args.len(),
-                    };
-                    return Ok(Status::Partial(i));
+                let (line, line_len, separators) = match short_msg_line(kw, args) {
+                    Some((nl, separators)) => (&args[..nl - 1], nl + 1, Some(separators)),
+                    None => {
+                        let Some(nl) = memchr(b'\n', &args[scanned.min(args.len())..]) else {
+                            self.check_partial_line(args)?;
+                            self.state = State::Arg {
+                                kw,
+                                scanned: args.len(),
+                            };
+                            return Ok(Status::Partial(i));
+                        };
+                        let nl = scanned + nl;
+                        (trim_line(&args[..nl]), nl + 1, None)
+                    }
                 };
-                let nl = scanned + nl;
-                let line = trim_line(&args[..nl]);
                 if line.len() > self.max_control_line {
                     return Err(ProtoError::MaxControlLine {
                         len: line.len(),
                         max: self.max_control_line,
                     });
                 }
-                let line_len = nl + 1;
                 let simple = match kw {
                     Kw::Connect => Some(Op::Connect(line)),
                     Kw::Info => Some(Op::Info(line)),
@@ -330,7 +335,11 @@ impl Parser {
                     self.state = State::Start;
                     return Ok(Status::Complete((i + line_len, op)));
                 }
-                let pending = self.parse_msg_line(kw, args, line, line_len)?;
+                let parts = match separators {
+                    Some(separators) => line_scan::split(line, separators),
+                    None => split_args(line, false),
+                };
+                let pending = self.parse_msg_line(kw, args, line, parts, line_len)?;
                 Ok(match self.finish_msg(args, pending)? {
                     Some((n, op)) => Status::Complete((i + n, op)),
                     None => {
@@ -400,6 +409,7 @@ impl Parser {
         kw: Kw,
         args: &[u8],
         line: &[u8],
+        (parts, n): ([&[u8]; MAX_ARGS], usize),
         line_len: usize,
     ) -> Result<PendingMsg, ProtoError> {
         let span = |part: &[u8]| Span::of(args, part);
@@ -420,7 +430,6 @@ impl Parser {
             Kw::Hpub if !self.headers => return Err(ProtoError::HeadersNotSupported),
             _ => {}
         }
-        let (parts, n) = split_args(line, false);
         let bad = |why| ProtoError::BadArgs {
             op: if kw == Kw::Pub {
                 "processPub"
@@ -523,6 +532,20 @@ fn hot_name(buf: &[u8]) -> Option<(Kw, usize)> {
         }
         _ => None,
     }
+}
+
+/// The common PUB/HPUB line, `args` starting at its first argument: short
+/// and ended by CRLF, found and its separators marked in one word-wise pass
+/// (see `line_scan`): the index of its '\n' and the separator bits. `None`
+/// leaves the line to the byte-wise path, which cuts every line the same way.
+#[inline(always)]
+fn short_msg_line(kw: Kw, args: &[u8]) -> Option<(usize, u64)> {
+    if !matches!(kw, Kw::Pub | Kw::Hpub) {
+        return None;
+    }
+    // The first argument byte never ends the line, and a line without its
+    // CR is trimmed differently: both go the byte-wise way.
+    line_scan::short_line(args).filter(|&(nl, _)| nl >= 2 && args[nl - 1] == b'\r')
 }
 
 fn name_or_done(kw: Kw, matched: usize) -> State {

@@ -15,12 +15,20 @@ use crate::subject;
 pub(super) const CLIENT_PROTO_INFO: i64 = 1;
 
 impl Core {
-    pub(super) fn process_op(&mut self, key: usize, parser: &mut Parser, op: Op<'_>, now: Instant) {
+    /// `op` is borrowed: moving it out of the parse result copied a PUB's
+    /// fields with wider loads than they were stored with, which stalls.
+    pub(super) fn process_op(
+        &mut self,
+        key: usize,
+        parser: &mut Parser,
+        op: &Op<'_>,
+        now: Instant,
+    ) {
         if self.trace {
             let conn = &self.conns[key];
-            log::trace!("{} - cid:{} - <<- [{}]", conn.addr, conn.cid, describe(&op));
+            log::trace!("{} - cid:{} - <<- [{}]", conn.addr, conn.cid, describe(op));
         }
-        match op {
+        match *op {
             Op::Ping => self.process_ping(key),
             Op::Pong => self.process_pong(key, now),
             Op::Ok => {}
@@ -57,14 +65,14 @@ impl Core {
                 self.conns[key].stats.last_activity = now;
                 self.process_unsub(key, sid, max);
             }
-            Op::Pub(msg) => {
+            Op::Pub(ref msg) => {
                 let stats = &mut self.conns[key].stats;
                 stats.last_activity = now;
                 stats.in_msgs += 1;
                 stats.in_bytes += msg.msg.len() as u64;
                 self.stats.in_msgs += 1;
                 self.stats.in_bytes += msg.msg.len() as u64;
-                self.process_pub(key, &msg);
+                self.process_pub(key, msg);
             }
             Op::ClientHmsg => {
                 if self.conns[key].opts.verbose {

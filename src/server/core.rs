@@ -209,7 +209,9 @@ impl Core {
         let mut parser = conn.parser.clone();
         let mut consumed = 0;
         loop {
-            match parser.parse(&rbuf.pending()[consumed..]) {
+            // Matched by reference: moving the operation out of the result
+            // reads it back wider than it was written, which stalls.
+            match &parser.parse(&rbuf.pending()[consumed..]) {
                 Ok(Status::Complete((n, op))) => {
                     consumed += n;
                     self.process_op(key, &mut parser, op, now);
@@ -222,7 +224,7 @@ impl Core {
                     break;
                 }
                 Err(e) => {
-                    self.protocol_error(key, e);
+                    self.protocol_error(key, e.clone());
                     break;
                 }
             }
