@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use getopts::{Matches, Options as Getopts, ParsingStyle};
 use natsd::conf::{self, Loaded};
@@ -53,6 +54,12 @@ fn flags() -> Getopts {
         "PORT",
     );
     o.optopt("", "ms", "Same as --https_port", "PORT");
+    o.optopt(
+        "",
+        "busy_poll",
+        "Poll without sleeping this long after traffic (default 50us; 0 to sleep at once)",
+        "DURATION",
+    );
     o.optopt("c", "config", "Configuration file", "FILE");
     o.optflag("t", "", "Test configuration and exit");
     o.optopt("l", "log", "File to redirect log output", "FILE");
@@ -80,7 +87,7 @@ fn flags() -> Getopts {
 /// Go's flag package also takes long names after a single dash
 /// (`-port 4222`); getopts would read that as `-p ort`. Rewrite them.
 fn normalize(args: Vec<String>) -> Vec<String> {
-    const LONG: [&str; 19] = [
+    const LONG: [&str; 20] = [
         "addr",
         "net",
         "port",
@@ -100,6 +107,7 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         "pass",
         "auth",
         "signal",
+        "busy_poll",
     ];
     args.into_iter()
         .map(|a| {
@@ -152,7 +160,22 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
         ports_file_dir: m.opt_str("ports_file_dir").map(PathBuf::from),
         http_port: port_flag("m")?,
         http_base_path: m.opt_str("http_base_path"),
+        busy_poll: m
+            .opt_str("busy_poll")
+            .map(|text| busy_poll(&text))
+            .transpose()?,
     })
+}
+
+/// `--busy_poll`: a Go duration (`50us`, `0`), at most a second, since the
+/// thread spins for it after every burst of traffic.
+fn busy_poll(text: &str) -> Result<Duration, String> {
+    let invalid = |why: String| format!("invalid value {text:?} for flag -busy_poll: {why}");
+    let nanos = conf::duration::parse(text).map_err(invalid)?;
+    match u64::try_from(nanos) {
+        Ok(nanos) if nanos <= 1_000_000_000 => Ok(Duration::from_nanos(nanos)),
+        _ => Err(invalid("must be between 0 and 1s".into())),
+    }
 }
 
 /// The options to start with: the config file under the flags, or the

@@ -48,6 +48,25 @@ fn random_port_is_logged_and_serves_then_sigterm_closes_clients() {
     let _ = client.read_to_end(&mut rest); // EOF: the server closed us
 }
 
+/// `--busy_poll 0` (sleep at once) and a custom window both serve.
+#[test]
+fn busy_poll_is_a_duration_flag() {
+    for value in ["0", "200us"] {
+        let srv = Running::start(&["-a", "127.0.0.1", "-p", "-1", "--busy_poll", value]);
+        let mut client = TcpStream::connect(srv.addr).unwrap();
+        client
+            .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+            .unwrap();
+        let mut reader = BufReader::new(client);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("INFO "), "{value}: {line}");
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "PONG\r\n", "{value}");
+    }
+}
+
 #[test]
 fn sigint_exits_cleanly() {
     let mut srv = Running::start(&["-a", "127.0.0.1", "-p", "0"]);
@@ -141,6 +160,9 @@ fn bad_command_lines_exit_1_with_a_message() {
         &["-ms", "8443"],
         &["-c", "nats.conf"],
         &["--user", "u", "--auth", "t"],
+        &["--busy_poll", "50"],
+        &["--busy_poll", "2s"],
+        &["-busy_poll", "-1us"],
     ] {
         let out = Command::new(NATSD).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");

@@ -49,6 +49,11 @@ pub struct Reactor {
     /// Scratch for the dirty list taken from the core.
     flushing: Vec<usize>,
     accept_retry_at: Option<Instant>,
+    /// Until when `poll` does not sleep: `busy_poll` after the last turn
+    /// with events. A request's reply that comes back within it is read at
+    /// once rather than after the thread is woken, which is most of a
+    /// round trip's latency on loopback.
+    busy_until: Option<Instant>,
     pub stop: Arc<AtomicBool>,
     /// Set from another thread ([`super::ServerHandle::enter_lame_duck`]).
     pub lame_duck_requested: Arc<AtomicBool>,
@@ -76,6 +81,7 @@ impl Reactor {
             read_again: Vec::new(),
             flushing: Vec::new(),
             accept_retry_at: None,
+            busy_until: None,
             stop: Arc::new(AtomicBool::new(false)),
             lame_duck_requested: Arc::new(AtomicBool::new(false)),
             signals: None,
@@ -97,6 +103,10 @@ impl Reactor {
                     continue;
                 }
                 return Err(e);
+            }
+            let busy_poll = self.core.opts.busy_poll;
+            if !events.is_empty() && !busy_poll.is_zero() {
+                self.busy_until = Some(Instant::now() + busy_poll);
             }
             for event in events.iter() {
                 match event.token() {
@@ -142,7 +152,8 @@ impl Reactor {
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         let (monitor_rendering, monitor_deadline) = self.monitor_wants();
-        if !self.read_again.is_empty() || monitor_rendering {
+        let busy = self.busy_until.is_some_and(|until| now < until);
+        if !self.read_again.is_empty() || monitor_rendering || busy {
             return Some(Duration::ZERO);
         }
         [
