@@ -29,10 +29,10 @@ pub struct ConnectOpts {
     pub user: Box<str>,
     pub pass: Box<str>,
     pub auth_token: Box<str>,
-    pub nkey: Box<str>,
-    pub jwt: Box<str>,
-    pub sig: Box<str>,
-    pub account: Box<str>,
+    /// A non-empty `account` was given: natsd has only the global account,
+    /// so only whether one was named matters (`nkey`, `jwt` and `sig` are
+    /// type-checked and dropped for the same reason: nothing reads them).
+    pub named_account: bool,
     pub new_account: bool,
 }
 
@@ -54,10 +54,7 @@ impl Default for ConnectOpts {
             user: Box::default(),
             pass: Box::default(),
             auth_token: Box::default(),
-            nkey: Box::default(),
-            jwt: Box::default(),
-            sig: Box::default(),
-            account: Box::default(),
+            named_account: false,
             new_account: false,
         }
     }
@@ -111,6 +108,8 @@ impl<'de> Deserialize<'de> for Members {
 enum Field<'a> {
     Bool(&'a mut bool),
     Str(&'a mut Box<str>),
+    /// A string of which only its being non-empty is kept.
+    NonEmpty(&'a mut bool),
     Int(&'a mut i64),
     /// Known to nats-server (routes and leaf nodes), type-checked, unused here.
     IgnoredStr,
@@ -138,6 +137,10 @@ impl ConnectOpts {
                     *s = v.as_str().into();
                     true
                 }
+                (Field::NonEmpty(b), Value::String(v)) => {
+                    *b = !v.is_empty();
+                    true
+                }
                 (Field::Int(i), Value::Number(n)) => n.as_i64().map(|v| *i = v).is_some(),
                 (Field::IgnoredStr, Value::String(_)) => true,
                 (Field::IgnoredPermission, Value::Object(p)) => is_subject_permission(p),
@@ -158,9 +161,6 @@ impl ConnectOpts {
             "verbose" => Field::Bool(&mut self.verbose),
             "pedantic" => Field::Bool(&mut self.pedantic),
             "tls_required" => Field::Bool(&mut self.tls_required),
-            "nkey" => Field::Str(&mut self.nkey),
-            "jwt" => Field::Str(&mut self.jwt),
-            "sig" => Field::Str(&mut self.sig),
             "auth_token" => Field::Str(&mut self.auth_token),
             "user" => Field::Str(&mut self.user),
             "pass" => Field::Str(&mut self.pass),
@@ -168,7 +168,7 @@ impl ConnectOpts {
             "lang" => Field::Str(&mut self.lang),
             "version" => Field::Str(&mut self.version),
             "protocol" => Field::Int(&mut self.protocol),
-            "account" => Field::Str(&mut self.account),
+            "account" => Field::NonEmpty(&mut self.named_account),
             "new_account" => Field::Bool(&mut self.new_account),
             "headers" => Field::Bool(&mut self.headers),
             "no_responders" => Field::Bool(&mut self.no_responders),

@@ -154,7 +154,7 @@ impl Core {
 
         let conn = &self.conns[key];
         let authorized = self.authorized(&conn.opts);
-        if !authorized || conn.opts.new_account || !conn.opts.account.is_empty() {
+        if !authorized || conn.opts.new_account || conn.opts.named_account {
             log::error!("{} - cid:{} - authentication error", conn.addr, conn.cid);
             self.send_err(key, text::AUTHORIZATION_VIOLATION);
             self.close(key, CloseReason::AuthenticationViolation);
@@ -221,7 +221,7 @@ impl Core {
                 self.send_err(key, text::INVALID_SUBJECT);
                 return;
             }
-            let sub = Subscription::new(key, subject, queue, sid, sid_hash);
+            let sub = Subscription::new(key, subject, queue, sid);
             let sub_key = self.subs.insert(sub);
             self.sublist.insert(subject, queue, sub_key);
             self.conns[key].subs.insert(sid_hash, sub_key);
@@ -251,7 +251,9 @@ impl Core {
             return;
         };
         if let Some(conn) = self.conns.get_mut(sub.conn) {
-            conn.subs.remove(sub.sid_hash, sub_key, &self.subs);
+            let sid_hash = self.sid_hasher.hash_one(sub.sid());
+            conn.subs
+                .remove(sid_hash, sub_key, &self.subs, &self.sid_hasher);
         }
         let sub = self.subs.remove(sub_key);
         self.sublist.remove(sub.subject(), sub.queue(), sub_key);

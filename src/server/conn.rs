@@ -1,7 +1,7 @@
 //! One client connection: socket, buffers, parser and protocol state.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -206,28 +206,19 @@ pub struct Subscription {
     subject_len: u32,
     /// `u32::MAX` when the subscription is not in a queue group.
     queue_len: u32,
-    /// The hash of `sid` in its connection's [`SidMap`].
-    pub sid_hash: u64,
     /// Auto-unsubscribe after this many deliveries; 0 means never.
     pub max: u64,
     pub delivered: u64,
 }
 
 impl Subscription {
-    pub fn new(
-        conn: usize,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        sid: &[u8],
-        sid_hash: u64,
-    ) -> Subscription {
+    pub fn new(conn: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Subscription {
         // The parser bounds every argument by max_control_line.
         Subscription {
             conn,
             names: SmallBytes::concat(&[subject, queue.unwrap_or_default(), sid]),
             subject_len: subject.len() as u32,
             queue_len: queue.map_or(u32::MAX, |q| q.len() as u32),
-            sid_hash,
             max: 0,
             delivered: 0,
         }
@@ -309,8 +300,15 @@ impl SidMap {
         }
     }
 
-    /// Remove subscription `sub_key`, whose sid hashes to `hash`.
-    pub fn remove(&mut self, hash: u64, sub_key: usize, subs: &Slab<Subscription>) {
+    /// Remove subscription `sub_key`, whose sid hashes to `hash` under
+    /// `hasher` (the hash is not stored: 8 bytes for every subscription).
+    pub fn remove(
+        &mut self,
+        hash: u64,
+        sub_key: usize,
+        subs: &Slab<Subscription>,
+        hasher: &impl BuildHasher,
+    ) {
         if let Some(i) = self.collided.iter().position(|&k| k == sub_key) {
             self.collided.swap_remove(i);
             return;
@@ -318,7 +316,7 @@ impl SidMap {
         if self.by_hash.get(&hash) == Some(&sub_key) {
             self.by_hash.remove(&hash);
             // A collided sid with the same hash takes the free place.
-            let hash_of = |k: usize| subs.get(k).map(|s| s.sid_hash);
+            let hash_of = |k: usize| subs.get(k).map(|s| hasher.hash_one(s.sid()));
             if let Some(i) = self.collided.iter().position(|&k| hash_of(k) == Some(hash)) {
                 let moved = self.collided.swap_remove(i);
                 self.by_hash.insert(hash, moved);
@@ -444,15 +442,39 @@ mod tests {
         assert_eq!(err.to_string(), "read buffer full");
     }
 
+    /// Hashes sid "4" to 9 and every other sid to 7, to force collisions.
+    #[derive(Default)]
+    struct Forced(u64);
+
+    impl Hasher for Forced {
+        fn finish(&self) -> u64 {
+            if self.0 == 0 {
+                7
+            } else {
+                self.0
+            }
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            if bytes == b"4" {
+                self.0 = 9;
+            }
+        }
+    }
+
     #[test]
     fn sid_map_keeps_colliding_sids_apart() {
+        let forced = BuildHasherDefault::<Forced>::default();
+        assert_eq!(
+            (forced.hash_one(&b"1"[..]), forced.hash_one(&b"4"[..])),
+            (7, 9)
+        );
         let mut subs = Slab::new();
         let mut map = SidMap::default();
         // Three sids forced onto one hash, one on another.
         let keys: Vec<usize> = [(&b"1"[..], 7u64), (b"2", 7), (b"3", 7), (b"4", 9)]
             .into_iter()
             .map(|(sid, hash)| {
-                let key = subs.insert(Subscription::new(0, b"s", None, sid, hash));
+                let key = subs.insert(Subscription::new(0, b"s", None, sid));
                 map.insert(hash, key);
                 key
             })
@@ -468,12 +490,12 @@ mod tests {
         }
         assert_eq!(map.get(b"5", 7, &subs), None);
         // Removing the one in the table promotes a collided one.
-        map.remove(7, keys[0], &subs);
+        map.remove(7, keys[0], &subs, &forced);
         subs.remove(keys[0]);
         assert_eq!(map.get(b"1", 7, &subs), None);
         assert_eq!(map.get(b"2", 7, &subs), Some(keys[1]));
         assert_eq!(map.get(b"3", 7, &subs), Some(keys[2]));
-        map.remove(7, keys[2], &subs);
+        map.remove(7, keys[2], &subs, &forced);
         assert_eq!(map.get(b"2", 7, &subs), Some(keys[1]));
         let mut rest = map.drain();
         rest.sort();
@@ -483,12 +505,12 @@ mod tests {
 
     #[test]
     fn subscription_names_share_one_allocation() {
-        let q = Subscription::new(3, b"a.b", Some(b"workers"), b"42", 0);
+        let q = Subscription::new(3, b"a.b", Some(b"workers"), b"42");
         assert_eq!(
             (q.subject(), q.queue(), q.sid()),
             (&b"a.b"[..], Some(&b"workers"[..]), &b"42"[..])
         );
-        let p = Subscription::new(3, b"a.>", None, b"7", 0);
+        let p = Subscription::new(3, b"a.>", None, b"7");
         assert_eq!(
             (p.subject(), p.queue(), p.sid()),
             (&b"a.>"[..], None, &b"7"[..])

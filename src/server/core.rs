@@ -391,7 +391,8 @@ impl Core {
             let Some(conn) = self.conns.get(sub.conn) else {
                 return Err(format!("subscription {sub_key} of a missing connection"));
             };
-            if conn.subs.get(sub.sid(), sub.sid_hash, &self.subs) != Some(sub_key) {
+            let sid_hash = std::hash::BuildHasher::hash_one(&self.sid_hasher, sub.sid());
+            if conn.subs.get(sub.sid(), sid_hash, &self.subs) != Some(sub_key) {
                 return Err(format!("subscription {sub_key} missing from its sid map"));
             }
         }
