@@ -193,6 +193,31 @@ fn unsubscribe_now_and_after_max_messages() {
     c.expect_nothing_more();
 }
 
+/// A client with many subscriptions (past the point where natsd indexes
+/// them by sid) still unsubscribes exactly the ones it names.
+#[test]
+fn many_subscriptions_on_one_connection_unsubscribe_by_sid() {
+    let srv = server();
+    let mut c = Raw::quiet(&srv);
+    let subs: String = (1..=40)
+        .map(|sid| format!("SUB s.{sid} {sid}\r\n"))
+        .collect();
+    let odd: String = (1..=40)
+        .step_by(2)
+        .map(|sid| format!("UNSUB {sid}\r\n"))
+        .collect();
+    let pubs: String = (1..=40)
+        .map(|sid| format!("PUB s.{sid} 0\r\n\r\n"))
+        .collect();
+    c.send(format!("{subs}{odd}SUB s.1 1\r\n{pubs}").as_bytes());
+    let want: String = (1..=40)
+        .filter(|sid| sid % 2 == 0 || *sid == 1)
+        .map(|sid| format!("MSG s.{sid} {sid} 0\r\n\r\n"))
+        .collect();
+    c.expect(want.as_bytes());
+    c.expect_nothing_more();
+}
+
 #[test]
 fn duplicate_sid_keeps_the_first_subscription() {
     let srv = server();

@@ -224,7 +224,9 @@ impl Core {
             let sub = Subscription::new(key, subject, queue, sid);
             let sub_key = self.subs.insert(sub);
             self.sublist.insert(subject, queue, sub_key);
-            self.conns[key].subs.insert(sid_hash, sub_key);
+            self.conns[key]
+                .subs
+                .insert(sid_hash, sub_key, &self.subs, &self.sid_hasher);
         }
         if self.conns[key].opts.verbose {
             self.queue(key, encode::OK);

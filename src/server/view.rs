@@ -125,6 +125,7 @@ impl Conn {
             subs: self
                 .subs
                 .keys()
+                .into_iter()
                 .take(max_subs)
                 .filter_map(|k| subs.get(k))
                 .map(|s| SubInfo::of(s, self.cid))
