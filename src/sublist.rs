@@ -468,6 +468,10 @@ struct Cache<T> {
     slots: Vec<u32>,
     /// Per-process key of [`subject_hash`].
     hash_key: u64,
+    /// The entry matched or added last. A publisher usually repeats its
+    /// subject, so this entry is compared before the subject is hashed.
+    /// Only a hint: used when it is live and its subject is the one asked.
+    last: usize,
 }
 
 impl<T: Copy + Eq> Cache<T> {
@@ -487,6 +491,7 @@ impl<T: Copy + Eq> Cache<T> {
             live: 0,
             slots,
             hash_key: RandomState::new().hash_one(0x6e61_7473_u64),
+            last: 0,
         }
     }
 
@@ -848,9 +853,17 @@ impl<T: Copy + Eq> Sublist<T> {
     pub fn match_subject(&mut self, subject: &[u8]) -> &SublistResult<T> {
         self.matches += 1;
         if self.cache.enabled() {
-            let hash = self.cache.hash(subject);
-            if let Some(i) = self.cache.find(subject, hash) {
+            let last = self.cache.last;
+            let repeated =
+                last < self.cache.live && same_bytes(&self.cache.entries[last].subject, subject);
+            let hash = (!repeated).then(|| self.cache.hash(subject));
+            let found = match hash {
+                None => Some(last),
+                Some(hash) => self.cache.find(subject, hash),
+            };
+            if let Some(i) = found {
                 self.cache_hits += 1;
+                self.cache.last = i;
                 let entry = &mut self.cache.entries[i];
                 entry.hit = true;
                 return &entry.result;
@@ -858,7 +871,10 @@ impl<T: Copy + Eq> Sublist<T> {
             if !is_matchable(subject) {
                 return &self.empty;
             }
+            // A miss was hashed above (a repeated subject is a hit).
+            let hash = hash.unwrap_or_else(|| self.cache.hash(subject));
             let i = self.cache.insert(subject, hash);
+            self.cache.last = i;
             let result = &mut self.cache.entries[i].result;
             collect(
                 &self.nodes,
