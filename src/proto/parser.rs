@@ -270,8 +270,13 @@ impl Parser {
         };
         if state == State::Start && !self.awaiting_connect {
             if let Some((kw, len)) = hot_name(buf) {
-                state = State::Space(kw);
                 i = len;
+                // One separator, then the arguments: the usual case needs
+                // no trip through the name loop.
+                state = match buf.get(i) {
+                    Some(b' ' | b'\t') | None => State::Space(kw),
+                    Some(_) => State::Arg { kw, scanned: 1 },
+                };
             }
         }
         while let State::Start | State::Name { .. } | State::NeedSpace(_) | State::Space(_) = state
