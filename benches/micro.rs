@@ -162,11 +162,14 @@ fn core_cases(bench: &Bench) {
             core.flush(key, &mut sink, now);
             key
         };
-        let publisher = connect(&mut core, b"CONNECT {\"verbose\":false}\r\n");
+        let publisher = connect(
+            &mut core,
+            b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n",
+        );
         let subscriber = (subscribers > 0).then(|| {
             connect(
                 &mut core,
-                b"CONNECT {\"verbose\":false}\r\nSUB foo.bar 1\r\n",
+                b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB foo.bar 1\r\n",
             )
         });
         let rate = bench.rate(per_round, || {
