@@ -66,12 +66,7 @@ impl Core {
                 self.process_unsub(key, sid, max);
             }
             Op::Pub(ref msg) => {
-                let stats = &mut self.conns[key].stats;
-                stats.last_activity = now;
-                stats.in_msgs += 1;
-                stats.in_bytes += msg.msg.len() as u64;
-                self.stats.in_msgs += 1;
-                self.stats.in_bytes += msg.msg.len() as u64;
+                self.count_in(key, 1, msg.msg.len() as u64, now);
                 self.process_pub(key, msg);
             }
             Op::ClientHmsg => {
@@ -261,7 +256,20 @@ impl Core {
         self.sublist.remove(sub.subject(), sub.queue(), sub_key);
     }
 
-    fn process_pub(&mut self, key: usize, msg: &Pub<'_>) {
+    /// Count messages published by connection `key`, for it and the server.
+    pub(super) fn count_in(&mut self, key: usize, msgs: u64, bytes: u64, now: Instant) {
+        if msgs == 0 {
+            return;
+        }
+        let stats = &mut self.conns[key].stats;
+        stats.last_activity = now;
+        stats.in_msgs += msgs;
+        stats.in_bytes += bytes;
+        self.stats.in_msgs += msgs;
+        self.stats.in_bytes += bytes;
+    }
+
+    pub(super) fn process_pub(&mut self, key: usize, msg: &Pub<'_>) {
         let conn = &self.conns[key];
         if conn.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
             self.send_err(key, text::INVALID_PUBLISH_SUBJECT);

@@ -18,7 +18,7 @@ use super::router::{mark_written, Rng};
 use super::stats::{ConnStats, ServerStats, WallClock};
 use super::timers::{Timer, TimerKind, Timers};
 use crate::options::Options;
-use crate::proto::{encode, ConnectOpts, Info, Parser, Status};
+use crate::proto::{encode, ConnectOpts, Info, Op, Parser, Status};
 use crate::sublist::Sublist;
 
 /// nats-server's first PING after CONNECT comes sooner than the interval.
@@ -208,10 +208,21 @@ impl Core {
         let mut rbuf = std::mem::replace(&mut conn.rbuf, ReadBuf::empty());
         let mut parser = conn.parser.clone();
         let mut consumed = 0;
+        // PUBs are counted for the whole read, not one by one.
+        let (mut msgs_in, mut bytes_in) = (0, 0);
         loop {
             // Matched by reference: moving the operation out of the result
             // reads it back wider than it was written, which stalls.
             match &parser.parse(&rbuf.pending()[consumed..]) {
+                Ok(Status::Complete((n, Op::Pub(msg)))) if !self.trace => {
+                    consumed += n;
+                    msgs_in += 1;
+                    bytes_in += msg.msg.len() as u64;
+                    self.process_pub(key, msg);
+                    if self.conns[key].is_closing() {
+                        break;
+                    }
+                }
                 Ok(Status::Complete((n, op))) => {
                     consumed += n;
                     self.process_op(key, &mut parser, op, now);
@@ -230,6 +241,7 @@ impl Core {
             }
         }
         rbuf.consume(consumed);
+        self.count_in(key, msgs_in, bytes_in, now);
         let conn = &mut self.conns[key];
         conn.rbuf = rbuf;
         conn.parser = parser;
