@@ -57,6 +57,8 @@ pub struct Core {
     read_limit: usize,
     /// Connections removed since memory was last given back.
     removed_since_compact: usize,
+    /// Most connections open at once since the last compaction.
+    peak_since_compact: usize,
     /// Keys the per-connection sid maps.
     pub(super) sid_hasher: std::hash::RandomState,
     /// Server-wide counters for monitoring.
@@ -88,6 +90,7 @@ impl Core {
             trace: opts.trace && log::log_enabled!(log::Level::Trace),
             read_limit: opts.max_control_line as usize + opts.max_payload as usize + 64,
             removed_since_compact: 0,
+            peak_since_compact: 0,
             sid_hasher: std::hash::RandomState::new(),
             stats: ServerStats::default(),
             clock: WallClock::now(),
@@ -128,6 +131,7 @@ impl Core {
             stats: ConnStats::new(now),
         });
         self.stats.total_connections += 1;
+        self.peak_since_compact = self.peak_since_compact.max(self.conns.len());
         log::debug!("{addr} - cid:{cid} - Client connection created");
 
         let mut info = self.info.clone();
@@ -430,12 +434,19 @@ impl Core {
     }
 
     /// After many connections have gone, give their memory back: RSS should
-    /// follow the load down, not stay at its peak.
+    /// follow the load down, not stay at its peak. Also when fewer than a
+    /// quarter of the connections open at the last peak are left, so the
+    /// last of a crowd that closes is given back too, not only each full
+    /// batch of removals (a logarithmic number of times as a crowd drains).
     pub fn compact_if_many_removed(&mut self) {
-        if self.removed_since_compact < COMPACT_AFTER_REMOVALS {
+        let many = self.removed_since_compact >= COMPACT_AFTER_REMOVALS;
+        let drained =
+            self.removed_since_compact > 0 && self.conns.len() * 4 < self.peak_since_compact;
+        if !many && !drained {
             return;
         }
         self.removed_since_compact = 0;
+        self.peak_since_compact = self.conns.len();
         self.conns.shrink_to_fit();
         self.subs.shrink_to_fit();
         super::trim::release_free_memory();
@@ -557,6 +568,28 @@ mod tests {
         let mut out = Vec::new();
         core.flush(key, &mut out, now);
         String::from_utf8(out).unwrap()
+    }
+
+    /// A crowd that leaves is compacted after it has mostly gone, even when
+    /// fewer than a batch of removals, and only a few times as it drains.
+    #[test]
+    fn a_crowd_that_leaves_is_compacted_a_few_times() {
+        let mut core = core();
+        let t0 = Instant::now();
+        let addr = "127.0.0.1:1000".parse().unwrap();
+        let keys: Vec<usize> = (0..100).map(|_| core.accept(addr, t0)).collect();
+        let mut compactions = 0;
+        for &key in keys.iter().rev() {
+            core.remove(key);
+            let before = core.removed_since_compact;
+            core.compact_if_many_removed();
+            if core.removed_since_compact < before {
+                compactions += 1;
+            }
+        }
+        // At 24, 5 and 1 connections left, then at none.
+        assert_eq!(compactions, 4);
+        assert_eq!(core.conns.capacity(), 0, "the emptied table was given back");
     }
 
     #[test]
