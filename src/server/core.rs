@@ -218,18 +218,17 @@ impl Core {
             // Matched by reference: moving the operation out of the result
             // reads it back wider than it was written, which stalls.
             match &parser.parse(&rbuf.pending()[consumed..]) {
-                Ok(Status::Complete((n, Op::Pub(msg)))) if !self.trace => {
-                    consumed += n;
-                    msgs_in += 1;
-                    bytes_in += msg.msg.len() as u64;
-                    self.process_pub(key, msg);
-                    if self.conns[key].is_closing() {
-                        break;
-                    }
-                }
                 Ok(Status::Complete((n, op))) => {
                     consumed += n;
-                    self.process_op(key, &mut parser, op, now);
+                    match op {
+                        // With tracing on, process_op logs each one.
+                        Op::Pub(msg) if !self.trace => {
+                            msgs_in += 1;
+                            bytes_in += msg.msg.len() as u64;
+                            self.process_pub(key, msg);
+                        }
+                        _ => self.process_op(key, &mut parser, op, now),
+                    }
                     if self.conns[key].is_closing() {
                         break;
                     }

@@ -244,14 +244,15 @@ impl Reactor {
                         self.core.remove(key);
                         continue;
                     }
-                    if self.sockets.len() <= key {
-                        self.sockets.resize_with(key + 1, || None);
-                    }
-                    self.sockets[key] = Some(Socket {
-                        stream,
-                        write_interest: false,
-                        read_again: false,
-                    });
+                    put(
+                        &mut self.sockets,
+                        key,
+                        Socket {
+                            stream,
+                            write_interest: false,
+                            read_again: false,
+                        },
+                    );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -391,4 +392,13 @@ fn trim_table<T>(table: &mut Vec<Option<T>>) {
         let live = table.iter().rposition(Option::is_some);
         table.truncate(live.map_or(0, |i| i + 1));
     }
+}
+
+/// Store `value` at `key` of a table indexed like the core's slabs, growing
+/// the table when the key is new.
+fn put<T>(table: &mut Vec<Option<T>>, key: usize, value: T) {
+    if table.len() <= key {
+        table.resize_with(key + 1, || None);
+    }
+    table[key] = Some(value);
 }

@@ -83,13 +83,14 @@ impl Reactor {
                 m.monitor.remove(key);
                 continue;
             }
-            if m.sockets.len() <= key {
-                m.sockets.resize_with(key + 1, || None);
-            }
-            m.sockets[key] = Some(HttpSocket {
-                stream,
-                write_interest: false,
-            });
+            super::put(
+                &mut m.sockets,
+                key,
+                HttpSocket {
+                    stream,
+                    write_interest: false,
+                },
+            );
         }
     }
 
