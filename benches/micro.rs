@@ -10,8 +10,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use natsd::core::Core;
 use natsd::proto::{Info, Op, Parser, Status};
-use natsd::server::core::Core;
 use natsd::sublist::Sublist;
 use natsd::Options;
 
@@ -152,7 +152,15 @@ fn core_cases(bench: &Bench) {
             false,
             1 << 20,
         );
-        let mut core = Core::new(Options::ephemeral(), info, 7);
+        let mut core = Core::new(
+            Options::ephemeral(),
+            info,
+            7,
+            natsd::core::stats::WallClock::new(
+                std::time::Instant::now(),
+                std::time::SystemTime::now(),
+            ),
+        );
         let now = Instant::now();
         let addr = "127.0.0.1:1".parse().expect("address");
         let mut sink = Vec::new();

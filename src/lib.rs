@@ -5,17 +5,21 @@
 //! or [`Server::new`] and [`Server::run`] to serve on the calling thread.
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod conf;
 pub mod control;
+pub mod core;
 pub mod go_format;
 pub mod logging;
 pub mod monitor;
+pub mod net;
 pub mod options;
 pub mod proto;
-pub mod server;
 mod small_bytes;
 pub mod subject;
 pub mod sublist;
+mod version;
 
+pub use net::{RunningServer, Server, ServerHandle};
 pub use options::Options;
-pub use server::{RunningServer, Server, ServerHandle, NATS_SERVER_VERSION, VERSION};
+pub use version::{NATS_SERVER_VERSION, VERSION};

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use getopts::{Matches, Options as Getopts, ParsingStyle};
 use natsd::conf::{self, Loaded};
+use natsd::net::ReloadSource;
 use natsd::options::Overrides;
-use natsd::server::ReloadSource;
 use natsd::{Options, Server, NATS_SERVER_VERSION, VERSION};
 
 fn flags() -> Getopts {
@@ -307,7 +307,7 @@ fn main() -> ExitCode {
 
 fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
     let host = opts.host.clone();
-    let listen = natsd::server::join_host_port(&host, opts.port.max(0) as u16);
+    let listen = natsd::net::join_host_port(&host, opts.port.max(0) as u16);
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     log::info!("Starting natsd");

@@ -359,7 +359,7 @@ fn closed_connections_keep_their_reason_and_subscriptions() {
 fn the_closed_history_is_bounded() {
     let (server, srv) = monitored(|_| {});
     let http = monitor_of(&server);
-    let bound = natsd::server::closed::MAX_CLOSED_CLIENTS;
+    let bound = natsd::core::closed::MAX_CLOSED_CLIENTS;
     for _ in 0..bound + 5 {
         drop(TcpStream::connect(srv.addr()).unwrap());
     }

@@ -16,8 +16,9 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use natsd::core::stats::WallClock;
+use natsd::core::{Core, Flushed};
 use natsd::proto::{error, ConnectOpts, Info, Op, Parser, Status};
-use natsd::server::core::{Core, Flushed};
 use natsd::Options;
 
 use super::input::Input;
@@ -113,7 +114,12 @@ impl Session {
         Session {
             max_control_line: opts.max_control_line as usize,
             max_payload: opts.max_payload as usize,
-            core: Core::new(opts, info, 1),
+            core: Core::new(
+                opts,
+                info,
+                1,
+                WallClock::new(std::time::Instant::now(), std::time::SystemTime::now()),
+            ),
             now: Instant::now(),
             clients: Vec::new(),
         }
@@ -210,7 +216,7 @@ impl Session {
                     client.check_output(&sink.got);
                 }
             }
-            self.core.remove(key);
+            self.core.remove(key, self.now);
         }
         if let Err(e) = self.core.audit() {
             panic!("core audit: {e}");

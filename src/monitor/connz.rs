@@ -15,10 +15,10 @@ use serde::Serialize;
 use super::json::{is_zero, JsonList};
 use super::query::Query;
 use super::{Context, Reply};
+use crate::core::stats::WallClock;
+use crate::core::view::{ClientInfo, ConnSummary, SubInfo};
+use crate::core::Core;
 use crate::go_format;
-use crate::server::core::Core;
-use crate::server::stats::WallClock;
-use crate::server::view::{ClientInfo, ConnSummary, SubInfo};
 
 /// nats-server's `DefaultConnListSize`.
 const DEFAULT_LIMIT: i64 = 1024;

@@ -2,7 +2,7 @@
 
 use super::http::{Response, HTML};
 use super::Reply;
-use crate::server::{NATS_SERVER_VERSION, VERSION};
+use crate::{NATS_SERVER_VERSION, VERSION};
 
 /// (title, path) of each endpoint the page links to.
 const LINKS: [(&str, &str); 10] = [

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::{Serialize, Serializer};
 
-use crate::server::core::Core;
+use crate::core::Core;
 
 /// `value` indented as nats-server indents it.
 pub fn pretty(value: &impl Serialize) -> Vec<u8> {
@@ -157,7 +157,15 @@ mod tests {
 
     fn core() -> Core {
         let info = crate::proto::Info::server("N".into(), "n".into(), "2.15.1", "h", 1, false, 1);
-        Core::new(crate::Options::ephemeral(), info, 1)
+        Core::new(
+            crate::Options::ephemeral(),
+            info,
+            1,
+            crate::core::stats::WallClock::new(
+                std::time::Instant::now(),
+                std::time::SystemTime::now(),
+            ),
+        )
     }
 
     fn rendered(items: Vec<Item>, omit_empty: bool) -> String {

@@ -29,7 +29,7 @@ pub fn metrics(ctx: &Context<'_>, rss: u64) -> Reply {
         "{{server_id=\"{}\",server_name=\"{}\",version=\"{}\"}}",
         escape(&info.server_id),
         escape(&info.server_name),
-        escape(crate::server::VERSION)
+        escape(crate::VERSION)
     );
     put(
         Metric("natsd_info", "The server's identity; always 1.", "gauge"),

@@ -32,9 +32,9 @@ use self::http::{HttpConn, Parsed, Request, Response, Status};
 use self::json::JsonList;
 use self::process::CpuSampler;
 use self::query::Query;
+use crate::core::Core;
 use crate::go_format;
 use crate::options::Options;
-use crate::server::core::Core;
 
 /// Monitoring connections served at once; more are refused with a 503.
 pub const MAX_CONNECTIONS: usize = 64;

@@ -8,8 +8,8 @@ use super::connz::{SubDetail, GLOBAL_ACCOUNT};
 use super::json::{go_float, JsonList};
 use super::query::Query;
 use super::{Context, Reply};
-use crate::server::core::Core;
-use crate::server::view::SubInfo;
+use crate::core::view::SubInfo;
+use crate::core::Core;
 use crate::subject;
 use crate::sublist::SublistStats;
 

@@ -1,36 +1,14 @@
-//! Message delivery: one frame per matching subscription into its
+//! Message delivery (fan-out): one frame per matching subscription into its
 //! connection's write buffer; one member of each queue group.
 
 use slab::Slab;
 
-use super::conn::{CloseReason, Conn, Subscription};
+use super::closed::CloseReason;
+use super::conn::{Conn, Subscription};
+use super::rng::Rng;
 use crate::proto::encode::write_msg;
 use crate::proto::Pub;
 use crate::sublist::SublistResult;
-
-/// A small xorshift generator: picks queue members without a lock or a
-/// system call.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
 
 /// What delivery needs besides the match result, borrowed from the reactor.
 pub struct Delivery<'a> {
@@ -137,20 +115,5 @@ pub fn mark_written(conn: &mut Conn, key: usize, dirty: &mut Vec<usize>, max_pen
     if !conn.dirty {
         conn.dirty = true;
         dirty.push(key);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Rng;
-
-    #[test]
-    fn rng_spreads_over_its_range() {
-        let mut rng = Rng::new(42);
-        let mut seen = [0u32; 3];
-        for _ in 0..3000 {
-            seen[rng.below(3)] += 1;
-        }
-        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
     }
 }

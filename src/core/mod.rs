@@ -12,11 +12,26 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use super::closed::ClosedClients;
-use super::conn::{CloseReason, Conn, ReadBuf, Subscription, WriteBuf};
-use super::router::{mark_written, Rng};
-use super::stats::{ConnStats, ServerStats, WallClock};
-use super::timers::{Timer, TimerKind, Timers};
+mod buffers;
+mod client;
+pub mod closed;
+mod conn;
+mod deliver;
+mod lame_duck;
+mod reload;
+pub mod rng;
+mod sids;
+pub mod stats;
+mod timers;
+pub mod view;
+
+use self::buffers::{ReadBuf, WriteBuf};
+use self::closed::{CloseReason, ClosedClients};
+use self::conn::{Conn, Subscription};
+use self::deliver::mark_written;
+use self::rng::Rng;
+use self::stats::{ConnStats, ServerStats, WallClock};
+use self::timers::{Timer, TimerKind, Timers};
 use crate::options::Options;
 use crate::proto::{encode, ConnectOpts, Info, Op, Parser, Status};
 use crate::sublist::Sublist;
@@ -39,20 +54,20 @@ pub struct Core {
     pub opts: Options,
     /// The INFO every client gets, less its own id and address.
     pub info: Info,
-    pub(super) conns: Slab<Conn>,
-    pub(super) subs: Slab<Subscription>,
-    pub(super) sublist: Sublist<usize>,
+    conns: Slab<Conn>,
+    subs: Slab<Subscription>,
+    sublist: Sublist<usize>,
     timers: Timers,
-    pub(super) rng: Rng,
+    rng: Rng,
     /// Connections written to since the last `take_dirty`.
-    pub(super) dirty: Vec<usize>,
+    dirty: Vec<usize>,
     /// Connections marked closing since the last `take_closing`.
     closing: Vec<usize>,
     /// Scratch for auto-unsubscribed subscriptions.
-    pub(super) expired: Vec<usize>,
+    expired: Vec<usize>,
     next_cid: u64,
     /// `log::log_enabled!(Trace)`, read once: tracing is off the hot path.
-    pub(super) trace: bool,
+    trace: bool,
     /// The longest a read buffer may grow: a full PUB with its payload.
     read_limit: usize,
     /// Connections removed since memory was last given back.
@@ -60,22 +75,22 @@ pub struct Core {
     /// Most connections open at once since the last compaction.
     peak_since_compact: usize,
     /// Keys the per-connection sid maps.
-    pub(super) sid_hasher: std::hash::RandomState,
+    sid_hasher: std::hash::RandomState,
     /// Server-wide counters for monitoring.
-    pub(super) stats: ServerStats,
+    stats: ServerStats,
     /// The start, and wall-clock times for the monitor.
-    pub(super) clock: WallClock,
+    clock: WallClock,
     /// Recently closed connections, kept while monitoring is on.
-    pub(super) closed: ClosedClients,
+    closed: ClosedClients,
     /// Set once lame duck mode has begun.
-    pub(super) lame_duck: Option<super::lame_duck::LameDuck>,
+    lame_duck: Option<lame_duck::LameDuck>,
 }
 
 /// After this many connections have gone, spare capacity is given back.
 const COMPACT_AFTER_REMOVALS: usize = 256;
 
 impl Core {
-    pub fn new(opts: Options, info: Info, seed: u64) -> Core {
+    pub fn new(opts: Options, info: Info, seed: u64, clock: WallClock) -> Core {
         Core {
             info,
             conns: Slab::new(),
@@ -93,7 +108,7 @@ impl Core {
             peak_since_compact: 0,
             sid_hasher: std::hash::RandomState::new(),
             stats: ServerStats::default(),
-            clock: WallClock::now(),
+            clock,
             closed: ClosedClients::new(opts.http_port != 0),
             lame_duck: None,
             opts,
@@ -251,13 +266,13 @@ impl Core {
     }
 
     /// Append `bytes` to a connection's output and queue it for flushing.
-    pub(super) fn queue(&mut self, key: usize, bytes: &[u8]) {
+    fn queue(&mut self, key: usize, bytes: &[u8]) {
         let conn = &mut self.conns[key];
         conn.wbuf.buf.extend_from_slice(bytes);
         mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
     }
 
-    pub(super) fn send_err(&mut self, key: usize, text: &str) {
+    fn send_err(&mut self, key: usize, text: &str) {
         let conn = &mut self.conns[key];
         if self.trace {
             log::trace!("{} - cid:{} - ->> [-ERR '{text}']", conn.addr, conn.cid);
@@ -325,7 +340,7 @@ impl Core {
     }
 
     /// Mark a connection closing; the reactor reaps it after this turn.
-    pub(super) fn close(&mut self, key: usize, reason: CloseReason) {
+    fn close(&mut self, key: usize, reason: CloseReason) {
         if let Some(conn) = self.conns.get_mut(key) {
             if conn.closing.is_none() {
                 conn.closing = Some(reason);
@@ -365,16 +380,17 @@ impl Core {
         }
     }
 
-    /// Forget a closed connection and its subscriptions.
-    pub fn remove(&mut self, key: usize) {
+    /// Forget a closed connection and its subscriptions; `now` is when it
+    /// closed, as the closed-connection history shows.
+    pub fn remove(&mut self, key: usize, now: Instant) {
         let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
         let reason = conn.closing.unwrap_or(CloseReason::ClientClosed);
         self.stats.count_close(reason);
         if self.closed.enabled() {
-            let mut info = conn.info(&self.subs, super::closed::MAX_CLOSED_SUBS);
-            info.closed = Some((Instant::now(), reason.as_str()));
+            let mut info = conn.info(&self.subs, closed::MAX_CLOSED_SUBS);
+            info.closed = Some((now, reason.as_str()));
             self.closed.push(info);
         }
         for sub_key in conn.subs.drain() {
@@ -437,23 +453,25 @@ impl Core {
     /// quarter of the connections open at the last peak are left, so the
     /// last of a crowd that closes is given back too, not only each full
     /// batch of removals (a logarithmic number of times as a crowd drains).
-    pub fn compact_if_many_removed(&mut self) {
+    /// Returns whether it compacted, so the caller can hand the freed
+    /// memory back to the system.
+    pub fn compact_if_many_removed(&mut self) -> bool {
         let many = self.removed_since_compact >= COMPACT_AFTER_REMOVALS;
         let drained =
             self.removed_since_compact > 0 && self.conns.len() * 4 < self.peak_since_compact;
         if !many && !drained {
-            return;
+            return false;
         }
         self.removed_since_compact = 0;
         self.peak_since_compact = self.conns.len();
         self.conns.shrink_to_fit();
         self.subs.shrink_to_fit();
-        super::trim::release_free_memory();
+        true
     }
 
     // ---- timers ---------------------------------------------------------
 
-    pub(super) fn schedule(&mut self, key: usize, cid: u64, kind: TimerKind, at: Instant) {
+    fn schedule(&mut self, key: usize, cid: u64, kind: TimerKind, at: Instant) {
         self.timers.schedule(Timer { at, key, cid, kind });
     }
 
@@ -464,7 +482,7 @@ impl Core {
 
     /// The first PING after CONNECT: sooner than the interval, with up to
     /// 20% jitter, as nats-server does.
-    pub(super) fn arm_first_ping(&mut self, key: usize, now: Instant) {
+    fn arm_first_ping(&mut self, key: usize, now: Instant) {
         let base = self.opts.ping_interval.min(FIRST_PING_INTERVAL);
         let jitter_ms = (base.as_millis() as u64 / 5).max(1);
         let at = now + base + Duration::from_millis(self.rng.next_u64() % jitter_ms);
@@ -560,7 +578,12 @@ mod tests {
             false,
             1024 * 1024,
         );
-        Core::new(Options::ephemeral(), info, 7)
+        Core::new(
+            Options::ephemeral(),
+            info,
+            7,
+            WallClock::new(std::time::Instant::now(), std::time::SystemTime::now()),
+        )
     }
 
     fn output(core: &mut Core, key: usize, now: Instant) -> String {
@@ -579,7 +602,7 @@ mod tests {
         let keys: Vec<usize> = (0..100).map(|_| core.accept(addr, t0)).collect();
         let mut compactions = 0;
         for &key in keys.iter().rev() {
-            core.remove(key);
+            core.remove(key, t0);
             let before = core.removed_since_compact;
             core.compact_if_many_removed();
             if core.removed_since_compact < before {
@@ -616,7 +639,7 @@ mod tests {
         // End of stream closes, and the close frees its subscriptions.
         core.receive(sub, &mut &b""[..], later).unwrap();
         assert_eq!(core.next_closing(), Some((sub, true)));
-        core.remove(sub);
+        core.remove(sub, later);
         assert_eq!(core.sublist.count(), 0);
     }
 }

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use super::client::CLIENT_PROTO_INFO;
-use super::conn::CloseReason;
-use super::core::Core;
+use super::closed::CloseReason;
+use super::Core;
 
 pub(super) struct LameDuck {
     /// Clients still to close (key and cid, as a key is reused), in order.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
-use super::{close_gracefully, trim_table, Reactor};
+use super::{close_gracefully, put, trim_table, Reactor};
 use crate::monitor::{Flushed, Monitor, BUSY_RESPONSE};
 
 pub const MONITOR_LISTENER: Token = Token(usize::MAX - 8);
@@ -83,7 +83,7 @@ impl Reactor {
                 m.monitor.remove(key);
                 continue;
             }
-            super::put(
+            put(
                 &mut m.sockets,
                 key,
                 HttpSocket {

@@ -1,5 +1,5 @@
-//! The recently closed connections `/connz?state=closed` lists: a bounded
-//! history, oldest dropped first.
+//! Why connections close, and the recently closed connections
+//! `/connz?state=closed` lists: a bounded history, oldest dropped first.
 //!
 //! nats-server keeps the last 10,000 (`max_closed_clients`) with every
 //! subscription of each. At a few hundred bytes a record that is more memory
@@ -12,6 +12,48 @@
 use std::collections::VecDeque;
 
 use super::view::ClientInfo;
+
+/// Why a connection was closed, in nats-server's words (as /connz reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ProtocolViolation,
+    AuthenticationTimeout,
+    AuthenticationViolation,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
+    MaxConnectionsExceeded,
+    BadClientProtocolVersion,
+    NoRespondersRequiresHeaders,
+    ReadError,
+    WriteError,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::WriteError => "Write Error",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
 
 /// Closed connections kept.
 pub const MAX_CLOSED_CLIENTS: usize = 1_000;
@@ -67,7 +109,7 @@ impl ClosedClients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::view::{ConnSummary, SubInfo};
+    use crate::core::view::{ConnSummary, SubInfo};
     use std::time::{Duration, Instant};
 
     fn client(cid: u64, subs: usize) -> ClientInfo {

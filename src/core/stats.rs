@@ -21,8 +21,8 @@ pub struct ServerStats {
 
 impl ServerStats {
     /// Count why a connection closed.
-    pub(super) fn count_close(&mut self, reason: super::conn::CloseReason) {
-        use super::conn::CloseReason::*;
+    pub(super) fn count_close(&mut self, reason: super::closed::CloseReason) {
+        use super::closed::CloseReason::*;
         match reason {
             SlowConsumerPendingBytes | SlowConsumerWriteDeadline => self.slow_consumers += 1,
             StaleConnection => self.stale_connections += 1,
@@ -80,11 +80,10 @@ pub struct WallClock {
 }
 
 impl WallClock {
-    pub fn now() -> WallClock {
-        WallClock {
-            instant: Instant::now(),
-            system: SystemTime::now(),
-        }
+    /// A clock from one reading of both clocks (the caller's: the core
+    /// reads none).
+    pub fn new(instant: Instant, system: SystemTime) -> WallClock {
+        WallClock { instant, system }
     }
 
     /// The wall-clock time of `at`.
@@ -108,7 +107,7 @@ mod tests {
     #[test]
     fn wall_clock_maps_instants_either_side_of_its_reading() {
         let before = Instant::now();
-        let clock = WallClock::now();
+        let clock = WallClock::new(std::time::Instant::now(), std::time::SystemTime::now());
         let (instant, system) = clock.start();
         let later = instant + Duration::from_secs(5);
         assert_eq!(clock.at(later), system + Duration::from_secs(5));

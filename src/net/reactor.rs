@@ -15,8 +15,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use self::monitor::{MonitorSockets, MONITOR_BASE, MONITOR_LISTENER};
-use super::core::{Core, Flushed};
 use super::signals::{self, Action};
+use crate::core::{Core, Flushed};
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
@@ -241,7 +241,7 @@ impl Reactor {
                             .register(&mut stream, Token(key), Interest::READABLE)
                     {
                         log::error!("Error registering client connection {addr}: {e}");
-                        self.core.remove(key);
+                        self.core.remove(key, Instant::now());
                         continue;
                     }
                     put(
@@ -353,10 +353,12 @@ impl Reactor {
                 }
                 close_gracefully(&self.poll, &mut socket.stream);
             }
-            self.core.remove(key);
+            self.core.remove(key, Instant::now());
             trim_table(&mut self.sockets);
         }
-        self.core.compact_if_many_removed();
+        if self.core.compact_if_many_removed() {
+            super::trim::release_free_memory();
+        }
     }
 
     fn shutdown(&mut self) {

@@ -6,8 +6,8 @@ use crate::go_format;
 use crate::options::Options;
 use crate::proto::error;
 
-use super::conn::CloseReason;
-use super::core::Core;
+use super::closed::CloseReason;
+use super::Core;
 
 impl Core {
     /// Replace the running options with `new`. Nothing is applied when an
@@ -129,7 +129,9 @@ impl Core {
         let refused: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.connected && !c.is_closing() && !self.authorized(&c.opts))
+            .filter(|(_, c)| {
+                c.connected && !c.is_closing() && !crate::auth::authorized(&self.opts, &c.opts)
+            })
             .map(|(key, _)| key)
             .collect();
         for key in refused {

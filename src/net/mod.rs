@@ -1,19 +1,10 @@
-//! The only code that touches sockets and time: the reactor, connections,
-//! routing, timers and the client listener.
+//! The only code that touches sockets, the poll and the clock: the
+//! reactor, the listeners, signals and the memory trim. It moves bytes
+//! between sockets and the sans-IO [`Core`], and tells it the time.
 
-mod client;
-pub mod closed;
-mod conn;
-pub mod core;
-mod lame_duck;
 mod reactor;
-mod reload;
-mod router;
 pub mod signals;
-pub mod stats;
-mod timers;
 mod trim;
-pub mod view;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -26,18 +17,14 @@ use std::thread::JoinHandle;
 use mio::net::TcpListener;
 use mio::{Interest, Waker};
 
-use self::core::Core;
+use crate::core::rng::Rng;
+use crate::core::stats::WallClock;
+use crate::core::Core;
 use crate::options::Options;
 use crate::proto::Info;
+use crate::version::NATS_SERVER_VERSION;
 pub use reactor::ReloadSource;
 use reactor::{Reactor, SIGNALS};
-
-/// The version of natsd itself.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The nats-server release whose client protocol natsd speaks. Clients read
-/// INFO's `version` to decide which features the server has (headers since
-/// 2.2, ...), so natsd reports this one there.
-pub const NATS_SERVER_VERSION: &str = "2.15.1";
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -92,7 +79,15 @@ impl Server {
                 io::Error::new(e.kind(), format!("can't listen to the monitor port: {e}"))
             })?),
         };
-        let mut reactor = Reactor::new(Core::new(opts, info, seed), listener)?;
+        let mut reactor = Reactor::new(
+            Core::new(
+                opts,
+                info,
+                seed,
+                WallClock::new(std::time::Instant::now(), std::time::SystemTime::now()),
+            ),
+            listener,
+        )?;
         if let Some(listener) = monitor_listener {
             reactor.serve_monitor(listener)?;
         }
@@ -279,7 +274,7 @@ fn random_seed() -> u64 {
 /// and 55 base32 characters).
 fn server_id(seed: u64) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut rng = router::Rng::new(seed);
+    let mut rng = Rng::new(seed);
     let mut id = String::from("N");
     for _ in 0..55 {
         id.push(ALPHABET[(rng.next_u64() % 32) as usize] as char);

@@ -4,9 +4,10 @@
 use std::hash::BuildHasher;
 use std::time::Instant;
 
-use super::conn::{CloseReason, Subscription};
-use super::core::Core;
-use super::router::{mark_written, Delivery};
+use super::closed::CloseReason;
+use super::conn::Subscription;
+use super::deliver::{mark_written, Delivery};
+use super::Core;
 use crate::proto::error::{self as text, ProtoError};
 use crate::proto::{encode, Op, Parser, Pub};
 use crate::subject;
@@ -148,7 +149,7 @@ impl Core {
         self.arm_first_ping(key, now);
 
         let conn = &self.conns[key];
-        let authorized = self.authorized(&conn.opts);
+        let authorized = crate::auth::authorized(&self.opts, &conn.opts);
         if !authorized || conn.opts.new_account || conn.opts.named_account {
             log::error!("{} - cid:{} - authentication error", conn.addr, conn.cid);
             self.send_err(key, text::AUTHORIZATION_VIOLATION);
@@ -169,32 +170,6 @@ impl Core {
         if conn.opts.verbose {
             self.queue(key, encode::OK);
         }
-    }
-
-    /// nats-server's checks: the users list first (a client that presents
-    /// no credentials at all is the `no_auth_user`, when there is one),
-    /// else the token, else the single user.
-    pub(super) fn authorized(&self, client: &crate::proto::ConnectOpts) -> bool {
-        if let Some(users) = &self.opts.users {
-            let anonymous =
-                client.user.is_empty() && client.pass.is_empty() && client.auth_token.is_empty();
-            if let (true, Some(no_auth_user)) = (anonymous, &self.opts.no_auth_user) {
-                return users.iter().any(|u| u.username == *no_auth_user);
-            }
-            return users.iter().any(|u| {
-                *u.username == *client.user
-                    && constant_time_eq(u.password.as_bytes(), client.pass.as_bytes())
-            });
-        }
-        if let Some(token) = &self.opts.authorization {
-            return constant_time_eq(token.as_bytes(), client.auth_token.as_bytes());
-        }
-        if let Some(user) = &self.opts.username {
-            let pass = self.opts.password.as_deref().unwrap_or("");
-            return *client.user == **user
-                && constant_time_eq(pass.as_bytes(), client.pass.as_bytes());
-        }
-        true
     }
 
     fn process_sub(&mut self, key: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
@@ -332,14 +307,6 @@ impl Core {
         out.extend_from_slice(b"\r\n\r\n\r\n");
         mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
     }
-}
-
-/// Compare secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A short rendering of an operation for protocol traces.

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::conn::{Conn, Subscription};
-use super::core::Core;
 use super::stats::{ServerStats, WallClock};
+use super::Core;
 use crate::sublist::SublistStats;
 
 /// The numbers of one connection, enough to sort and page `/connz` before

@@ -1,0 +1,130 @@
+//! One connection's state: buffers, parser, protocol state, timers and
+//! counters (the socket is the reactor's), and its subscriptions.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::buffers::{ReadBuf, WriteBuf};
+use super::closed::CloseReason;
+use super::sids::SidMap;
+use super::stats::ConnStats;
+use crate::proto::{ConnectOpts, Parser};
+use crate::small_bytes::SmallBytes;
+
+/// A client subscription, stored in the core's subscription slab; the trie
+/// holds its slab key. Subject, queue and sid are stored together, inline
+/// when short.
+pub struct Subscription {
+    pub conn: usize,
+    /// `subject`, then `queue`, then `sid`.
+    names: SmallBytes,
+    subject_len: u32,
+    /// `u32::MAX` when the subscription is not in a queue group.
+    queue_len: u32,
+    /// Auto-unsubscribe after this many deliveries; 0 means never.
+    pub max: u64,
+    pub delivered: u64,
+}
+
+impl Subscription {
+    pub fn new(conn: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Subscription {
+        // The parser bounds every argument by max_control_line.
+        Subscription {
+            conn,
+            names: SmallBytes::concat(&[subject, queue.unwrap_or_default(), sid]),
+            subject_len: subject.len() as u32,
+            queue_len: queue.map_or(u32::MAX, |q| q.len() as u32),
+            max: 0,
+            delivered: 0,
+        }
+    }
+
+    pub fn subject(&self) -> &[u8] {
+        &self.names.as_bytes()[..self.subject_len as usize]
+    }
+
+    pub fn queue(&self) -> Option<&[u8]> {
+        let start = self.subject_len as usize;
+        (self.queue_len != u32::MAX)
+            .then(|| &self.names.as_bytes()[start..start + self.queue_len as usize])
+    }
+
+    pub fn sid(&self) -> &[u8] {
+        let queue_len = if self.queue_len == u32::MAX {
+            0
+        } else {
+            self.queue_len
+        };
+        &self.names.as_bytes()[(self.subject_len + queue_len) as usize..]
+    }
+}
+
+/// Per-connection state; the socket is the reactor's.
+pub struct Conn {
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub rbuf: ReadBuf,
+    pub wbuf: WriteBuf,
+    pub parser: Parser,
+    pub opts: ConnectOpts,
+    /// A CONNECT was accepted.
+    pub connected: bool,
+    /// The INFO that follows the first PONG after CONNECT was sent.
+    pub sent_connect_info: bool,
+    /// A PING went out since the last CONNECT.
+    pub pinged_since_connect: bool,
+    /// sid -> subscription slab key.
+    pub subs: SidMap,
+    pub pings_out: u32,
+    pub last_in: Instant,
+    pub next_ping: Instant,
+    /// Set while credentials are awaited.
+    pub auth_deadline: Option<Instant>,
+    /// Set while output is pending: when it must have made progress by.
+    pub write_deadline: Option<Instant>,
+    /// On the dirty list.
+    pub dirty: bool,
+    pub closing: Option<CloseReason>,
+    /// Traffic and times for monitoring.
+    pub stats: ConnStats,
+}
+
+impl Conn {
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closing.is_none() {
+            self.closing = Some(reason);
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection pays for these, idle or not (see the RSS figures in
+    /// the README's Performance section); 96 bytes of it are the counters
+    /// and times `/connz` reports.
+    #[test]
+    fn per_connection_state_stays_small() {
+        assert!(std::mem::size_of::<Conn>() <= 640);
+        assert!(std::mem::size_of::<SidMap>() <= 56);
+    }
+
+    #[test]
+    fn subscription_names_share_one_allocation() {
+        let q = Subscription::new(3, b"a.b", Some(b"workers"), b"42");
+        assert_eq!(
+            (q.subject(), q.queue(), q.sid()),
+            (&b"a.b"[..], Some(&b"workers"[..]), &b"42"[..])
+        );
+        let p = Subscription::new(3, b"a.>", None, b"7");
+        assert_eq!(
+            (p.subject(), p.queue(), p.sid()),
+            (&b"a.>"[..], None, &b"7"[..])
+        );
+    }
+}
