@@ -2,6 +2,8 @@
 //! configured credentials and what a client presented in CONNECT; no I/O,
 //! no clock, so tests and fuzz targets call them directly.
 
+pub mod password;
+
 use crate::options::Options;
 use crate::proto::ConnectOpts;
 
@@ -15,25 +17,16 @@ pub fn authorized(opts: &Options, client: &ConnectOpts) -> bool {
         if let (true, Some(no_auth_user)) = (anonymous, &opts.no_auth_user) {
             return users.iter().any(|u| u.username == *no_auth_user);
         }
-        return users.iter().any(|u| {
-            *u.username == *client.user
-                && constant_time_eq(u.password.as_bytes(), client.pass.as_bytes())
-        });
+        return users
+            .iter()
+            .any(|u| *u.username == *client.user && password::matches(&u.password, &client.pass));
     }
     if let Some(token) = &opts.authorization {
-        return constant_time_eq(token.as_bytes(), client.auth_token.as_bytes());
+        return password::matches(token, &client.auth_token);
     }
     if let Some(user) = &opts.username {
         let pass = opts.password.as_deref().unwrap_or("");
-        return *client.user == **user && constant_time_eq(pass.as_bytes(), client.pass.as_bytes());
+        return *client.user == **user && password::matches(pass, &client.pass);
     }
     true
-}
-
-/// Compare secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,0 +1,102 @@
+//! Comparing a configured secret (password or token) with what a client
+//! presented: a bcrypt hash is verified, anything else compared in constant
+//! time, as nats-server's `comparePasswords` does.
+
+/// bcrypt never looks past this many bytes of a password; a longer one is
+/// refused rather than matched on its first 72 bytes.
+const BCRYPT_MAX_PASSWORD: usize = 72;
+
+/// nats-server's `isBcrypt`: `^\$2[abxy]\$\d{2}\$`.
+pub fn is_bcrypt(secret: &str) -> bool {
+    let b = secret.as_bytes();
+    b.len() >= 7
+        && b.starts_with(b"$2")
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
+}
+
+/// Whether `presented` matches the configured `secret`.
+pub fn matches(secret: &str, presented: &str) -> bool {
+    if is_bcrypt(secret) {
+        presented.len() <= BCRYPT_MAX_PASSWORD && bcrypt::verify(presented, secret).unwrap_or(false)
+    } else {
+        constant_time_eq(secret.as_bytes(), presented.as_bytes())
+    }
+}
+
+/// Compare secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `s3cr3t` at cost 4 (the lowest bcrypt allows, to keep tests fast).
+    const HASH_2A: &str = "$2a$04$Xo9SJEa7u0p2xB4hJ3Vx9O3H0Kk3p6m9qzBm2zv2m0Jr8s3rjRVOa";
+
+    #[test]
+    fn bcrypt_hashes_are_recognised_as_nats_server_recognises_them() {
+        for yes in ["$2a$11$abc", "$2b$04$", "$2x$10$x", "$2y$12$y"] {
+            assert!(is_bcrypt(yes), "{yes}");
+        }
+        for no in [
+            "$2c$11$abc",
+            "$2a$1$abc",
+            "$2a11$abc",
+            "2a$11$",
+            "$2a$1x$",
+            "pass",
+            "",
+        ] {
+            assert!(!is_bcrypt(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_bcrypt_secret_admits_the_password_and_not_the_hash() {
+        let hash = bcrypt::hash_with_salt("s3cr3t", 4, [7; 16]).unwrap();
+        for version in [
+            bcrypt::Version::TwoA,
+            bcrypt::Version::TwoB,
+            bcrypt::Version::TwoY,
+        ] {
+            let hash = hash.format_for_version(version);
+            assert!(matches(&hash, "s3cr3t"), "{hash}");
+            assert!(!matches(&hash, &hash), "the hash itself must not log in");
+            assert!(!matches(&hash, "s3cr3"));
+            assert!(!matches(&hash, ""));
+        }
+    }
+
+    #[test]
+    fn a_malformed_hash_admits_nobody() {
+        assert!(!matches(HASH_2A, "anything"));
+        assert!(!matches("$2a$04$short", "$2a$04$short"));
+    }
+
+    #[test]
+    fn plain_secrets_compare_exactly() {
+        assert!(matches("pass", "pass"));
+        assert!(!matches("pass", "pas"));
+        assert!(!matches("pass", "passs"));
+        assert!(matches("", ""));
+    }
+
+    #[test]
+    fn passwords_beyond_what_bcrypt_reads_are_refused() {
+        let long = "x".repeat(80);
+        let hash = bcrypt::hash_with_salt(&long, 4, [1; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        assert!(!matches(&hash, &long));
+        assert!(matches(&hash, &long[..72]));
+    }
+}
