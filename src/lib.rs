@@ -17,6 +17,7 @@ pub mod options;
 pub mod proto;
 mod small_bytes;
 pub mod subject;
+pub mod subject_mapping;
 pub mod sublist;
 mod version;
 

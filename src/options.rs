@@ -3,10 +3,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::auth::permissions::{Permissions, ResponsePermission, SubjectPermission};
+
 /// nats-server's `DEFAULT_PORT`.
 pub const DEFAULT_PORT: u16 = 4222;
 /// nats-server's `DEFAULT_HOST`: all interfaces (IPv4 and IPv6 alike).
 pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// The account of every client that is not placed in another.
+pub const GLOBAL_ACCOUNT: &str = "$G";
+/// nats-server's default `system_account`.
+pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
 /// Server configuration. `Options::default()` is nats-server with no flags.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +35,12 @@ pub struct Options {
     /// Who a client that presents no credentials is taken to be (one of
     /// `users`), nats-server's `no_auth_user`.
     pub no_auth_user: Option<String>,
+    /// The config file's `accounts { ... }`, besides `$G` (every client
+    /// not placed elsewhere) and the system account. Their users are in
+    /// `users`, each naming its account.
+    pub accounts: Vec<AccountConfig>,
+    /// `system_account`: the account of the server's own traffic.
+    pub system_account: String,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -88,6 +100,8 @@ impl Default for Options {
             authorization: None,
             users: None,
             no_auth_user: None,
+            accounts: Vec::new(),
+            system_account: SYSTEM_ACCOUNT.to_string(),
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -135,7 +149,14 @@ impl Options {
         }
     }
 
-    /// Whether clients must present credentials in CONNECT.
+    /// Whether INFO tells clients to present credentials: not when a
+    /// client without any is taken as the `no_auth_user` (nats-server
+    /// then leaves `auth_required` out).
+    pub fn info_auth_required(&self) -> bool {
+        self.auth_required() && self.no_auth_user.is_none()
+    }
+
+    /// Whether clients must authenticate in CONNECT.
     pub fn auth_required(&self) -> bool {
         self.username.is_some() || self.authorization.is_some() || self.users.is_some()
     }
@@ -180,6 +201,7 @@ impl Options {
                 ));
             }
         }
+        self.check_accounts()?;
         if self.max_payload == 0 || self.max_control_line == 0 {
             return Err("max_payload and max_control_line must be positive".into());
         }
@@ -199,12 +221,213 @@ impl Options {
     }
 }
 
-/// One of the config file's `authorization { users [...] }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Options {
+    /// nats-server's checks of accounts as its `parseAccounts` links them:
+    /// users in known accounts, exports to known accounts, imports of
+    /// subjects their exporter allows the importer.
+    pub fn check_accounts(&self) -> Result<(), String> {
+        let known = |name: &str| {
+            name == GLOBAL_ACCOUNT
+                || name == self.system_account
+                || self.accounts.iter().any(|a| a.name == name)
+        };
+        if self.system_account != SYSTEM_ACCOUNT
+            && !self.accounts.iter().any(|a| a.name == self.system_account)
+        {
+            return Err("error resolving system account: account missing".into());
+        }
+        for user in self.users.iter().flatten() {
+            if let Some(account) = &user.account {
+                if !known(account) {
+                    return Err(format!(
+                        "user {:?} is in account {account:?}, which is not defined",
+                        user.username
+                    ));
+                }
+            }
+        }
+        for account in &self.accounts {
+            for export in &account.exports {
+                let kind = if export.service.is_some() {
+                    "service"
+                } else {
+                    "stream"
+                };
+                for name in export.accounts.iter().flatten() {
+                    if !known(name) {
+                        return Err(format!("{name:?} account not defined for {kind} export"));
+                    }
+                }
+                if !crate::subject::is_valid_subject(export.subject.as_bytes()) {
+                    return Err(format!(
+                        "Error adding {kind} export {:?}: invalid subject",
+                        export.subject
+                    ));
+                }
+            }
+        }
+        for account in &self.accounts {
+            for import in &account.imports {
+                let (kind, local) = match &import.kind {
+                    ImportKind::Stream { .. } => ("stream", None),
+                    ImportKind::Service { to } => ("service", Some(to)),
+                };
+                let Some(exporter) = self.accounts.iter().find(|a| a.name == import.account) else {
+                    if known(&import.account) {
+                        return Err(format!(
+                            "Error adding {kind} import {:?}: {kind} import not authorized",
+                            import.subject
+                        ));
+                    }
+                    return Err(format!(
+                        "{:?} account not defined for {kind} import",
+                        import.account
+                    ));
+                };
+                let fail = |why: &str| {
+                    Err(format!(
+                        "Error adding {kind} import {:?}: {why}",
+                        import.subject
+                    ))
+                };
+                let subject_ok = crate::subject::is_valid_subject(import.subject.as_bytes())
+                    && local.is_none_or(|to| crate::subject::is_valid_subject(to.as_bytes()));
+                if !subject_ok {
+                    return fail("invalid subject");
+                }
+                let authorized = exporter.exports.iter().any(|e| {
+                    e.service.is_some() == local.is_some()
+                        && crate::auth::permissions::is_subset_match(
+                            import.subject.as_bytes(),
+                            e.subject.as_bytes(),
+                        )
+                        && e.accounts
+                            .as_ref()
+                            .is_none_or(|names| names.contains(&account.name))
+                });
+                if !authorized {
+                    return fail(&format!("{kind} import not authorized"));
+                }
+                if let ImportKind::Stream { prefix, to } = &import.kind {
+                    if let Some(prefix) = prefix {
+                        if !crate::subject::is_literal(prefix.as_bytes())
+                            || !crate::subject::is_valid_subject(prefix.as_bytes())
+                        {
+                            return fail("stream import prefix can not contain wildcard tokens");
+                        }
+                    }
+                    if let Some(to) = to {
+                        crate::subject_mapping::SubjectMapping::new(&import.subject, to)
+                            .map_err(|why| {
+                                format!(
+                                    "Error adding stream import {:?}: failed to create mapping                                      transform for stream import subject from {:?} to {to:?}:                                      {why}",
+                                    import.subject, import.subject
+                                )
+                            })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One of the config file's users (`authorization { users [...] }` or an
+/// account's `users`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
     pub username: String,
-    /// Compared literally (no bcrypt yet); empty when the entry has none.
+    /// Plain, or a bcrypt hash; empty when the entry has none.
     pub password: String,
+    /// Its own, or the default permissions of its block; `None`: no limits.
+    pub permissions: Option<Permissions>,
+    /// The account it logs into; `None` is `$G`.
+    pub account: Option<String>,
+}
+
+/// One account of the config file's `accounts { NAME: { ... } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountConfig {
+    pub name: String,
+    pub exports: Vec<Export>,
+    pub imports: Vec<Import>,
+}
+
+/// A subject an account lets others import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// May contain wildcards.
+    pub subject: String,
+    /// `Some` for a service export; `None` for a stream.
+    pub service: Option<ServiceExport>,
+    /// Who may import it; `None` is everyone (a public export).
+    pub accounts: Option<Vec<String>>,
+}
+
+/// What a service export adds to a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceExport {
+    pub response_type: ResponseType,
+    /// How long a request's reply mapping waits for a response
+    /// (`response_threshold`).
+    pub response_threshold: Duration,
+}
+
+impl Default for ServiceExport {
+    fn default() -> Self {
+        ServiceExport {
+            response_type: ResponseType::Singleton,
+            response_threshold: DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD,
+        }
+    }
+}
+
+/// nats-server's `DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD`.
+pub const DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD: Duration = Duration::from_secs(120);
+
+/// How many responses a service request may get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    /// One: the reply mapping ends with the first response.
+    Singleton,
+    /// Any number, until the threshold passes.
+    Stream,
+    /// Any number, until the threshold passes (a response in parts).
+    Chunked,
+}
+
+impl ResponseType {
+    /// The name `/accountz` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseType::Singleton => "Singleton",
+            ResponseType::Stream => "Stream",
+            ResponseType::Chunked => "Chunked",
+        }
+    }
+}
+
+/// A subject an account takes from another account's export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The exporting account.
+    pub account: String,
+    /// The subject in the exporting account.
+    pub subject: String,
+    pub kind: ImportKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportKind {
+    /// Messages published in the exporter reach subscribers here, under
+    /// `prefix.subject` or the subject mapped to `to`.
+    Stream {
+        prefix: Option<String>,
+        to: Option<String>,
+    },
+    /// Requests published here on `to` (the local subject) go to the
+    /// exporter's `subject`; the responses come back.
+    Service { to: String },
 }
 
 /// The command-line flags given explicitly. They win over the config file

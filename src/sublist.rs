@@ -667,6 +667,21 @@ pub struct SublistStats {
     pub total_fanout: usize,
 }
 
+impl SublistStats {
+    /// Add another sublist's figures (nats-server's `/subsz` sums its
+    /// accounts).
+    pub fn add(&mut self, other: &SublistStats) {
+        self.num_subs += other.num_subs;
+        self.num_cache += other.num_cache;
+        self.num_inserts += other.num_inserts;
+        self.num_removes += other.num_removes;
+        self.num_matches += other.num_matches;
+        self.cache_hits += other.cache_hits;
+        self.max_fanout = self.max_fanout.max(other.max_fanout);
+        self.total_fanout += other.total_fanout;
+    }
+}
+
 impl<T: Copy + Eq> Default for Sublist<T> {
     fn default() -> Self {
         Self::new()

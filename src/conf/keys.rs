@@ -17,8 +17,6 @@ pub enum Unsupported {
 }
 
 const NO_TLS: &str = "natsd has no TLS yet: clients would connect in clear";
-const NO_ACCOUNTS: &str =
-    "natsd has no accounts yet: their users, limits and isolation would be lost";
 const NO_JWT: &str = "natsd has no JWT (operator mode) authentication yet";
 
 /// `key` in lower case, as nats-server matches it. None: a key natsd
@@ -27,7 +25,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
     use Unsupported::{Ignored, Refused};
     let what = match key {
         "tls" => Refused(NO_TLS),
-        "accounts" => Refused(NO_ACCOUNTS),
         "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator"
         | "resolver" | "account_resolver" | "accounts_resolver" | "trusted" | "trusted_keys" => {
             Refused(NO_JWT)
@@ -67,8 +64,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "resolver_tls"
         | "resolver_preload"
         | "resolver_pinned_accounts"
-        | "system_account"
-        | "system"
         | "no_system_account"
         | "no_system"
         | "no_sys_acc"

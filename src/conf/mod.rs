@@ -16,6 +16,7 @@
 //! # Ok::<(), conf::ConfigError>(())
 //! ```
 
+mod accounts;
 mod digest;
 pub mod duration;
 pub mod files;
@@ -206,3 +207,6 @@ pub fn load_options(path: &Path, overrides: &Overrides) -> Result<Loaded, Config
         .map_err(|e| ConfigError::from(Diagnostic::nowhere(e)))?;
     options_from_text(&text, path, &mut loader, overrides)
 }
+
+#[cfg(test)]
+mod accounts_tests;

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::accounts;
 use super::duration;
 use super::keys::{self, Unsupported};
 use super::value::{Entry, Map, Value};
@@ -15,7 +16,7 @@ use super::Diagnostic;
 use crate::go_format;
 use crate::options::{Options, User, DEFAULT_HOST, DEFAULT_PORT};
 
-type Result<T> = std::result::Result<T, Diagnostic>;
+pub(super) type Result<T> = std::result::Result<T, Diagnostic>;
 
 pub(super) struct Report<'a> {
     pub errors: &'a mut Vec<Diagnostic>,
@@ -132,6 +133,13 @@ fn apply_key(
         "http_base_path" => opts.http_base_path = string(entry)?.to_string(),
         "authorization" => authorization(entry, opts, report)?,
         "no_auth_user" => opts.no_auth_user = Some(string(entry)?.to_string()),
+        "accounts" => accounts::accounts(entry, opts, report)?,
+        "system_account" | "system" => {
+            let name = string(entry)?;
+            if !name.is_empty() {
+                opts.system_account = name.to_string();
+            }
+        }
         other => match keys::unsupported(other) {
             Some(Unsupported::Ignored) => report.unsupported.push(at_key(
                 entry,
@@ -159,6 +167,7 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
     let (mut user, mut password, mut token) = (None, None, None);
     let mut timeout = Duration::ZERO;
     let mut users = None;
+    let mut default_permissions = None;
     for field in block.entries() {
         match field.key.to_lowercase().as_str() {
             "user" | "username" => user = Some(string(field)?.to_string()),
@@ -166,8 +175,10 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
             "token" => token = Some(string(field)?.to_string()),
             "timeout" => timeout = auth_timeout(field, report)?,
             "users" => users = Some(user_list(field, report)?),
+            // nats-server applies these to the users list only: a single
+            // user or a token gets no permissions from them.
             "default_permission" | "default_permissions" | "permissions" => {
-                return Err(refused(field, "natsd has no permissions yet"))
+                default_permissions = Some(accounts::permissions(field)?)
             }
             "auth_callout" | "auth_hook" => {
                 return Err(refused(field, "natsd has no auth callout yet"))
@@ -185,7 +196,14 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
     if (!empty(&user) || !empty(&password)) && !empty(&token) {
         return Err(at_key(entry, "Cannot have a user/pass and token"));
     }
-    if users.is_some() {
+    let account_users: Vec<User> = opts
+        .users
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| u.account.is_some())
+        .collect();
+    if users.is_some() || !account_users.is_empty() {
         if !empty(&user) {
             return Err(at_key(
                 entry,
@@ -202,7 +220,22 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
     opts.password = non_empty(password);
     opts.authorization = non_empty(token);
     opts.auth_timeout = default_if_zero(timeout, Options::default().auth_timeout);
-    opts.users = users;
+    if let Some(users) = &mut users {
+        accounts::apply_default_permissions(users, &default_permissions);
+        for user in &account_users {
+            if users.iter().any(|u| u.username == user.username) {
+                return Err(at_key(
+                    entry,
+                    format!("Duplicate user {:?} detected", user.username),
+                ));
+            }
+        }
+    }
+    if users.is_some() || !account_users.is_empty() {
+        let mut all = users.unwrap_or_default();
+        all.extend(account_users);
+        opts.users = Some(all);
+    }
     Ok(())
 }
 
@@ -250,7 +283,7 @@ fn auth_timeout(field: &Entry, report: &mut Report<'_>) -> Result<Duration> {
 }
 
 /// `users: [ {user: a, password: b}, ... ]`.
-fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<User>> {
+pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<User>> {
     let Value::Array(items) = &field.value.value else {
         return Err(at_key(
             field,
@@ -272,6 +305,7 @@ fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<User>> {
             ));
         };
         let (mut username, mut password, mut nkey) = (None, None, None);
+        let mut permissions = None;
         let mut standard_connections = true;
         for f in entry.entries() {
             match f.key.to_lowercase().as_str() {
@@ -279,7 +313,7 @@ fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<User>> {
                 "pass" | "password" => password = Some(string(f)?.to_string()),
                 "nkey" => nkey = Some(string(f)?.to_string()),
                 "permission" | "permissions" | "authorization" => {
-                    return Err(refused(f, "natsd has no permissions yet"))
+                    permissions = Some(accounts::permissions(f)?)
                 }
                 "allowed_connection_types" | "connection_types" | "clients" => {
                     standard_connections = allows_standard_connections(f)?
@@ -332,7 +366,12 @@ fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<User>> {
             ));
             continue;
         }
-        users.push(User { username, password });
+        users.push(User {
+            username,
+            password,
+            permissions,
+            account: None,
+        });
     }
     Ok(users)
 }
@@ -376,7 +415,7 @@ fn allows_standard_connections(field: &Entry) -> Result<bool> {
 
 // ---- values of the types nats-server expects ---------------------------
 
-fn string(entry: &Entry) -> Result<&str> {
+pub(super) fn string(entry: &Entry) -> Result<&str> {
     match &entry.value.value {
         Value::String(s) => Ok(s),
         other => Err(wrong_type(entry, "a string", other)),
@@ -389,7 +428,7 @@ fn path(entry: &Entry) -> Result<Option<PathBuf>> {
     Ok((!s.is_empty()).then(|| PathBuf::from(s)))
 }
 
-fn boolean(entry: &Entry) -> Result<bool> {
+pub(super) fn boolean(entry: &Entry) -> Result<bool> {
     match &entry.value.value {
         Value::Bool(b) => Ok(*b),
         other => Err(wrong_type(entry, "a boolean", other)),
@@ -427,7 +466,7 @@ fn size_limit(entry: &Entry) -> Result<u32> {
     non_negative(entry)
 }
 
-fn map(entry: &Entry) -> Result<&Map> {
+pub(super) fn map(entry: &Entry) -> Result<&Map> {
     match &entry.value.value {
         Value::Map(m) => Ok(m),
         other => Err(wrong_type(entry, "a map", other)),
@@ -548,7 +587,7 @@ fn default_if_zero<T: PartialEq + Default>(value: T, default: T) -> T {
 
 // ---- diagnostics -------------------------------------------------------
 
-fn at_key(entry: &Entry, message: impl Into<String>) -> Diagnostic {
+pub(super) fn at_key(entry: &Entry, message: impl Into<String>) -> Diagnostic {
     Diagnostic::at(entry.key_pos.clone(), message)
 }
 
@@ -573,7 +612,7 @@ fn refused(entry: &Entry, why: &str) -> Diagnostic {
 
 /// nats-server refuses a key it does not know, unless the file refers to
 /// it as a variable (it may be there only for that).
-fn unknown_field(entry: &Entry) -> Result<()> {
+pub(super) fn unknown_field(entry: &Entry) -> Result<()> {
     if entry.used_as_variable {
         return Ok(());
     }

@@ -39,6 +39,7 @@ fn user(name: &str, password: &str) -> User {
     User {
         username: name.into(),
         password: password.into(),
+        ..User::default()
     }
 }
 
@@ -365,14 +366,9 @@ fn users_natsd_cannot_serve_are_left_out_or_refused() {
     );
     assert!(notes[1].starts_with("n.conf:5:3: nkey user"), "{notes:?}");
     assert_eq!(
-        error("authorization { users: [ {user: a, permissions: { publish: x }} ] }"),
-        "n.conf:1:36: \"permissions\" is not supported: natsd has no permissions yet"
-    );
-    assert_eq!(
         error("authorization { users: [ {user: a, allowed_connection_types: [BOGUS]} ] }"),
         "n.conf:1:36: unknown connection type \"BOGUS\""
     );
-    assert!(error("authorization { default_permissions: {} }").contains("no permissions yet"));
     assert!(error("authorization { auth_callout: {} }").contains("no auth callout yet"));
 }
 
@@ -391,7 +387,7 @@ fn unknown_unsupported_and_refused_keys() {
     let o = opts("PORT: 4333\nDebug: true");
     assert!(o.debug && o.port == 4333);
     let loaded = load_with(
-        "cluster { port: 6222 }\njetstream: enabled\nsystem_account: SYS",
+        "cluster { port: 6222 }\njetstream: enabled",
         &Overrides::default(),
     )
     .unwrap();
@@ -401,7 +397,6 @@ fn unknown_unsupported_and_refused_keys() {
         [
             "n.conf:1:1: \"cluster\" is not supported by natsd yet and is ignored",
             "n.conf:2:1: \"jetstream\" is not supported by natsd yet and is ignored",
-            "n.conf:3:1: \"system_account\" is not supported by natsd yet and is ignored",
         ]
     );
     assert!(loaded.warnings.is_empty());
@@ -409,7 +404,6 @@ fn unknown_unsupported_and_refused_keys() {
         error("tls { cert_file: a }"),
         "n.conf:1:1: \"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
     );
-    assert!(error("accounts { A { } }").contains("no accounts yet"));
     assert!(error("operator: op.jwt").contains("no JWT"));
 }
 

@@ -4,10 +4,12 @@
 use std::hash::BuildHasher;
 use std::time::Instant;
 
+use super::account;
 use super::closed::CloseReason;
-use super::conn::Subscription;
+use super::conn::{Subscription, NO_ROUTE};
 use super::deliver::{mark_written, Delivery};
 use super::Core;
+use crate::auth::permissions::ConnPermissions;
 use crate::proto::error::{self as text, ProtoError};
 use crate::proto::{encode, Op, Parser, Pub};
 use crate::subject;
@@ -68,7 +70,7 @@ impl Core {
             }
             Op::Pub(ref msg) => {
                 self.count_in(key, 1, msg.msg.len() as u64, now);
-                self.process_pub(key, msg);
+                self.process_pub(key, msg, now);
             }
             Op::ClientHmsg => {
                 if self.conns[key].opts.verbose {
@@ -117,7 +119,9 @@ impl Core {
             info.client_id = conn.cid;
             info.client_ip = conn.addr.ip().to_string();
             info.connect_info = true;
-            info.remote_account = "$G".to_string();
+            let account = conn.account;
+            info.remote_account = self.accounts.list[account as usize].name.to_string();
+            info.acc_is_sys = account == self.accounts.system;
             let mut out = Vec::new();
             info.write_to(&mut out);
             self.queue(key, &out);
@@ -148,15 +152,11 @@ impl Core {
         self.conns[key].pinged_since_connect = false;
         self.arm_first_ping(key, now);
 
-        let conn = &self.conns[key];
-        let authorized = crate::auth::authorized(&self.opts, &conn.opts);
-        if !authorized || conn.opts.new_account || conn.opts.named_account {
-            log::error!("{} - cid:{} - authentication error", conn.addr, conn.cid);
-            self.send_err(key, text::AUTHORIZATION_VIOLATION);
-            self.close(key, CloseReason::AuthenticationViolation);
+        if !self.admit(key) {
             return;
         }
         parser.awaiting_connect = false;
+        let conn = &self.conns[key];
         if !(0..=CLIENT_PROTO_INFO).contains(&conn.opts.protocol) {
             self.send_err(key, text::INVALID_CLIENT_PROTOCOL);
             self.close(key, CloseReason::BadClientProtocolVersion);
@@ -172,8 +172,69 @@ impl Core {
         }
     }
 
+    /// Authenticate connection `key` by its CONNECT and place it in its
+    /// user's account with its user's permissions. A refused client is
+    /// told and closed (false).
+    pub(super) fn admit(&mut self, key: usize) -> bool {
+        let conn = &self.conns[key];
+        let login = crate::auth::authenticate(&self.opts, &conn.opts)
+            .filter(|_| !conn.opts.new_account && !conn.opts.named_account);
+        let placed = login.and_then(|login| {
+            let user = match login {
+                crate::auth::Login::User(user) => Some(user),
+                _ => None,
+            };
+            let account = self
+                .accounts
+                .of_user(user.and_then(|u| u.account.as_deref()))?;
+            let perms = user.and_then(|u| self.permissions.get(u.username.as_str()).cloned());
+            Some((account, perms, login.user_name().map(Box::<str>::from)))
+        });
+        let Some((account, perms, user)) = placed else {
+            let who = if !conn.opts.user.is_empty() {
+                format!(" - User {:?}", conn.opts.user)
+            } else if !conn.opts.auth_token.is_empty() {
+                " - Token \"[REDACTED]\"".to_string()
+            } else {
+                String::new()
+            };
+            log::error!(
+                "{} - cid:{} - authentication error{who}",
+                conn.addr,
+                conn.cid
+            );
+            self.send_err(key, text::AUTHORIZATION_VIOLATION);
+            self.close(key, CloseReason::AuthenticationViolation);
+            return false;
+        };
+        let conn = &mut self.conns[key];
+        let moved_from = std::mem::replace(&mut conn.account, account);
+        conn.perms = perms.map(|rules| Box::new(ConnPermissions::new(rules)));
+        conn.authorized_user = user;
+        self.accounts.list[moved_from as usize].num_conns -= 1;
+        self.accounts.list[account as usize].num_conns += 1;
+        true
+    }
+
     fn process_sub(&mut self, key: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let conn = &self.conns[key];
+        if let Some(perms) = &conn.perms {
+            if !perms.rules().subscribe_allowed(subject, queue) {
+                let what = subscription_description(subject, queue);
+                log::error!(
+                    "{} - cid:{} - Subscription Violation - {}, SID {}",
+                    conn.addr,
+                    conn.cid,
+                    subscription_log(subject, queue),
+                    String::from_utf8_lossy(sid)
+                );
+                self.send_err(
+                    key,
+                    &format!("Permissions Violation for Subscription to {what}"),
+                );
+                return;
+            }
+        }
         let max = self.opts.max_subscriptions;
         if max > 0 && conn.subs.len() >= max {
             log::error!(
@@ -193,10 +254,14 @@ impl Core {
             }
             let sub = Subscription::new(key, subject, queue, sid);
             let sub_key = self.subs.insert(sub);
-            self.sublist.insert(subject, queue, sub_key);
+            let account = conn.account;
+            self.accounts.list[account as usize]
+                .sublist
+                .insert(subject, queue, sub_key);
             self.conns[key]
                 .subs
                 .insert(sid_hash, sub_key, &self.subs, &self.sid_hasher);
+            self.add_shadows(sub_key, account);
         }
         if self.conns[key].opts.verbose {
             self.queue(key, encode::OK);
@@ -217,18 +282,20 @@ impl Core {
         }
     }
 
-    /// Remove a subscription from the trie, its connection and the slab.
+    /// Remove a client's subscription from its connection, its account's
+    /// trie and the slab, with its shadows.
     pub(super) fn unsubscribe(&mut self, sub_key: usize) {
         let Some(sub) = self.subs.get(sub_key) else {
             return;
         };
-        if let Some(conn) = self.conns.get_mut(sub.conn) {
-            let sid_hash = self.sid_hasher.hash_one(sub.sid());
-            conn.subs
-                .remove(sid_hash, sub_key, &self.subs, &self.sid_hasher);
-        }
-        let sub = self.subs.remove(sub_key);
-        self.sublist.remove(sub.subject(), sub.queue(), sub_key);
+        let Some(conn) = self.conns.get_mut(sub.conn()) else {
+            return;
+        };
+        let sid_hash = self.sid_hasher.hash_one(sub.sid());
+        conn.subs
+            .remove(sid_hash, sub_key, &self.subs, &self.sid_hasher);
+        let account = conn.account;
+        self.drop_subscription(sub_key, account);
     }
 
     /// Count messages published by connection `key`, for it and the server.
@@ -244,15 +311,84 @@ impl Core {
         self.stats.in_bytes += bytes;
     }
 
-    pub(super) fn process_pub(&mut self, key: usize, msg: &Pub<'_>) {
-        let conn = &self.conns[key];
+    pub(super) fn process_pub(&mut self, key: usize, msg: &Pub<'_>, now: Instant) {
+        let conn = &mut self.conns[key];
         if conn.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
             self.send_err(key, text::INVALID_PUBLISH_SUBJECT);
         }
-        if self.conns[key].opts.verbose {
+        // nats-server's order: the gateway prefix, the user's permissions,
+        // the system account's NRG subjects, then reserved replies.
+        let conn = &mut self.conns[key];
+        let reserved_subject_start = matches!(msg.subject.first(), Some(b'_' | b'$'));
+        if reserved_subject_start && msg.subject.starts_with(b"_GR_.") {
+            return self.publish_violation(key, msg.subject);
+        }
+        if let Some(perms) = &mut conn.perms {
+            if !perms.can_publish(msg.subject, now) {
+                return self.publish_violation(key, msg.subject);
+            }
+        }
+        if reserved_subject_start
+            && msg.subject.starts_with(b"$NRG.")
+            && conn.account != self.accounts.system
+        {
+            return self.publish_violation(key, msg.subject);
+        }
+        if let Some(reply) = msg.reply {
+            if matches!(reply.first(), Some(b'_' | b'$')) && account::is_reserved_reply(reply) {
+                let conn = &self.conns[key];
+                log::error!(
+                    "{} - cid:{} - Publish Violation - Reply {}",
+                    conn.addr,
+                    conn.cid,
+                    go_quote(reply)
+                );
+                let text = format!(
+                    "Permissions Violation for Publish with Reply of {}",
+                    go_quote(reply)
+                );
+                return self.send_err(key, &text);
+            }
+        }
+        let (verbose, account) = (conn.opts.verbose, conn.account);
+        if verbose {
             self.queue(key, encode::OK);
         }
-        let result = self.sublist.match_subject(msg.subject);
+        let delivered = self.publish(account, key, msg, now, &[]);
+        if let (false, Some(reply)) = (delivered, msg.reply) {
+            if self.conns[key].opts.no_responders {
+                self.send_no_responders(key, msg.subject, reply);
+            }
+        }
+    }
+
+    fn publish_violation(&mut self, key: usize, subject: &[u8]) {
+        let conn = &self.conns[key];
+        log::error!(
+            "{} - cid:{} - Publish Violation - Subject {}",
+            conn.addr,
+            conn.cid,
+            go_quote(subject)
+        );
+        let text = format!("Permissions Violation for Publish to {}", go_quote(subject));
+        self.send_err(key, &text);
+    }
+
+    /// Deliver `msg`, published by connection `src`, in `account`: to its
+    /// subscribers, and on through the imports it hits (`via` holds the
+    /// service imports it already came through). Whether anyone got it.
+    pub(super) fn publish(
+        &mut self,
+        account: u32,
+        src: usize,
+        msg: &Pub<'_>,
+        now: Instant,
+        via: &[u32],
+    ) -> bool {
+        let accounts = &mut self.accounts;
+        let result = accounts.list[account as usize]
+            .sublist
+            .match_subject(msg.subject);
         let delivered = !result.is_empty() && {
             let routed = Delivery {
                 conns: &mut self.conns,
@@ -261,8 +397,12 @@ impl Core {
                 expired: &mut self.expired,
                 rng: &mut self.rng,
                 max_pending: self.opts.max_pending,
+                routes: &accounts.routes,
+                routes_hit: &mut self.routes_hit,
+                imported_from_service: !via.is_empty(),
+                now,
             }
-            .route(result, key, msg);
+            .route(result, src, msg);
             self.stats.out_msgs += routed.msgs;
             self.stats.out_bytes += routed.bytes;
             routed.msgs > 0
@@ -270,22 +410,22 @@ impl Core {
         while let Some(sub_key) = self.expired.pop() {
             self.unsubscribe(sub_key);
         }
-        if let (false, Some(reply)) = (delivered, msg.reply) {
-            if self.conns[key].opts.no_responders {
-                self.send_no_responders(key, msg.subject, reply);
-            }
+        if self.routes_hit.is_empty() {
+            return delivered;
         }
+        self.follow_routes(account, src, msg, now, via) || delivered
     }
 
     /// The 503 status a requester that asked for it gets when nobody is
     /// listening, on its own subscription that matches the reply subject.
     fn send_no_responders(&mut self, key: usize, subject: &[u8], reply: &[u8]) {
-        let result = self.sublist.match_subject(reply);
+        let account = self.conns[key].account as usize;
+        let result = self.accounts.list[account].sublist.match_subject(reply);
         let Some(sid) = result
             .psubs()
             .iter()
             .filter_map(|&s| self.subs.get(s))
-            .find(|s| s.conn == key)
+            .find(|s| !s.is_internal() && s.route == NO_ROUTE && s.conn() == key)
             .map(|s| Box::<[u8]>::from(s.sid()))
         else {
             return;
@@ -307,6 +447,41 @@ impl Core {
         out.extend_from_slice(b"\r\n\r\n\r\n");
         mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
     }
+}
+
+/// A subscription as nats-server's violation texts name it.
+fn subscription_description(subject: &[u8], queue: Option<&[u8]>) -> String {
+    match queue {
+        Some(q) => format!("{} using queue {}", go_quote(subject), go_quote(q)),
+        None => go_quote(subject),
+    }
+}
+
+/// A subscription as nats-server's violation log lines name it.
+fn subscription_log(subject: &[u8], queue: Option<&[u8]>) -> String {
+    match queue {
+        Some(q) => format!("Subject {}, Queue: {}", go_quote(subject), go_quote(q)),
+        None => format!("Subject {}", go_quote(subject)),
+    }
+}
+
+/// Go's `%q` of bytes: quoted, with `"` and `\` escaped and anything not
+/// printable ASCII as `\xNN`.
+pub(super) fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A short rendering of an operation for protocol traces.

@@ -8,14 +8,25 @@ use super::buffers::{ReadBuf, WriteBuf};
 use super::closed::CloseReason;
 use super::sids::SidMap;
 use super::stats::ConnStats;
+use crate::auth::permissions::ConnPermissions;
 use crate::proto::{ConnectOpts, Parser};
 use crate::small_bytes::SmallBytes;
 
-/// A client subscription, stored in the core's subscription slab; the trie
-/// holds its slab key. Subject, queue and sid are stored together, inline
-/// when short.
+/// The `conn` of a subscription the server holds for itself (a service
+/// import's or a reply prefix's); its `route` says what it does.
+pub const INTERNAL: u32 = u32::MAX;
+/// The `route` of a subscription that is not there for an import.
+pub const NO_ROUTE: u32 = u32::MAX;
+
+/// A subscription, stored in the core's subscription slab; the trie holds
+/// its slab key. Subject, queue and sid are stored together, inline when
+/// short. Most are a client's own; a stream import adds shadows of a
+/// client's subscription in the exporting account (`route` names the
+/// import), and service imports add internal ones (`conn` is [`INTERNAL`]).
 pub struct Subscription {
-    pub conn: usize,
+    conn: u32,
+    /// The import this subscription serves, or [`NO_ROUTE`].
+    pub route: u32,
     /// `subject`, then `queue`, then `sid`.
     names: SmallBytes,
     subject_len: u32,
@@ -28,15 +39,34 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn new(conn: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Subscription {
-        // The parser bounds every argument by max_control_line.
+        // The parser bounds every argument by max_control_line; slab keys
+        // of connections stay far below u32::MAX.
         Subscription {
-            conn,
+            conn: conn as u32,
+            route: NO_ROUTE,
             names: SmallBytes::concat(&[subject, queue.unwrap_or_default(), sid]),
             subject_len: subject.len() as u32,
             queue_len: queue.map_or(u32::MAX, |q| q.len() as u32),
             max: 0,
             delivered: 0,
         }
+    }
+
+    /// An internal subscription for import `route`.
+    pub fn internal(subject: &[u8], route: u32) -> Subscription {
+        let mut sub = Subscription::new(0, subject, None, b"");
+        sub.conn = INTERNAL;
+        sub.route = route;
+        sub
+    }
+
+    /// The connection it delivers to; meaningless for an internal one.
+    pub fn conn(&self) -> usize {
+        self.conn as usize
+    }
+
+    pub fn is_internal(&self) -> bool {
+        self.conn == INTERNAL
     }
 
     pub fn subject(&self) -> &[u8] {
@@ -59,10 +89,27 @@ impl Subscription {
     }
 }
 
+/// What a connection is to the server. Each role has its own CONNECT,
+/// operations and framing of what is delivered to it; routes and leaf
+/// nodes join clients here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An application, speaking the client protocol (`MSG` out).
+    Client,
+}
+
 /// Per-connection state; the socket is the reactor's.
 pub struct Conn {
     pub cid: u64,
     pub addr: SocketAddr,
+    pub role: Role,
+    /// The account it belongs to (an index into the core's accounts);
+    /// `$G` until a CONNECT places it.
+    pub account: u32,
+    /// Its user's permissions, when it has any limits.
+    pub perms: Option<Box<ConnPermissions>>,
+    /// The user it authenticated as, for `/connz?auth=1`.
+    pub authorized_user: Option<Box<str>>,
     pub rbuf: ReadBuf,
     pub wbuf: WriteBuf,
     pub parser: Parser,

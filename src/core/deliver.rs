@@ -3,8 +3,11 @@
 
 use slab::Slab;
 
+use std::time::Instant;
+
+use super::account::Route;
 use super::closed::CloseReason;
-use super::conn::{Conn, Subscription};
+use super::conn::{Conn, Role, Subscription, NO_ROUTE};
 use super::rng::Rng;
 use crate::proto::encode::write_msg;
 use crate::proto::Pub;
@@ -19,6 +22,15 @@ pub struct Delivery<'a> {
     pub expired: &'a mut Vec<usize>,
     pub rng: &'a mut Rng,
     pub max_pending: u64,
+    /// The account routes, for the subject a stream import maps to.
+    pub routes: &'a [Route],
+    /// Internal subscriptions matched: the routes to follow afterwards.
+    pub routes_hit: &'a mut Vec<u32>,
+    /// The message came in through a service import: it does not go on
+    /// to stream importers (as in nats-server).
+    pub imported_from_service: bool,
+    /// For the reply grants of `allow_responses`.
+    pub now: Instant,
 }
 
 impl Delivery<'_> {
@@ -59,23 +71,56 @@ impl Delivery<'_> {
         let Some(sub) = self.subs.get_mut(sub_key) else {
             return false;
         };
-        if sub.conn == src && !echo {
+        if sub.is_internal() {
+            self.routes_hit.push(sub.route);
+            return false;
+        }
+        if sub.conn() == src && !echo {
             return false;
         }
         if sub.max > 0 && sub.delivered >= sub.max {
             return false;
         }
-        let Some(conn) = self.conns.get_mut(sub.conn) else {
+        let Some(conn) = self.conns.get_mut(sub.conn()) else {
             return false;
         };
         if conn.is_closing() {
             return false;
         }
+        // A shadow of an importer's subscription sees the subject mapped.
+        let mut mapped_subject = Vec::new();
+        let mapped;
+        let msg = if sub.route == NO_ROUTE {
+            msg
+        } else {
+            let Some(Route::Stream { mapping, .. }) = self.routes.get(sub.route as usize) else {
+                return false;
+            };
+            if self.imported_from_service {
+                return false;
+            }
+            mapping.forward(msg.subject, &mut mapped_subject);
+            mapped = Pub {
+                subject: &mapped_subject,
+                ..msg.clone()
+            };
+            &mapped
+        };
+        if let Some(perms) = conn.perms.as_mut().filter(|p| p.watches_delivery()) {
+            if perms.delivery_denied(msg.subject, sub.queue()) {
+                return false;
+            }
+            if let Some(reply) = msg.reply {
+                perms.grant_reply(reply, self.now);
+            }
+        }
         sub.delivered += 1;
         if sub.max > 0 && sub.delivered == sub.max {
             self.expired.push(sub_key);
         }
-        write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers);
+        match conn.role {
+            Role::Client => write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers),
+        }
         // Headers count only for a subscriber that receives them.
         let bytes = if conn.opts.headers {
             msg.msg.len()
@@ -86,7 +131,7 @@ impl Delivery<'_> {
         conn.stats.out_bytes += bytes;
         routed.msgs += 1;
         routed.bytes += bytes;
-        mark_written(conn, sub.conn, self.dirty, self.max_pending);
+        mark_written(conn, sub.conn(), self.dirty, self.max_pending);
         true
     }
 }

@@ -6,17 +6,21 @@
 //! time. Tests and the fuzzer drive `Core` the same way with in-memory
 //! streams and a made-up clock.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+pub mod account;
 mod buffers;
 mod client;
 pub mod closed;
 mod conn;
 mod deliver;
+mod imports;
 mod lame_duck;
 mod reload;
 pub mod rng;
@@ -25,16 +29,17 @@ pub mod stats;
 mod timers;
 pub mod view;
 
+use self::account::{Accounts, GLOBAL};
 use self::buffers::{ReadBuf, WriteBuf};
 use self::closed::{CloseReason, ClosedClients};
-use self::conn::{Conn, Subscription};
+use self::conn::{Conn, Role, Subscription};
 use self::deliver::mark_written;
 use self::rng::Rng;
 use self::stats::{ConnStats, ServerStats, WallClock};
 use self::timers::{Timer, TimerKind, Timers};
+use crate::auth::permissions::CompiledPermissions;
 use crate::options::Options;
 use crate::proto::{encode, ConnectOpts, Info, Op, Parser, Status};
-use crate::sublist::Sublist;
 
 /// nats-server's first PING after CONNECT comes sooner than the interval.
 const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
@@ -56,7 +61,15 @@ pub struct Core {
     pub info: Info,
     conns: Slab<Conn>,
     subs: Slab<Subscription>,
-    sublist: Sublist<usize>,
+    /// `$G`, the system account, the configured ones, and the routes
+    /// their imports make.
+    accounts: Accounts,
+    /// A client subscription's shadows in the accounts it imports from.
+    shadows: HashMap<usize, Vec<usize>>,
+    /// Import routes hit while delivering one message, to follow after.
+    routes_hit: Vec<u32>,
+    /// Every user's permissions, compiled once; by user name.
+    permissions: HashMap<Box<str>, Arc<CompiledPermissions>>,
     timers: Timers,
     rng: Rng,
     /// Connections written to since the last `take_dirty`.
@@ -86,16 +99,34 @@ pub struct Core {
     lame_duck: Option<lame_duck::LameDuck>,
 }
 
+/// Every user's permissions, compiled, by user name.
+fn compile_permissions(opts: &Options) -> HashMap<Box<str>, Arc<CompiledPermissions>> {
+    opts.users
+        .iter()
+        .flatten()
+        .filter_map(|u| {
+            let perms = u.permissions.as_ref()?;
+            Some((
+                u.username.as_str().into(),
+                Arc::new(CompiledPermissions::new(perms)),
+            ))
+        })
+        .collect()
+}
+
 /// After this many connections have gone, spare capacity is given back.
 const COMPACT_AFTER_REMOVALS: usize = 256;
 
 impl Core {
     pub fn new(opts: Options, info: Info, seed: u64, clock: WallClock) -> Core {
-        Core {
+        let mut core = Core {
             info,
             conns: Slab::new(),
             subs: Slab::new(),
-            sublist: Sublist::new(),
+            accounts: Accounts::new(&opts),
+            shadows: HashMap::new(),
+            routes_hit: Vec::new(),
+            permissions: compile_permissions(&opts),
             timers: Timers::default(),
             rng: Rng::new(seed),
             dirty: Vec::new(),
@@ -112,7 +143,9 @@ impl Core {
             closed: ClosedClients::new(opts.http_port != 0),
             lame_duck: None,
             opts,
-        }
+        };
+        core.place_routes();
+        core
     }
 
     /// A new client connection: its INFO is queued, or it is refused when
@@ -128,6 +161,10 @@ impl Core {
         let key = self.conns.insert(Conn {
             cid,
             addr,
+            role: Role::Client,
+            account: GLOBAL,
+            perms: None,
+            authorized_user: None,
             rbuf: ReadBuf::empty(),
             wbuf: WriteBuf::default(),
             parser,
@@ -146,6 +183,7 @@ impl Core {
             stats: ConnStats::new(now),
         });
         self.stats.total_connections += 1;
+        self.accounts.list[GLOBAL as usize].num_conns += 1;
         self.peak_since_compact = self.peak_since_compact.max(self.conns.len());
         log::debug!("{addr} - cid:{cid} - Client connection created");
 
@@ -240,7 +278,7 @@ impl Core {
                         Op::Pub(msg) if !self.trace => {
                             msgs_in += 1;
                             bytes_in += msg.msg.len() as u64;
-                            self.process_pub(key, msg);
+                            self.process_pub(key, msg, now);
                         }
                         _ => self.process_op(key, &mut parser, op, now),
                     }
@@ -394,9 +432,9 @@ impl Core {
             self.closed.push(info);
         }
         for sub_key in conn.subs.drain() {
-            let sub = self.subs.remove(sub_key);
-            self.sublist.remove(sub.subject(), sub.queue(), sub_key);
+            self.drop_subscription(sub_key, conn.account);
         }
+        self.accounts.list[conn.account as usize].num_conns -= 1;
         log::debug!(
             "{} - cid:{} - Client connection closed: {}",
             conn.addr,
@@ -411,15 +449,20 @@ impl Core {
     /// session fuzz target: it walks every subscription, so it is not for
     /// the hot path.
     pub fn audit(&self) -> Result<(), String> {
-        if self.subs.len() != self.sublist.count() {
+        let in_sublists: usize = self.accounts.list.iter().map(|a| a.sublist.count()).sum();
+        if self.subs.len() != in_sublists {
             return Err(format!(
-                "{} subscriptions but {} in the sublist",
+                "{} subscriptions but {in_sublists} in the sublists",
                 self.subs.len(),
-                self.sublist.count()
             ));
         }
+        let shadows: usize = self.shadows.values().map(Vec::len).sum();
+        let internal = self.subs.iter().filter(|(_, s)| s.is_internal()).count();
         for (sub_key, sub) in &self.subs {
-            let Some(conn) = self.conns.get(sub.conn) else {
+            if sub.is_internal() || sub.route != conn::NO_ROUTE {
+                continue;
+            }
+            let Some(conn) = self.conns.get(sub.conn()) else {
                 return Err(format!("subscription {sub_key} of a missing connection"));
             };
             let sid_hash = std::hash::BuildHasher::hash_one(&self.sid_hasher, sub.sid());
@@ -428,9 +471,10 @@ impl Core {
             }
         }
         let by_sid: usize = self.conns.iter().map(|(_, c)| c.subs.len()).sum();
-        if by_sid != self.subs.len() {
+        if by_sid + shadows + internal != self.subs.len() {
             return Err(format!(
-                "{by_sid} subscriptions by sid, {} in all",
+                "{by_sid} subscriptions by sid, {shadows} shadows and {internal} internal, {} in \
+                 all",
                 self.subs.len()
             ));
         }
@@ -495,6 +539,10 @@ impl Core {
     /// Act on every deadline that has passed at `now`.
     pub fn fire_timers(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
+            if timer.kind == TimerKind::Responses {
+                self.response_timer(timer.key as u32, now);
+                continue;
+            }
             let Some(conn) = self.conns.get(timer.key) else {
                 continue;
             };
@@ -510,6 +558,7 @@ impl Core {
                         self.close(timer.key, CloseReason::AuthenticationTimeout);
                     }
                 }
+                TimerKind::Responses => {}
                 TimerKind::Write => match conn.write_deadline {
                     Some(at) if at <= now => {
                         log::info!(
@@ -640,6 +689,6 @@ mod tests {
         core.receive(sub, &mut &b""[..], later).unwrap();
         assert_eq!(core.next_closing(), Some((sub, true)));
         core.remove(sub, later);
-        assert_eq!(core.sublist.count(), 0);
+        assert_eq!(core.num_subscriptions(), 0);
     }
 }

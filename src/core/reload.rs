@@ -6,6 +6,7 @@ use crate::go_format;
 use crate::options::Options;
 use crate::proto::error;
 
+use super::client::go_quote;
 use super::closed::CloseReason;
 use super::Core;
 
@@ -56,6 +57,9 @@ impl Core {
         if old.users != new.users || old.no_auth_user != new.no_auth_user {
             note("authorization users".into());
         }
+        if old.accounts != new.accounts || old.system_account != new.system_account {
+            note("accounts".into());
+        }
         if old.auth_timeout != new.auth_timeout {
             note(format!(
                 "authorization timeout = {}",
@@ -94,7 +98,7 @@ impl Core {
         // read where it is used and needs nothing more.
 
         self.info.max_payload = self.opts.max_payload;
-        self.info.auth_required = self.opts.auth_required();
+        self.info.auth_required = self.opts.info_auth_required();
         let (max_control_line, max_payload) = (
             self.opts.max_control_line as usize,
             self.opts.max_payload as usize,
@@ -104,7 +108,11 @@ impl Core {
             conn.parser.max_payload = max_payload;
         }
         if self.auth_changed(&old) {
-            self.recheck_credentials();
+            self.remove_routes();
+            self.accounts.configure(&self.opts);
+            self.permissions = super::compile_permissions(&self.opts);
+            self.place_routes();
+            self.recheck_clients();
         }
         self.enforce_max_connections();
 
@@ -121,22 +129,88 @@ impl Core {
             || old.authorization != self.opts.authorization
             || old.users != self.opts.users
             || old.no_auth_user != self.opts.no_auth_user
+            || old.accounts != self.opts.accounts
+            || old.system_account != self.opts.system_account
     }
 
-    /// Connected clients whose credentials no longer pass are told and
-    /// closed, as nats-server does after an authorization reload.
-    fn recheck_credentials(&mut self) {
-        let refused: Vec<usize> = self
+    /// nats-server's `reloadAuthorization` for connected clients: one
+    /// whose user is gone or now in another account is closed; one whose
+    /// credentials no longer pass is told and closed; the others get their
+    /// user's new permissions, and lose the subscriptions those deny.
+    fn recheck_clients(&mut self) {
+        let keys: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| {
-                c.connected && !c.is_closing() && !crate::auth::authorized(&self.opts, &c.opts)
-            })
+            .filter(|(_, c)| c.connected && !c.is_closing())
             .map(|(key, _)| key)
             .collect();
-        for key in refused {
-            self.send_err(key, error::AUTHORIZATION_VIOLATION);
-            self.close(key, CloseReason::AuthenticationViolation);
+        for key in keys {
+            let conn = &self.conns[key];
+            if !conn.opts.user.is_empty() && self.opts.users.is_some() {
+                let user = self
+                    .opts
+                    .users
+                    .iter()
+                    .flatten()
+                    .find(|u| *u.username == *conn.opts.user);
+                let moved = user.is_none_or(|u| {
+                    self.accounts.of_user(u.account.as_deref()) != Some(conn.account)
+                });
+                if moved {
+                    log::debug!(
+                        "{} - cid:{} - Closing: user {:?} is gone or in another account",
+                        conn.addr,
+                        conn.cid,
+                        conn.opts.user
+                    );
+                    self.close(key, CloseReason::ClientClosed);
+                    continue;
+                }
+            }
+            if !self.admit(key) {
+                continue;
+            }
+            self.recheck_subscriptions(key);
+        }
+    }
+
+    /// Remove the subscriptions connection `key`'s permissions now deny,
+    /// telling it of each as nats-server does.
+    fn recheck_subscriptions(&mut self, key: usize) {
+        let conn = &self.conns[key];
+        let Some(perms) = &conn.perms else {
+            return;
+        };
+        let rules = perms.rules().clone();
+        let denied: Vec<usize> = conn
+            .subs
+            .keys()
+            .into_iter()
+            .filter(|&k| {
+                self.subs
+                    .get(k)
+                    .is_some_and(|s| !rules.subscribe_allowed(s.subject(), s.queue()))
+            })
+            .collect();
+        for sub_key in denied {
+            let sub = &self.subs[sub_key];
+            let what = match sub.queue() {
+                Some(q) => format!("{} using queue {}", go_quote(sub.subject()), go_quote(q)),
+                None => go_quote(sub.subject()),
+            };
+            let sid = go_quote(sub.sid());
+            let conn = &self.conns[key];
+            log::info!(
+                "{} - cid:{} - Removed sub {what} (sid {sid}) for User {:?} - not authorized",
+                conn.addr,
+                conn.cid,
+                conn.opts.user
+            );
+            self.unsubscribe(sub_key);
+            self.send_err(
+                key,
+                &format!("Permissions Violation for Subscription to {what} (sid {sid})"),
+            );
         }
     }
 

@@ -13,6 +13,9 @@ pub enum TimerKind {
     Ping,
     Auth,
     Write,
+    /// An account's requests awaiting responses are swept; `key` is the
+    /// account, not a connection.
+    Responses,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

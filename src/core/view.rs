@@ -165,11 +165,16 @@ impl Core {
     }
 
     pub fn num_subscriptions(&self) -> usize {
-        self.sublist.count()
+        self.accounts.list.iter().map(|a| a.sublist.count()).sum()
     }
 
+    /// Every account's sublist figures, summed.
     pub fn sublist_stats(&self) -> SublistStats {
-        self.sublist.stats()
+        let mut stats = SublistStats::default();
+        for account in &self.accounts.list {
+            stats.add(&account.sublist.stats());
+        }
+        stats
     }
 
     /// Every open connection: its key and numbers.
@@ -193,7 +198,7 @@ impl Core {
     pub fn subscriptions(&self) -> impl Iterator<Item = SubRef<'_>> + '_ {
         self.subs.iter().map(|(_, sub)| SubRef {
             sub,
-            cid: self.conns.get(sub.conn).map_or(0, |c| c.cid),
+            cid: self.conns.get(sub.conn()).map_or(0, |c| c.cid),
         })
     }
 }

@@ -31,6 +31,9 @@ pub struct Info {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub remote_account: String,
+    /// The client is in the system account.
+    #[serde(skip_serializing_if = "is_false")]
+    pub acc_is_sys: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -71,6 +74,7 @@ impl Info {
             ldm: false,
             connect_info: false,
             remote_account: String::new(),
+            acc_is_sys: false,
         }
     }
 
