@@ -6,7 +6,8 @@
 //!
 //! Environment:
 //! - `NATS_CONFORMANCE_SERVER`: the server under test (default: natsd);
-//!   any binary that takes nats-server's flags (`-a`, `-p`, `--user`, ...).
+//!   any binary that takes nats-server's flags (`-a`, `-p`, `-c`, `--user`,
+//!   ...).
 //! - `NATS_CONFORMANCE_REFERENCE`: the oracle (default:
 //!   `target/ref/bin/nats-server`, installed by `.ci/test`).
 //! - `NATS_CONFORMANCE_FILTER`: run only scenarios whose name contains this.

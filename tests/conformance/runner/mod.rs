@@ -131,8 +131,17 @@ const PLAY_ATTEMPTS: usize = 3;
 
 fn play_on(binary: &Path, role: Role, scenario: &Scenario) -> Result<Outcome, String> {
     let log = server::log_path(&role.to_string(), &scenario.name);
+    let config = match &scenario.config {
+        Some(text) => {
+            let path = server::config_path(&role.to_string(), &scenario.name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(path)
+        }
+        None => None,
+    };
     for _ in 0..PLAY_ATTEMPTS {
-        let mut process = ServerProcess::start(binary, &scenario.server_flags, &log)?;
+        let mut process =
+            ServerProcess::start(binary, &scenario.server_flags, config.as_deref(), &log)?;
         let outcome = session::play(scenario, process.addr, role);
         if !process.exited() {
             return Ok(outcome);

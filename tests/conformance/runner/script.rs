@@ -18,6 +18,9 @@ pub struct Scenario {
     pub line: usize,
     /// Extra flags for both servers (`server ...`).
     pub server_flags: Vec<String>,
+    /// A configuration file for both servers (`config TEXT`), given to
+    /// each as `-c FILE`.
+    pub config: Option<Vec<u8>>,
     /// `difference <reason>`: the servers deliberately differ here, so the
     /// reference is held to its expectations, and the tested server to its
     /// own or to the reference's output.
@@ -75,6 +78,9 @@ pub enum Action {
     /// `sleep MS`: only for what no barrier can order (a close as seen by
     /// the server).
     Sleep(u64),
+    /// `respond C TEXT`: take the next `MSG`/`HMSG` frame C received (read
+    /// until one arrives) and publish TEXT to its reply subject.
+    Respond(String, Vec<u8>),
     /// `expect C TEXT` (`only` = None) or `expect-reference`/`expect-tested`.
     Expect {
         conn: String,
@@ -145,6 +151,7 @@ fn new_scenario(file: &Path, line: usize, rest: &str) -> Result<Scenario, String
         file: file.to_path_buf(),
         line,
         server_flags: Vec::new(),
+        config: None,
         difference: None,
         steps: Vec::new(),
     })
@@ -183,6 +190,17 @@ fn add_step(s: &mut Scenario, line: usize, word: &str, rest: &str) -> Result<(),
             s.server_flags = rest.split_whitespace().map(str::to_string).collect();
             return Ok(());
         }
+        "config" => {
+            if !s.steps.is_empty() || s.config.is_some() {
+                return Err("`config` must come once, before the first step".into());
+            }
+            let text = unescape(rest)?;
+            if text.is_empty() {
+                return Err("`config` needs the text of a configuration file".into());
+            }
+            s.config = Some(text);
+            return Ok(());
+        }
         "difference" => {
             if rest.is_empty() {
                 return Err("`difference` needs a reason".into());
@@ -214,6 +232,10 @@ fn add_step(s: &mut Scenario, line: usize, word: &str, rest: &str) -> Result<(),
             conn: used_conn(s, rest)?,
             unordered: word == "sync-unordered",
         },
+        "respond" => {
+            let (conn, text) = split_word(rest);
+            Action::Respond(used_conn(s, conn)?, unescape(text)?)
+        }
         "read" => Action::Read(used_conn(s, rest)?),
         "close" => Action::Close(used_conn(s, rest)?),
         "sleep" => Action::Sleep(
@@ -370,5 +392,52 @@ mod tests {
         assert!(
             matches!(&s[0].steps[1].action, Action::Send(c, b) if c == "c" && b == b"PUB a 0\r\n\r\n")
         );
+    }
+
+    #[test]
+    fn config_comes_first_once_with_or_without_server() {
+        let file = Path::new("f");
+        let text = "scenario c\n  config a { b: 1 }\\nc: 2\n  server -n x\n  connect c\n";
+        let s = parse(file, text).unwrap();
+        assert_eq!(s[0].config.as_deref(), Some(&b"a { b: 1 }\nc: 2"[..]));
+        assert_eq!(s[0].server_flags, ["-n", "x"]);
+        assert_eq!(s[0].steps.len(), 1);
+        let s = parse(file, "scenario c\nserver -n x\nconfig a: 1\nconnect c\n").unwrap();
+        assert_eq!(s[0].config.as_deref(), Some(&b"a: 1"[..]));
+        let s = parse(file, "scenario c\nconnect c\n").unwrap();
+        assert_eq!(s[0].config, None);
+        for (text, line) in [
+            ("scenario c\nconfig a: 1\nconfig b: 2\nconnect c\n", 3),
+            ("scenario c\nconnect c\nconfig a: 1\n", 3),
+            ("scenario c\nconfig\nconnect c\n", 2),
+            ("scenario c\nconfig a: \\x4\nconnect c\n", 2),
+        ] {
+            let e = parse(file, text).unwrap_err();
+            assert_eq!(e.line, line, "{text:?}: {e}");
+            assert!(
+                e.message.contains("config") || e.message.contains("\\x"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn respond_names_an_open_connection() {
+        let file = Path::new("f");
+        let text = "scenario r\nconnect svc\nrespond svc hi\\r\\nthere\nrespond svc\n";
+        let s = parse(file, text).unwrap();
+        assert!(
+            matches!(&s[0].steps[1].action, Action::Respond(c, t) if c == "svc" && t == b"hi\r\nthere")
+        );
+        assert!(
+            matches!(&s[0].steps[2].action, Action::Respond(c, t) if c == "svc" && t.is_empty())
+        );
+        let e = parse(file, "scenario r\nconnect a\nrespond b hi\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.contains("before `connect b`")),
+            (3, true)
+        );
+        let e = parse(file, "scenario r\nconnect a\nrespond\n").unwrap_err();
+        assert_eq!((e.line, e.message.contains("connection name")), (3, true));
     }
 }

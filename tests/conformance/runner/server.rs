@@ -1,5 +1,6 @@
 //! A server process for one scenario: any binary that takes nats-server's
-//! `-a HOST -p PORT` flags, on a free loopback port, killed when dropped.
+//! `-a HOST -p PORT` (and `-c FILE`) flags, on a free loopback port, killed
+//! when dropped.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -23,13 +24,25 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Start `binary` with `flags`, logging to `log`, and wait until it
-    /// answers a connection with its INFO.
-    pub fn start(binary: &Path, flags: &[String], log: &Path) -> Result<ServerProcess, String> {
+    /// Start `binary` with `flags` (after `-c config`, when given),
+    /// logging to `log`, and wait until it answers a connection with its
+    /// INFO.
+    pub fn start(
+        binary: &Path,
+        flags: &[String],
+        config: Option<&Path>,
+        log: &Path,
+    ) -> Result<ServerProcess, String> {
+        let mut all_flags: Vec<String> = Vec::new();
+        if let Some(config) = config {
+            all_flags.push("-c".into());
+            all_flags.push(config.display().to_string());
+        }
+        all_flags.extend_from_slice(flags);
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
             let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-            match start_on(binary, flags, log, port) {
+            match start_on(binary, &all_flags, log, port) {
                 Ok(server) => return Ok(server),
                 Err(e) => last_error = e,
             }
@@ -124,9 +137,21 @@ impl Drop for ServerProcess {
 /// Where a scenario's server writes its log: under Cargo's scratch
 /// directory for integration tests, one file per scenario and role.
 pub fn log_path(role: &str, scenario: &str) -> PathBuf {
+    scratch_path(role, scenario, "log")
+}
+
+/// Where a scenario's `config` text is written for one role's server,
+/// beside its log.
+pub fn config_path(role: &str, scenario: &str) -> PathBuf {
+    scratch_path(role, scenario, "conf")
+}
+
+/// `target/tmp/conformance/<role>/<scenario>.<extension>`, its directory
+/// created.
+fn scratch_path(role: &str, scenario: &str, extension: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("conformance")
         .join(role);
     let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{scenario}.log"))
+    dir.join(format!("{scenario}.{extension}"))
 }

@@ -54,6 +54,11 @@ struct Conn {
     pings_sent: usize,
     pongs_received: usize,
     closed_by_server: bool,
+    /// The reply subject (as received, not normalized) of every `MSG` and
+    /// `HMSG` frame received, in order; `None` for one without.
+    replies: Vec<Option<Vec<u8>>>,
+    /// How many of `replies` a `respond` has taken.
+    responded: usize,
 }
 
 /// Play `scenario` against the server at `addr`, as `role`.
@@ -96,6 +101,9 @@ fn run_step(
         Action::Send(name, bytes) => get(conns, name)?.send(bytes, false)?,
         Action::SendBytewise(name, bytes) => get(conns, name)?.send(bytes, true)?,
         Action::Sync { conn, unordered } => get(conns, conn)?.sync(*unordered)?,
+        Action::Respond(name, text) => get(conns, name)?
+            .respond(text)
+            .map_err(|e| format!("respond {name}: {e}"))?,
         Action::Read(name) => get(conns, name)?.read_until_closed()?,
         Action::Close(name) => get(conns, name)?.close(),
         Action::Sleep(ms) => thread::sleep(Duration::from_millis(*ms)),
@@ -143,6 +151,8 @@ impl Conn {
             pings_sent: 0,
             pongs_received: 0,
             closed_by_server: false,
+            replies: Vec::new(),
+            responded: 0,
         };
         c.read_while(|c| c.events.is_empty(), "the INFO greeting")?;
         // `expect` starts after the greeting; transcripts keep it.
@@ -185,6 +195,32 @@ impl Conn {
             let end = self.events.len() - 1;
             self.events[start..end].sort();
         }
+        Ok(())
+    }
+
+    /// Take the next `MSG`/`HMSG` frame no `respond` has taken, reading
+    /// until one arrives, and publish `text` to its reply subject.
+    fn respond(&mut self, text: &[u8]) -> Result<(), String> {
+        self.read_while(|c| c.replies.len() <= c.responded, "a MSG to respond to")?;
+        let Some(reply) = self.replies.get(self.responded) else {
+            return Err("the server closed the connection before a MSG arrived".into());
+        };
+        let reply = reply
+            .clone()
+            .ok_or("the MSG to respond to has no reply subject")?;
+        self.responded += 1;
+        let mut publish = b"PUB ".to_vec();
+        publish.extend_from_slice(&reply);
+        publish.extend_from_slice(format!(" {}\r\n", text.len()).as_bytes());
+        publish.extend_from_slice(text);
+        publish.extend_from_slice(b"\r\n");
+        let sock = self
+            .sock
+            .as_mut()
+            .ok_or("respond on a connection the script closed")?;
+        // Written as `send` writes: a failed write is seen by later reads.
+        // No PING is counted: the text is a payload.
+        let _ = sock.write_all(&publish);
         Ok(())
     }
 
@@ -241,6 +277,10 @@ impl Conn {
     fn record(&mut self, frame: Vec<u8>) {
         if frame == b"PONG\r\n" {
             self.pongs_received += 1;
+        }
+        if frame.starts_with(b"MSG ") || frame.starts_with(b"HMSG ") {
+            self.replies
+                .push(transcript::reply_subject(&frame).map(<[u8]>::to_vec));
         }
         self.events.push(Event::Frame(transcript::normalize(frame)));
     }

@@ -1,7 +1,7 @@
 //! What a connection received: the server's byte stream cut into protocol
 //! frames, with the values that differ between any two runs (ids, ports,
-//! nonces, build details) replaced, so two servers' transcripts compare
-//! byte for byte.
+//! nonces, build details, server-chosen reply subjects) replaced, so two
+//! servers' transcripts compare byte for byte.
 
 use std::fmt::Write as _;
 
@@ -81,12 +81,26 @@ const IGNORED_KEYS: [&str; 5] = [
     "ws_connect_urls",
 ];
 
-/// The INFO line with volatile values replaced and keys sorted, as
-/// `INFO {...}\r\n`; other frames are returned unchanged. Everything not
-/// listed above is compared as sent: `proto`, `host`, `headers`,
+/// A frame with what varies between runs replaced: the INFO line with
+/// volatile values replaced and keys sorted, as `INFO {...}\r\n`
+/// ([`normalize_info`]); the subject and reply fields of a `MSG`/`HMSG`
+/// line with server-chosen reply subjects replaced ([`normalize_msg`]).
+/// Other frames are returned unchanged.
+pub fn normalize(frame: Vec<u8>) -> Vec<u8> {
+    if frame.starts_with(b"INFO ") {
+        normalize_info(frame)
+    } else if is_msg(&frame) {
+        normalize_msg(frame)
+    } else {
+        frame
+    }
+}
+
+/// The INFO line with volatile values replaced and keys sorted. Everything
+/// not listed above is compared as sent: `proto`, `host`, `headers`,
 /// `max_payload`, `auth_required`, `client_ip`, `connect_info`,
 /// `remote_account`, `ldm`, TLS flags...
-pub fn normalize(frame: Vec<u8>) -> Vec<u8> {
+fn normalize_info(frame: Vec<u8>) -> Vec<u8> {
     let Some(json) = frame.strip_prefix(b"INFO ") else {
         return frame;
     };
@@ -110,6 +124,102 @@ pub fn normalize(frame: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(Value::Object(info).to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
     out
+}
+
+fn is_msg(frame: &[u8]) -> bool {
+    frame.starts_with(b"MSG ") || frame.starts_with(b"HMSG ")
+}
+
+/// The arguments of a `MSG`/`HMSG` frame's line, the verb included, as
+/// byte ranges of the frame; and the index of the reply subject among
+/// them, when the line has one (`MSG subject sid [reply] size`,
+/// `HMSG subject sid [reply] header_size total_size`).
+fn msg_fields(frame: &[u8]) -> (Vec<std::ops::Range<usize>>, Option<usize>) {
+    let line_end = frame
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(frame.len());
+    let mut fields = Vec::new();
+    let mut start = None;
+    for (i, b) in frame[..line_end].iter().enumerate() {
+        match (b.is_ascii_whitespace(), start) {
+            (true, Some(s)) => {
+                fields.push(s..i);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        fields.push(s..line_end);
+    }
+    let with_reply = if frame.starts_with(b"HMSG ") { 6 } else { 5 };
+    let reply = (fields.len() == with_reply).then_some(3);
+    (fields, reply)
+}
+
+/// The reply subject of a `MSG`/`HMSG` frame exactly as received (not
+/// normalized); `None` for a frame of another kind or without one.
+pub fn reply_subject(frame: &[u8]) -> Option<&[u8]> {
+    if !is_msg(frame) {
+        return None;
+    }
+    let (fields, reply) = msg_fields(frame);
+    Some(&frame[fields[reply?].clone()])
+}
+
+/// What replaces a server-chosen reply subject's tokens.
+const REPLY_PLACEHOLDER: &[u8] = b"_R_.<reply>";
+
+/// The `MSG`/`HMSG` frame with every server-chosen reply subject in its
+/// subject and reply fields replaced by `_R_.<reply>`. The payload and the
+/// other fields (sid, sizes) are left as they are; the sizes still describe
+/// the payload, which the frame was cut by before this.
+fn normalize_msg(frame: Vec<u8>) -> Vec<u8> {
+    let (fields, reply) = msg_fields(&frame);
+    let mut out = Vec::with_capacity(frame.len());
+    let mut copied = 0;
+    for index in std::iter::once(1).chain(reply) {
+        let Some(range) = fields.get(index) else {
+            continue;
+        };
+        out.extend_from_slice(&frame[copied..range.start]);
+        out.extend_from_slice(&normalize_subject(&frame[range.clone()]));
+        copied = range.end;
+    }
+    out.extend_from_slice(&frame[copied..]);
+    out
+}
+
+/// The subject with each server-chosen reply subject in it replaced by
+/// `_R_.<reply>`. nats-server maps the reply subject of a request that
+/// crosses accounts through a service import to one of its own
+/// (`Account.newServiceReply` in server/accounts.go): the token `_R_`, a
+/// per-account token of 6 base-62 characters, a per-request token of 6,
+/// and for a tracked (latency-sampled) request the server's 8-character
+/// hash and the token `T`, all random per process.
+fn normalize_subject(subject: &[u8]) -> Vec<u8> {
+    let tokens: Vec<&[u8]> = subject.split(|&b| b == b'.').collect();
+    let base62 = |t: &[u8], len: usize| t.len() == len && t.iter().all(u8::is_ascii_alphanumeric);
+    let is = |i: usize, test: &dyn Fn(&[u8]) -> bool| tokens.get(i).is_some_and(|t| test(t));
+    let mut out: Vec<&[u8]> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let chosen =
+            tokens[i] == b"_R_" && is(i + 1, &|t| base62(t, 6)) && is(i + 2, &|t| base62(t, 6));
+        if !chosen {
+            out.push(tokens[i]);
+            i += 1;
+            continue;
+        }
+        out.push(REPLY_PLACEHOLDER);
+        i += 3;
+        if is(i, &|t| base62(t, 8)) && is(i + 1, &|t| t == b"T") {
+            i += 2;
+        }
+    }
+    out.join(&b'.')
 }
 
 /// Bytes as a scenario file would write them: printable ASCII verbatim,
@@ -171,6 +281,40 @@ mod tests {
             String::from_utf8(normalize(a)).unwrap(),
             "INFO {\"client_id\":\"<client_id>\",\"port\":\"<port>\",\"proto\":1,\"server_id\":\"<server_id>\",\"server_name\":\"<server_id>\"}\r\n"
         );
+    }
+
+    #[test]
+    fn server_chosen_replies_are_normalized() {
+        let msg =
+            b"MSG _R_.aB3dE9.Zz0012 7 _R_.aB3dE9.Zz0012.AbCd1234.T 17\r\n_R_.aB3dE9.Zz0012\r\n";
+        assert_eq!(
+            normalize(msg.to_vec()),
+            b"MSG _R_.<reply> 7 _R_.<reply> 17\r\n_R_.aB3dE9.Zz0012\r\n"
+        );
+        let hmsg = b"HMSG foo 1 x._R_.Xb3k9Q.Lk2pQ0.y 12 12\r\nNATS/1.0\r\n\r\n\r\n";
+        assert_eq!(
+            normalize(hmsg.to_vec()),
+            b"HMSG foo 1 x._R_.<reply>.y 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+        );
+        // Not the shape nats-server chooses: compared as sent.
+        for line in [
+            &b"MSG _R_.abc.def 1 _R_.abcdef.ghijk 0\r\n\r\n"[..],
+            b"MSG _R_ 1 x._R_.abcdef 0\r\n\r\n",
+            b"PUB _R_.abcdef.ghijkl 0\r\n",
+        ] {
+            assert_eq!(normalize(line.to_vec()), line);
+        }
+        assert_eq!(
+            reply_subject(msg),
+            Some(&b"_R_.aB3dE9.Zz0012.AbCd1234.T"[..])
+        );
+        assert_eq!(
+            reply_subject(&hmsg[..]),
+            Some(&b"x._R_.Xb3k9Q.Lk2pQ0.y"[..])
+        );
+        assert_eq!(reply_subject(b"MSG foo 1 0\r\n\r\n"), None);
+        assert_eq!(reply_subject(b"HMSG foo 1 12 12\r\n"), None);
+        assert_eq!(reply_subject(b"+OK\r\n"), None);
     }
 
     #[test]
