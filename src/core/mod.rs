@@ -190,6 +190,8 @@ impl Core {
         let mut info = self.info.clone();
         info.client_id = cid;
         info.client_ip = addr.ip().to_string();
+        // Only the greeting says so; the connect INFO keeps the server's.
+        info.auth_required = self.opts.info_auth_required();
         let conn = &mut self.conns[key];
         info.write_to(&mut conn.wbuf.buf);
         if self.trace {

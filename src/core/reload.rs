@@ -98,7 +98,7 @@ impl Core {
         // read where it is used and needs nothing more.
 
         self.info.max_payload = self.opts.max_payload;
-        self.info.auth_required = self.opts.info_auth_required();
+        self.info.auth_required = self.opts.auth_required();
         let (max_control_line, max_payload) = (
             self.opts.max_control_line as usize,
             self.opts.max_payload as usize,

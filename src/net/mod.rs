@@ -70,7 +70,7 @@ impl Server {
             NATS_SERVER_VERSION,
             &opts.host,
             addr.port(),
-            opts.info_auth_required(),
+            opts.auth_required(),
             opts.max_payload,
         );
         let monitor_listener = match opts.http_port {
