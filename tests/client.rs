@@ -882,3 +882,165 @@ async fn one_mebibyte_message_arrives_intact() {
     assert_eq!(message.payload.len(), payload.len());
     assert!(message.payload == payload, "payload corrupted");
 }
+
+/// The options of a server whose users live in accounts: `a` in `A`, which
+/// exports the stream `events.>` and the service `svc.>`; `b` in `B`,
+/// which imports the stream under `from_a` and the service `svc.echo` as
+/// `echo`; `alice` in `$G`, who may publish only to `ok.>` and may not
+/// subscribe to `secret.>`.
+fn accounts_options() -> Options {
+    use natsd::options::{
+        AccountConfig, Export, Import, ImportKind, Permissions, ServiceExport, SubjectPermission,
+        User,
+    };
+    let user = |name: &str, account: Option<&str>| User {
+        username: name.into(),
+        password: format!("{name}-pw"),
+        permissions: None,
+        account: account.map(Into::into),
+    };
+    let mut alice = user("alice", None);
+    alice.permissions = Some(Permissions {
+        publish: Some(SubjectPermission {
+            allow: Some(vec!["ok.>".into()]),
+            deny: Vec::new(),
+        }),
+        subscribe: Some(SubjectPermission {
+            allow: None,
+            deny: vec!["secret.>".into()],
+        }),
+        response: None,
+    });
+    let mut opts = Options::ephemeral();
+    opts.users = Some(vec![user("a", Some("A")), user("b", Some("B")), alice]);
+    opts.accounts = vec![
+        AccountConfig {
+            name: "A".into(),
+            exports: vec![
+                Export {
+                    subject: "events.>".into(),
+                    service: None,
+                    accounts: None,
+                },
+                Export {
+                    subject: "svc.>".into(),
+                    service: Some(ServiceExport::default()),
+                    accounts: Some(vec!["B".into()]),
+                },
+            ],
+            imports: Vec::new(),
+        },
+        AccountConfig {
+            name: "B".into(),
+            exports: Vec::new(),
+            imports: vec![
+                Import {
+                    account: "A".into(),
+                    subject: "events.>".into(),
+                    kind: ImportKind::Stream {
+                        prefix: Some("from_a".into()),
+                        to: None,
+                    },
+                },
+                Import {
+                    account: "A".into(),
+                    subject: "svc.echo".into(),
+                    kind: ImportKind::Service { to: "echo".into() },
+                },
+            ],
+        },
+    ];
+    opts
+}
+
+async fn login(server: &natsd::RunningServer, user: &str) -> async_nats::Client {
+    connect_with(
+        server,
+        ConnectOptions::with_user_and_password(user.into(), format!("{user}-pw")),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_permission_violation_reaches_the_error_callback_and_the_connection_lives_on() {
+    let server = start_with(accounts_options());
+    let (events_tx, mut events) = futures::channel::mpsc::unbounded();
+    let alice = connect_with(
+        &server,
+        ConnectOptions::with_user_and_password("alice".into(), "alice-pw".into()).event_callback(
+            move |event| {
+                let tx = events_tx.clone();
+                async move {
+                    let _ = tx.unbounded_send(event);
+                }
+            },
+        ),
+    )
+    .await;
+    publish(&alice, "not.ok", "x").await;
+    wait_for(
+        &mut events,
+        Event::ServerError(async_nats::ServerError::Other(
+            "Permissions Violation for Publish to \"not.ok\"".into(),
+        )),
+    )
+    .await;
+    let _denied = subscribe(&alice, "secret.x").await;
+    wait_for(
+        &mut events,
+        Event::ServerError(async_nats::ServerError::Other(
+            "Permissions Violation for Subscription to \"secret.x\"".into(),
+        )),
+    )
+    .await;
+    // Still connected, and what is allowed works.
+    let mut sub = subscribe(&alice, "ok.>").await;
+    publish(&alice, "ok.1", "fine").await;
+    assert_eq!(text(&next(&mut sub).await), "fine");
+    assert_eq!(alice.connection_state(), State::Connected);
+}
+
+#[tokio::test]
+async fn accounts_keep_clients_apart_and_imports_join_them() {
+    let server = start_with(accounts_options());
+    let a = login(&server, "a").await;
+    let b = login(&server, "b").await;
+
+    // Nothing crosses without an import.
+    let mut b_apart = subscribe(&b, "apart").await;
+    sync(&b).await;
+    publish(&a, "apart", "no").await;
+    sync(&a).await;
+    sync(&b).await;
+    assert!(ready(&mut b_apart).is_empty());
+
+    // A's stream reaches B under B's prefix.
+    let mut b_events = subscribe(&b, "from_a.events.>").await;
+    sync(&b).await;
+    publish(&a, "events.order.1", "hello").await;
+    let msg = next(&mut b_events).await;
+    assert_eq!(
+        (msg.subject.as_str(), text(&msg)),
+        ("from_a.events.order.1", "hello")
+    );
+
+    // B's requests on `echo` reach A's service on `svc.echo` and return.
+    let mut service = subscribe(&a, "svc.echo").await;
+    sync(&a).await;
+    let responder = a.clone();
+    tokio::spawn(async move {
+        while let Some(request) = service.next().await {
+            let answer = format!("echo: {}", text(&request));
+            let reply = request.reply.expect("a reply subject");
+            assert!(reply.starts_with("_R_."), "{reply}");
+            responder
+                .publish(reply, answer.into())
+                .await
+                .expect("respond");
+        }
+    });
+    let answer = within(b.request("echo", "ping".into()))
+        .await
+        .expect("request across accounts");
+    assert_eq!(text(&answer), "echo: ping");
+}

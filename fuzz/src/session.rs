@@ -10,7 +10,11 @@
 //!   asked for headers; sizes agree with the bytes that follow;
 //! - every `-ERR` text is one nats-server sends;
 //! - the core's tables agree and every live connection's buffers are within
-//!   their limits ([`Core::audit`]).
+//!   their limits ([`Core::audit`]);
+//! - with accounts: no message reaches an account it was not published in,
+//!   except through an import (a stream of A's under B's prefix, B's
+//!   requests to A's service, their responses back), and no client receives
+//!   a subject its user may not subscribe to.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -18,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use natsd::core::stats::WallClock;
 use natsd::core::{Core, Flushed};
+use natsd::options::{
+    AccountConfig, Export, Import, ImportKind, Permissions, ServiceExport, SubjectPermission, User,
+};
 use natsd::proto::{error, ConnectOpts, Info, Op, Parser, Status};
 use natsd::Options;
 
@@ -49,12 +56,13 @@ pub fn check(data: &[u8]) {
 fn options(input: &mut Input) -> Options {
     let b = input.u16();
     let mut opts = Options::ephemeral();
-    match b % 3 {
+    match b % 4 {
         1 => {
             opts.username = Some("u".into());
             opts.password = Some("p".into());
         }
         2 => opts.authorization = Some("t".into()),
+        3 => with_accounts(&mut opts, b & (1 << 7) != 0),
         _ => {}
     }
     let bit = |n: u16| b & (1 << n) != 0;
@@ -76,8 +84,87 @@ fn options(input: &mut Input) -> Options {
     opts
 }
 
+/// The accounts of the fuzzed configuration: A exports the stream `a.>`
+/// and the service `b`; B imports the stream under the prefix `x` and the
+/// service; user `a` (in A) may not subscribe to `a.b` nor publish to
+/// `a.*.a`; anyone without credentials is `n`, in `$G` (or, with
+/// `no_auth_in_b`, `b` in B).
+fn with_accounts(opts: &mut Options, no_auth_in_b: bool) {
+    let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    opts.accounts = vec![
+        AccountConfig {
+            name: "A".into(),
+            exports: vec![
+                Export {
+                    subject: "a.>".into(),
+                    service: None,
+                    accounts: None,
+                },
+                Export {
+                    subject: "b".into(),
+                    service: Some(ServiceExport::default()),
+                    accounts: Some(list(&["B"])),
+                },
+            ],
+            imports: Vec::new(),
+        },
+        AccountConfig {
+            name: "B".into(),
+            exports: Vec::new(),
+            imports: vec![
+                Import {
+                    account: "A".into(),
+                    subject: "a.>".into(),
+                    kind: ImportKind::Stream {
+                        prefix: Some("x".into()),
+                        to: None,
+                    },
+                },
+                Import {
+                    account: "A".into(),
+                    subject: "b".into(),
+                    kind: ImportKind::Service { to: "b".into() },
+                },
+            ],
+        },
+    ];
+    let user = |name: &str, account: Option<&str>, permissions: Option<Permissions>| User {
+        username: name.into(),
+        password: format!("p{name}"),
+        permissions,
+        account: account.map(Into::into),
+    };
+    let a_perms = Permissions {
+        publish: Some(SubjectPermission {
+            allow: None,
+            deny: list(&["a.*.a"]),
+        }),
+        subscribe: Some(SubjectPermission {
+            allow: None,
+            deny: list(&[DENIED_TO_A]),
+        }),
+        response: None,
+    };
+    opts.users = Some(vec![
+        user("a", Some("A"), Some(a_perms)),
+        user("b", Some("B"), None),
+        user("n", None, None),
+    ]);
+    opts.no_auth_user = Some(if no_auth_in_b { "b" } else { "n" }.into());
+}
+
+/// What user `a` may not subscribe to, so must never receive.
+const DENIED_TO_A: &str = "a.b";
+
 struct Client {
     key: usize,
+    /// The user of the client's last CONNECT ("" before one).
+    user: String,
+    /// Every account the client has been in (output still pending from an
+    /// earlier one may arrive after a new CONNECT), and whether it has
+    /// ever been anyone but user `a`.
+    accounts_seen: Vec<&'static str>,
+    not_only_a: bool,
     /// Parses what the client sent, to know what it subscribed to.
     shadow: Option<Parser>,
     shadow_buf: Vec<u8>,
@@ -94,6 +181,10 @@ struct Client {
 
 struct Session {
     core: Core,
+    /// Every subject published in each account (by the publisher's user
+    /// at the time), to tell an imported message from a leaked one.
+    published: std::collections::HashMap<&'static str, Vec<Vec<u8>>>,
+    no_auth_user: String,
     now: Instant,
     clients: Vec<Client>,
     max_control_line: usize,
@@ -112,6 +203,8 @@ impl Session {
             opts.max_payload,
         );
         Session {
+            published: Default::default(),
+            no_auth_user: opts.no_auth_user.clone().unwrap_or_default(),
             max_control_line: opts.max_control_line as usize,
             max_payload: opts.max_payload as usize,
             core: Core::new(
@@ -161,6 +254,9 @@ impl Session {
         shadow.headers = true;
         self.clients.push(Client {
             key,
+            user: String::new(),
+            accounts_seen: Vec::new(),
+            not_only_a: false,
             shadow: Some(shadow),
             shadow_buf: Vec::new(),
             connect: ConnectOpts::default(),
@@ -174,7 +270,9 @@ impl Session {
     /// The client writes `bytes`; the server reads them as the reactor
     /// would, one read at a time, until they are consumed or it stops.
     fn send(&mut self, i: usize, bytes: &[u8]) {
-        self.clients[i].observe_sent(bytes);
+        let published = self.clients[i].observe_sent(bytes, &self.no_auth_user);
+        let account = self.clients[i].account(&self.no_auth_user);
+        self.published.entry(account).or_default().extend(published);
         let key = self.clients[i].key;
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -204,7 +302,7 @@ impl Session {
             if !client.stalled {
                 assert!(!matches!(flushed, Flushed::Blocked), "nothing blocked");
             }
-            client.check_output(&sink.got);
+            client.check_output(&sink.got, &self.published, &self.no_auth_user);
         }
         while let Some((key, last_words)) = self.core.next_closing() {
             let at = self.clients.iter().position(|c| c.key == key);
@@ -213,7 +311,7 @@ impl Session {
                 if last_words {
                     let mut sink = Trickle::new(if client.stalled { 7 } else { usize::MAX });
                     self.core.flush_last_words(key, &mut sink);
-                    client.check_output(&sink.got);
+                    client.check_output(&sink.got, &self.published, &self.no_auth_user);
                 }
             }
             self.core.remove(key, self.now);
@@ -225,9 +323,17 @@ impl Session {
 }
 
 impl Client {
-    fn observe_sent(&mut self, bytes: &[u8]) {
+    /// The account of the client's user, in the fuzzed configuration.
+    fn account(&self, no_auth_user: &str) -> &'static str {
+        account_of(effective_user(&self.user, no_auth_user))
+    }
+
+    /// Note what the client subscribes to and who it says it is; the
+    /// subjects it publishes.
+    fn observe_sent(&mut self, bytes: &[u8], no_auth_user: &str) -> Vec<Vec<u8>> {
+        let mut published = Vec::new();
         let Some(parser) = &mut self.shadow else {
-            return;
+            return published;
         };
         self.shadow_buf.extend_from_slice(bytes);
         let mut pos = 0;
@@ -239,11 +345,26 @@ impl Client {
                         Op::Sub { subject, sid, .. } => {
                             self.subscribed.push((sid.to_vec(), subject.to_vec()));
                         }
-                        Op::Connect(json)
-                            if self.connect.apply_json(json).is_ok() && self.connect.headers =>
-                        {
-                            self.headers = true;
+                        Op::Connect(json) => {
+                            if self.connect.apply_json(json).is_ok() {
+                                let connect = &self.connect;
+                                let user = effective_user(&connect.user, no_auth_user);
+                                let account = account_of(user);
+                                if !self.accounts_seen.contains(&account) {
+                                    self.accounts_seen.push(account);
+                                }
+                                self.not_only_a |= user != "a";
+                                self.user = connect.user.to_string();
+                                self.headers |= connect.headers;
+                                // A client's subscriptions end with a new
+                                // CONNECT; an account change must not let
+                                // the old ones through.
+                                if account != "$G" {
+                                    self.subscribed.clear();
+                                }
+                            }
                         }
+                        Op::Pub(msg) => published.push(msg.subject.to_vec()),
                         _ => {}
                     }
                 }
@@ -254,17 +375,18 @@ impl Client {
                 Err(_) => {
                     // The server closes here too: nothing after counts.
                     self.shadow = None;
-                    return;
+                    return published;
                 }
             }
         }
         self.shadow_buf.drain(..pos);
+        published
     }
 
-    fn check_output(&mut self, bytes: &[u8]) {
+    fn check_output(&mut self, bytes: &[u8], published: &Published, no_auth_user: &str) {
         self.out.extend_from_slice(bytes);
         let mut pos = 0;
-        while let Some(n) = self.check_one(&self.out[pos..]) {
+        while let Some(n) = self.check_one(&self.out[pos..], published, no_auth_user) {
             pos += n;
         }
         self.out.drain(..pos);
@@ -272,7 +394,7 @@ impl Client {
 
     /// Check the first server operation in `out`; its length, or `None`
     /// when it is not complete yet.
-    fn check_one(&self, out: &[u8]) -> Option<usize> {
+    fn check_one(&self, out: &[u8], published: &Published, no_auth_user: &str) -> Option<usize> {
         let eol = out.windows(2).position(|w| w == b"\r\n")?;
         let line = &out[..eol];
         let after_line = eol + 2;
@@ -286,7 +408,10 @@ impl Client {
         if let Some(text) = line.strip_prefix(b"-ERR '") {
             let text = text.strip_suffix(b"'").expect("-ERR text in quotes");
             let text = std::str::from_utf8(text).unwrap();
-            assert!(error::ALL.contains(&text), "-ERR {text:?}");
+            assert!(
+                error::ALL.contains(&text) || text.starts_with("Permissions Violation for "),
+                "-ERR {text:?}"
+            );
             return Some(after_line);
         }
         let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
@@ -328,7 +453,64 @@ impl Client {
             "{:?} delivered without a matching subscription",
             String::from_utf8_lossy(line)
         );
+        let mut accounts = self.accounts_seen.clone();
+        accounts.push(self.account(no_auth_user));
+        assert!(
+            accounts.iter().any(|a| reaches(a, subject, published)),
+            "{:?} reached accounts {accounts:?} without being published there or imported",
+            String::from_utf8_lossy(line)
+        );
+        if !self.not_only_a && !self.accounts_seen.is_empty() {
+            assert!(
+                subject != DENIED_TO_A.as_bytes(),
+                "a denied subject delivered"
+            );
+        }
         Some(end + 2)
+    }
+}
+
+/// Who a client is: the CONNECT user, or the no_auth_user for none.
+fn effective_user<'a>(user: &'a str, no_auth_user: &'a str) -> &'a str {
+    if user.is_empty() {
+        no_auth_user
+    } else {
+        user
+    }
+}
+
+fn account_of(user: &str) -> &'static str {
+    match user {
+        "a" => "A",
+        "b" => "B",
+        _ => "$G",
+    }
+}
+
+type Published = std::collections::HashMap<&'static str, Vec<Vec<u8>>>;
+
+/// Whether a message on `subject` may reach `account`: published there, or
+/// brought in by one of B's imports of A's exports.
+fn reaches(account: &str, subject: &[u8], published: &Published) -> bool {
+    let in_account =
+        |acc: &str, s: &[u8]| published.get(acc).is_some_and(|p| p.iter().any(|x| x == s));
+    if in_account(account, subject) {
+        return true;
+    }
+    match account {
+        // A's stream `a.>` under B's prefix `x`; A's responses to B's
+        // requests (on the requester's own reply, B's to choose).
+        "B" => {
+            subject
+                .strip_prefix(b"x.")
+                .is_some_and(|s| s.starts_with(b"a.") && in_account("A", s))
+                || published
+                    .get("A")
+                    .is_some_and(|p| p.iter().any(|x| x.starts_with(b"_R_.")))
+        }
+        // B's requests to A's service `b`.
+        "A" => subject == b"b" && in_account("B", b"b"),
+        _ => false,
     }
 }
 
@@ -336,7 +518,7 @@ impl Client {
 /// parser more often than random bytes do.
 fn template(input: &mut Input) -> Vec<u8> {
     let subject = {
-        const TOKENS: &[&str] = &["a", "b", "*", ">", "_INBOX", ""];
+        const TOKENS: &[&str] = &["a", "b", "x", "*", ">", "_INBOX", ""];
         let n = 1 + input.below(3);
         (0..n)
             .map(|_| TOKENS[input.below(TOKENS.len())])
@@ -348,7 +530,14 @@ fn template(input: &mut Input) -> Vec<u8> {
     match input.below(8) {
         0 => {
             let flag = |input: &mut Input| if input.bool() { "true" } else { "false" };
-            let creds = ["", r#","user":"u","pass":"p""#, r#","auth_token":"t""#, r#","user":"u","pass":"x""#];
+            let creds = [
+                "",
+                r#","user":"u","pass":"p""#,
+                r#","auth_token":"t""#,
+                r#","user":"u","pass":"x""#,
+                r#","user":"a","pass":"pa""#,
+                r#","user":"b","pass":"pb""#,
+            ];
             format!(
                 "CONNECT {{\"verbose\":{},\"pedantic\":{},\"echo\":{},\"headers\":{},\"no_responders\":{},\"protocol\":{}{}}}\r\n",
                 flag(input),
