@@ -345,23 +345,21 @@ impl Client {
                         Op::Sub { subject, sid, .. } => {
                             self.subscribed.push((sid.to_vec(), subject.to_vec()));
                         }
-                        Op::Connect(json) => {
-                            if self.connect.apply_json(json).is_ok() {
-                                let connect = &self.connect;
-                                let user = effective_user(&connect.user, no_auth_user);
-                                let account = account_of(user);
-                                if !self.accounts_seen.contains(&account) {
-                                    self.accounts_seen.push(account);
-                                }
-                                self.not_only_a |= user != "a";
-                                self.user = connect.user.to_string();
-                                self.headers |= connect.headers;
-                                // A client's subscriptions end with a new
-                                // CONNECT; an account change must not let
-                                // the old ones through.
-                                if account != "$G" {
-                                    self.subscribed.clear();
-                                }
+                        Op::Connect(json) if self.connect.apply_json(json).is_ok() => {
+                            let connect = &self.connect;
+                            let user = effective_user(&connect.user, no_auth_user);
+                            let account = account_of(user);
+                            if !self.accounts_seen.contains(&account) {
+                                self.accounts_seen.push(account);
+                            }
+                            self.not_only_a |= user != "a";
+                            self.user = connect.user.to_string();
+                            self.headers |= connect.headers;
+                            // A client's subscriptions end with a new
+                            // CONNECT; an account change must not let the
+                            // old ones through.
+                            if account != "$G" {
+                                self.subscribed.clear();
                             }
                         }
                         Op::Pub(msg) => published.push(msg.subject.to_vec()),
