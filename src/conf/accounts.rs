@@ -227,15 +227,27 @@ pub(super) fn accounts(entry: &Entry, opts: &mut Options, report: &mut Report<'_
                                 ),
                             ))
                         }
-                        "jetstream" | "limits" | "mappings" | "maps" | "msg_trace"
-                        | "trace_dest" => report.unsupported.push(at_key(
-                            field,
-                            format!(
-                                "{:?} in account {:?} is not supported by natsd yet and is \
+                        // Without its limits an account would admit more
+                        // than the file allows.
+                        "limits" => {
+                            return Err(at_key(
+                                field,
+                                format!(
+                                    "{:?} is not supported: natsd has no account limits yet",
+                                    field.key
+                                ),
+                            ))
+                        }
+                        "jetstream" | "mappings" | "maps" | "msg_trace" | "trace_dest" => {
+                            report.unsupported.push(at_key(
+                                field,
+                                format!(
+                                    "{:?} in account {:?} is not supported by natsd yet and is \
                                  ignored",
-                                field.key, account.key
-                            ),
-                        )),
+                                    field.key, account.key
+                                ),
+                            ))
+                        }
                         _ => unknown_field(field)?,
                     }
                 }

@@ -194,6 +194,9 @@ fn account_errors_are_nats_servers() {
     assert!(error("accounts: [A, A]").ends_with("Duplicate Account Entry: A"));
     assert!(error("accounts { A: 1 }").ends_with("Expected map entries for accounts"));
     assert!(error("accounts { A { bogus: 1 } }").ends_with("unknown field \"bogus\""));
+    // An account's limits would be lost: refused, not ignored.
+    assert!(error("accounts { A { limits: { max_connections: 1 } } }")
+        .ends_with("\"limits\" is not supported: natsd has no account limits yet"));
     assert!(
         error("accounts { A { users: [{user: x}] }, B { users: [{user: x}] } }")
             .ends_with("Duplicate user \"x\" detected")
