@@ -312,6 +312,9 @@ fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
     let ports_dir = opts.ports_file_dir.clone();
     log::info!("Starting natsd");
     log::info!("  Version:  {VERSION} (nats-server {NATS_SERVER_VERSION} protocol)");
+    if opts.has_plaintext_passwords() {
+        log::warn!("Plaintext passwords detected, use nkeys or bcrypt");
+    }
     let mut server =
         Server::new(opts).map_err(|e| format!("Error listening on port: {listen}, \"{e}\""))?;
     log::info!("  Name:     {}", server.name());

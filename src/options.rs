@@ -156,6 +156,14 @@ impl Options {
         self.auth_required() && self.no_auth_user.is_none()
     }
 
+    /// nats-server's `checkAuthforWarnings`: a password (not a token) that
+    /// is not a bcrypt hash.
+    pub fn has_plaintext_passwords(&self) -> bool {
+        let plain = |p: &str| !p.is_empty() && !crate::auth::password::is_bcrypt(p);
+        self.password.as_deref().is_some_and(plain)
+            || self.users.iter().flatten().any(|u| plain(&u.password))
+    }
+
     /// Whether clients must authenticate in CONNECT.
     pub fn auth_required(&self) -> bool {
         self.username.is_some() || self.authorization.is_some() || self.users.is_some()
