@@ -164,6 +164,19 @@ impl Options {
             || self.users.iter().flatten().any(|u| plain(&u.password))
     }
 
+    /// nats-server's special case for a file whose only account is the
+    /// system account and that has no `authorization` users: a client
+    /// without credentials is let into `$G` (Go makes a hidden user for
+    /// it), while the system account's users log in as usual.
+    pub fn anonymous_into_global(&self) -> bool {
+        self.no_auth_user.is_none()
+            && self.username.is_none()
+            && self.authorization.is_none()
+            && !self.accounts.is_empty()
+            && self.accounts.iter().all(|a| a.name == self.system_account)
+            && self.users.iter().flatten().all(|u| u.account.is_some())
+    }
+
     /// Whether clients must authenticate in CONNECT.
     pub fn auth_required(&self) -> bool {
         self.username.is_some() || self.authorization.is_some() || self.users.is_some()

@@ -46,6 +46,9 @@ pub fn authenticate<'a>(opts: &'a Options, client: &ConnectOpts) -> Option<Login
                 .find(|u| u.username == *no_auth_user)
                 .map(Login::User);
         }
+        if anonymous && opts.anonymous_into_global() {
+            return Some(Login::Anyone);
+        }
         return users
             .iter()
             .find(|u| *u.username == *client.user && password::matches(&u.password, &client.pass))

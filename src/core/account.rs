@@ -277,7 +277,15 @@ pub fn reply_token(mut n: u64, out: &mut Vec<u8>) {
 /// nats-server's reserved reply prefixes: service import replies,
 /// JetStream acknowledgements and gateway-routed replies.
 pub fn is_reserved_reply(reply: &[u8]) -> bool {
-    reply.starts_with(b"_R_.") || reply.starts_with(b"$JS.ACK.") || reply.starts_with(b"_GR_.")
+    // As Go measures them: `_R_.` alone is reserved, the others need more.
+    let longer = |prefix: &[u8]| reply.len() > prefix.len() && reply.starts_with(prefix);
+    reply.starts_with(b"_R_.") || longer(b"$JS.ACK.") || longer(b"_GR_.")
+}
+
+/// nats-server's `hasGWRoutedReplyPrefix`: a subject no client may
+/// publish to.
+pub fn is_gateway_routed(subject: &[u8]) -> bool {
+    subject.len() > 5 && subject.starts_with(b"_GR_.")
 }
 
 #[cfg(test)]

@@ -218,8 +218,15 @@ impl Core {
 
     fn process_sub(&mut self, key: usize, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let conn = &self.conns[key];
-        if let Some(perms) = &conn.perms {
-            if !perms.rules().subscribe_allowed(subject, queue) {
+        // nats-server refuses the `_sys_` queue to every client.
+        let system_queue = queue == Some(b"_sys_");
+        if system_queue || conn.perms.is_some() {
+            let allowed = !system_queue
+                && conn
+                    .perms
+                    .as_ref()
+                    .is_none_or(|p| p.rules().subscribe_allowed(subject, queue));
+            if !allowed {
                 let what = subscription_description(subject, queue);
                 log::error!(
                     "{} - cid:{} - Subscription Violation - {}, SID {}",
@@ -320,7 +327,7 @@ impl Core {
         // the system account's NRG subjects, then reserved replies.
         let conn = &mut self.conns[key];
         let reserved_subject_start = matches!(msg.subject.first(), Some(b'_' | b'$'));
-        if reserved_subject_start && msg.subject.starts_with(b"_GR_.") {
+        if reserved_subject_start && account::is_gateway_routed(msg.subject) {
             return self.publish_violation(key, msg.subject);
         }
         if let Some(perms) = &mut conn.perms {

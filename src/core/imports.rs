@@ -135,6 +135,7 @@ impl Core {
         self.accounts.list[account as usize]
             .sublist
             .remove(sub.subject(), sub.queue(), sub_key);
+        self.forget_responses_nobody_awaits(account, sub.subject());
         for shadow_key in self.shadows.remove(&sub_key).unwrap_or_default() {
             let shadow = self.subs.remove(shadow_key);
             if let Some(Route::Stream { exporter, .. }) =
@@ -145,6 +146,36 @@ impl Core {
                     shadow.queue(),
                     shadow_key,
                 );
+            }
+        }
+    }
+
+    /// nats-server's `checkForReverseEntries`: a subscription of `account`
+    /// on `subject` went away; requests whose replies it covered, and that
+    /// no one else in the account still listens to, wait for nothing now.
+    fn forget_responses_nobody_awaits(&mut self, account: u32, subject: &[u8]) {
+        if self.accounts.list.iter().all(|a| a.responses.is_empty()) {
+            return;
+        }
+        let mut orphaned: Vec<(usize, Box<[u8]>)> = Vec::new();
+        for (exporter, a) in self.accounts.list.iter().enumerate() {
+            for (reply, pending) in &a.responses {
+                if pending.account == account && crate::subject::matches(subject, &pending.reply) {
+                    orphaned.push((exporter, reply.clone()));
+                }
+            }
+        }
+        for (exporter, reply) in orphaned {
+            let Some(pending) = self.accounts.list[exporter].responses.get(&reply) else {
+                continue;
+            };
+            let target = pending.reply.clone();
+            let listened = !self.accounts.list[account as usize]
+                .sublist
+                .match_subject(&target)
+                .is_empty();
+            if !listened {
+                self.accounts.list[exporter].responses.remove(&reply);
             }
         }
     }
