@@ -325,7 +325,7 @@ impl Session {
 impl Client {
     /// The account of the client's user, in the fuzzed configuration.
     fn account(&self, no_auth_user: &str) -> &'static str {
-        account_of(effective_user(&self.user, no_auth_user))
+        account_of(effective_user(&self.user, no_auth_user), no_auth_user)
     }
 
     /// Note what the client subscribes to and who it says it is; the
@@ -348,11 +348,11 @@ impl Client {
                         Op::Connect(json) if self.connect.apply_json(json).is_ok() => {
                             let connect = &self.connect;
                             let user = effective_user(&connect.user, no_auth_user);
-                            let account = account_of(user);
+                            let account = account_of(user, no_auth_user);
                             if !self.accounts_seen.contains(&account) {
                                 self.accounts_seen.push(account);
                             }
-                            self.not_only_a |= user != "a";
+                            self.not_only_a |= account != "A";
                             self.user = connect.user.to_string();
                             self.headers |= connect.headers;
                             // A client's subscriptions end with a new
@@ -477,8 +477,11 @@ fn effective_user<'a>(user: &'a str, no_auth_user: &'a str) -> &'a str {
     }
 }
 
-fn account_of(user: &str) -> &'static str {
+/// The account of `user`: only the accounts configuration (the one with
+/// a no_auth_user) has accounts besides `$G`.
+fn account_of(user: &str, no_auth_user: &str) -> &'static str {
     match user {
+        _ if no_auth_user.is_empty() => "$G",
         "a" => "A",
         "b" => "B",
         _ => "$G",
