@@ -21,13 +21,17 @@ use crate::sublist::Sublist;
 /// The index of `$G`, which always exists.
 pub const GLOBAL: u32 = 0;
 
-/// Per-account message counters (`/accstatz`).
+/// Per-account message counters (`/accstatz`), as nats-server counts them.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AccountStats {
-    /// Published by the account's connections.
+    /// Published by the account's connections, refused ones too
+    /// (`received`).
     pub in_msgs: u64,
     pub in_bytes: u64,
-    /// Delivered to the account's connections.
+    /// Deliveries made in the account (`sent`): of what its connections
+    /// published, to its subscribers and to other accounts' through its
+    /// stream exports, and of requests that came in through its service
+    /// exports (and responses through its service imports).
     pub out_msgs: u64,
     pub out_bytes: u64,
 }

@@ -305,17 +305,22 @@ impl Core {
         self.drop_subscription(sub_key, account);
     }
 
-    /// Count messages published by connection `key`, for it and the server.
+    /// Count messages published by connection `key`, for it, its account
+    /// and the server.
     pub(super) fn count_in(&mut self, key: usize, msgs: u64, bytes: u64, now: Instant) {
         if msgs == 0 {
             return;
         }
-        let stats = &mut self.conns[key].stats;
+        let conn = &mut self.conns[key];
+        let stats = &mut conn.stats;
         stats.last_activity = now;
         stats.in_msgs += msgs;
         stats.in_bytes += bytes;
         self.stats.in_msgs += msgs;
         self.stats.in_bytes += bytes;
+        let account = &mut self.accounts.list[conn.account as usize].stats;
+        account.in_msgs += msgs;
+        account.in_bytes += bytes;
     }
 
     pub(super) fn process_pub(&mut self, key: usize, msg: &Pub<'_>, now: Instant) {
@@ -412,6 +417,13 @@ impl Core {
             .route(result, src, msg);
             self.stats.out_msgs += routed.msgs;
             self.stats.out_bytes += routed.bytes;
+            // Charged to the account it is delivered in, as nats-server
+            // charges it: the publisher's, also for what reaches other
+            // accounts' subscribers through its stream exports; the
+            // exporter's for a request through a service import.
+            let stats = &mut self.accounts.list[account as usize].stats;
+            stats.out_msgs += routed.msgs;
+            stats.out_bytes += routed.bytes;
             routed.msgs > 0
         };
         while let Some(sub_key) = self.expired.pop() {
