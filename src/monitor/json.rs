@@ -1,7 +1,7 @@
 //! JSON as nats-server writes it: indented by two spaces (Go's
-//! `json.MarshalIndent(v, "", "  ")`), whole floats without a fraction, and
-//! long lists rendered a slice at a time so one response never holds the
-//! reactor for long.
+//! `json.MarshalIndent(v, "", "  ")`), `<`, `>` and `&` escaped as Go
+//! escapes them, whole floats without a fraction, and long lists rendered a
+//! slice at a time so one response never holds the reactor for long.
 
 use std::time::Instant;
 
@@ -13,7 +13,45 @@ use crate::core::Core;
 pub fn pretty(value: &impl Serialize) -> Vec<u8> {
     // Serializing into a Vec fails only for maps with non-string keys,
     // which no monitoring type has.
-    serde_json::to_vec_pretty(value).unwrap_or_default()
+    let mut out = serde_json::to_vec_pretty(value).unwrap_or_default();
+    go_escape(&mut out);
+    out
+}
+
+/// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 in strings
+/// (`"events.\u003e"`); serde_json writes them as they are. Outside
+/// strings JSON has none of them, so they are replaced wherever they are.
+pub fn go_escape(json: &mut Vec<u8>) {
+    // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+    let special = |b: &u8| matches!(b, b'<' | b'>' | b'&' | 0xE2);
+    let Some(first) = json.iter().position(special) else {
+        return;
+    };
+    let mut out = Vec::with_capacity(json.len() + 16);
+    out.extend_from_slice(&json[..first]);
+    let mut i = first;
+    while i < json.len() {
+        let b = json[i];
+        let escape: Option<&[u8]> = match b {
+            b'<' => Some(b"\\u003c"),
+            b'>' => Some(b"\\u003e"),
+            b'&' => Some(b"\\u0026"),
+            0xE2 if json[i..].starts_with(&[0xE2, 0x80, 0xA8]) => Some(b"\\u2028"),
+            0xE2 if json[i..].starts_with(&[0xE2, 0x80, 0xA9]) => Some(b"\\u2029"),
+            _ => None,
+        };
+        match escape {
+            Some(text) => {
+                out.extend_from_slice(text);
+                i += if b == 0xE2 { 3 } else { 1 };
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    *json = out;
 }
 
 /// Go writes a float64 with no fraction as an integer (`2`, not `2.0`).
@@ -107,6 +145,7 @@ impl<T, U: Serialize, F: FnMut(&Core, T) -> U> JsonList<T, F> {
             self.out.extend_from_slice(b"null");
             return;
         }
+        go_escape(&mut self.scratch);
         // Nest it two levels down. A JSON string holds no raw newline, so
         // every newline is a line break of the layout.
         for (i, line) in self.scratch.split(|&b| b == b'\n').enumerate() {
@@ -222,6 +261,23 @@ mod tests {
         while !list.render(&core, Instant::now()) {}
         let doc: serde_json::Value = serde_json::from_slice(&list.finish()).unwrap();
         assert_eq!(doc["list"].as_array().unwrap().len(), 100);
+    }
+
+    #[test]
+    fn html_characters_are_escaped_as_go_escapes_them() {
+        let json = pretty(&serde_json::json!({"s": "a.> <b> & \u{2028}\u{2029} é"}));
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            "{\n  \"s\": \"a.\\u003e \\u003cb\\u003e \\u0026 \\u2028\\u2029 é\"\n}"
+        );
+        let mut plain = b"{\"a\": 1}".to_vec();
+        go_escape(&mut plain);
+        assert_eq!(plain, b"{\"a\": 1}");
+        let items = vec![Item {
+            a: 1,
+            b: vec!["x.>"],
+        }];
+        assert!(rendered(items, false).contains("\"x.\\u003e\""));
     }
 
     #[test]
