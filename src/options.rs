@@ -418,11 +418,11 @@ pub enum ResponseType {
 }
 
 impl ResponseType {
-    /// The name `/accountz` shows.
+    /// The name `/accountz` shows (nats-server's `ServiceRespType.String`).
     pub fn as_str(self) -> &'static str {
         match self {
             ResponseType::Singleton => "Singleton",
-            ResponseType::Stream => "Stream",
+            ResponseType::Stream => "Streamed",
             ResponseType::Chunked => "Chunked",
         }
     }

@@ -150,6 +150,11 @@ impl Accounts {
             .map(|i| i as u32)
     }
 
+    /// The name of account `index`; empty for an index that is not one.
+    pub fn name_of(&self, index: u32) -> &str {
+        self.list.get(index as usize).map_or("", |a| &a.name)
+    }
+
     /// The index of a user's account: `None` (or a name no longer known)
     /// is `$G`.
     pub fn of_user(&self, account: Option<&str>) -> Option<u32> {

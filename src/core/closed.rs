@@ -117,6 +117,7 @@ mod tests {
         ClientInfo {
             summary: ConnSummary {
                 cid,
+                account: 0,
                 addr: "127.0.0.1:1".parse().unwrap(),
                 start: now,
                 last_activity: now,
@@ -133,6 +134,7 @@ mod tests {
             lang: "".into(),
             version: "".into(),
             user: "".into(),
+            account: "$G".into(),
             subs: (0..subs)
                 .map(|i| SubInfo {
                     subject: "s".into(),

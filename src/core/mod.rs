@@ -429,7 +429,7 @@ impl Core {
         let reason = conn.closing.unwrap_or(CloseReason::ClientClosed);
         self.stats.count_close(reason);
         if self.closed.enabled() {
-            let mut info = conn.info(&self.subs, closed::MAX_CLOSED_SUBS);
+            let mut info = conn.info(&self.subs, &self.accounts, closed::MAX_CLOSED_SUBS);
             info.closed = Some((now, reason.as_str()));
             self.closed.push(info);
         }

@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::account::{AccountStats, Accounts, Route, GLOBAL};
 use super::conn::{Conn, Subscription};
 use super::stats::{ServerStats, WallClock};
 use super::Core;
+use crate::options::AccountConfig;
 use crate::sublist::SublistStats;
 
 /// The numbers of one connection, enough to sort and page `/connz` before
@@ -15,6 +17,8 @@ use crate::sublist::SublistStats;
 #[derive(Debug, Clone, Copy)]
 pub struct ConnSummary {
     pub cid: u64,
+    /// Its account (an index: compare with [`Core::find_account`]).
+    pub account: u32,
     pub addr: SocketAddr,
     pub start: Instant,
     pub last_activity: Instant,
@@ -37,9 +41,13 @@ pub struct ClientInfo {
     pub name: Box<str>,
     pub lang: Box<str>,
     pub version: Box<str>,
-    /// nats-server's "raw auth user": the CONNECT user, or `[REDACTED]` for a
-    /// token; empty when neither was given.
+    /// nats-server's "raw auth user": the user it logged in as (the
+    /// `no_auth_user` for a client that gave no credentials), else the
+    /// CONNECT user, or `[REDACTED]` for a token; empty when there is none.
+    /// A failed login keeps the user it tried.
     pub user: Box<str>,
+    /// Its account's name: `$G` until a CONNECT placed it elsewhere.
+    pub account: Box<str>,
     /// Subscriptions, when asked for (always kept for closed connections,
     /// within the history's bound).
     pub subs: Vec<SubInfo>,
@@ -55,6 +63,7 @@ impl ClientInfo {
             lang: Box::default(),
             version: Box::default(),
             user: Box::default(),
+            account: Box::default(),
             subs: Vec::new(),
         }
     }
@@ -92,6 +101,7 @@ impl Conn {
         let s = &self.stats;
         ConnSummary {
             cid: self.cid,
+            account: self.account,
             addr: self.addr,
             start: s.start,
             last_activity: s.last_activity,
@@ -107,8 +117,15 @@ impl Conn {
 
     /// Everything `/connz` shows of this connection; its subscriptions up to
     /// `max_subs` of them.
-    pub(super) fn info(&self, subs: &slab::Slab<Subscription>, max_subs: usize) -> ClientInfo {
-        let user: Box<str> = if !self.opts.user.is_empty() {
+    pub(super) fn info(
+        &self,
+        subs: &slab::Slab<Subscription>,
+        accounts: &Accounts,
+        max_subs: usize,
+    ) -> ClientInfo {
+        let user: Box<str> = if let Some(user) = &self.authorized_user {
+            user.clone()
+        } else if !self.opts.user.is_empty() {
             self.opts.user.clone()
         } else if !self.opts.auth_token.is_empty() {
             "[REDACTED]".into()
@@ -122,6 +139,7 @@ impl Conn {
             lang: self.opts.lang.clone(),
             version: self.opts.version.clone(),
             user,
+            account: accounts.name_of(self.account).into(),
             subs: self
                 .subs
                 .keys()
@@ -138,11 +156,26 @@ impl Conn {
 pub struct SubRef<'a> {
     sub: &'a Subscription,
     cid: u64,
+    account: u32,
+    client_account: Option<u32>,
 }
 
 impl SubRef<'_> {
     pub fn subject(&self) -> &[u8] {
         self.sub.subject()
+    }
+
+    /// The account whose sublist holds it: for a stream import's shadow,
+    /// the exporter.
+    pub fn account(&self) -> u32 {
+        self.account
+    }
+
+    /// The account of the client it delivers to (for a shadow, the
+    /// importer); `None` for the server's internal ones (service imports,
+    /// reply prefixes), which have no client.
+    pub fn client_account(&self) -> Option<u32> {
+        self.client_account
     }
 
     pub fn info(&self) -> SubInfo {
@@ -185,7 +218,9 @@ impl Core {
     /// A copy of open connection `key`, with its subscriptions if asked.
     pub fn client_info(&self, key: usize, with_subs: bool) -> Option<ClientInfo> {
         let max_subs = if with_subs { usize::MAX } else { 0 };
-        self.conns.get(key).map(|c| c.info(&self.subs, max_subs))
+        self.conns
+            .get(key)
+            .map(|c| c.info(&self.subs, &self.accounts, max_subs))
     }
 
     /// The recently closed connections, oldest first; empty unless the
@@ -196,9 +231,252 @@ impl Core {
 
     /// Every subscription, in no particular order.
     pub fn subscriptions(&self) -> impl Iterator<Item = SubRef<'_>> + '_ {
-        self.subs.iter().map(|(_, sub)| SubRef {
-            sub,
-            cid: self.conns.get(sub.conn()).map_or(0, |c| c.cid),
+        self.subs.iter().map(|(_, sub)| {
+            let conn = (!sub.is_internal())
+                .then(|| self.conns.get(sub.conn()))
+                .flatten();
+            let client_account = conn.map(|c| c.account);
+            let route = self.accounts.routes.get(sub.route as usize);
+            let account = match route {
+                Some(Route::Stream { exporter, .. }) => *exporter,
+                Some(Route::Service { importer, .. }) => *importer,
+                Some(Route::Responses { exporter }) => *exporter,
+                None => client_account.unwrap_or(GLOBAL),
+            };
+            SubRef {
+                sub,
+                cid: conn.map_or(0, |c| c.cid),
+                account,
+                client_account,
+            }
         })
+    }
+
+    /// The index of the account named `name`, if it exists.
+    pub fn find_account(&self, name: &str) -> Option<u32> {
+        self.accounts.find(name)
+    }
+
+    /// The name of account `index`.
+    pub fn account_name(&self, index: u32) -> &str {
+        self.accounts.name_of(index)
+    }
+
+    /// The system account's name.
+    pub fn system_account(&self) -> &str {
+        self.accounts.name_of(self.accounts.system)
+    }
+
+    /// Every account, in the order a listing shows them: the configured
+    /// ones as configured, the system account if it was not, then `$G`.
+    /// Accounts a reload removed are left out.
+    pub fn accounts(&self) -> Vec<AccountInfo> {
+        let accounts = &self.accounts;
+        let mut order: Vec<u32> = Vec::with_capacity(accounts.list.len());
+        let configured = self
+            .opts
+            .accounts
+            .iter()
+            .filter_map(|a| accounts.find(&a.name));
+        for index in configured.chain([accounts.system, GLOBAL]) {
+            if !order.contains(&index) {
+                order.push(index);
+            }
+        }
+        order.into_iter().map(|i| self.info_of(i)).collect()
+    }
+
+    /// Account `name`'s figures.
+    pub fn account_info(&self, name: &str) -> Option<AccountInfo> {
+        self.accounts.find(name).map(|i| self.info_of(i))
+    }
+
+    /// Account `name` in full: its figures, exports, imports and the
+    /// requests it may still answer.
+    pub fn account_detail(&self, name: &str) -> Option<AccountDetail> {
+        let index = self.accounts.find(name)?;
+        let account = &self.accounts.list[index as usize];
+        let text = |b: &[u8]| Box::<str>::from(String::from_utf8_lossy(b));
+        let responses = account
+            .responses
+            .iter()
+            .map(|(reply, pending)| ResponseInfo {
+                reply: text(reply),
+                account: self.accounts.name_of(pending.account).into(),
+                to: text(&pending.reply),
+            })
+            .collect();
+        Some(AccountDetail {
+            info: self.info_of(index),
+            config: account.config.clone(),
+            responses,
+        })
+    }
+
+    fn info_of(&self, index: u32) -> AccountInfo {
+        let account = &self.accounts.list[index as usize];
+        AccountInfo {
+            name: account.name.clone(),
+            is_system: index == self.accounts.system,
+            num_conns: account.num_conns,
+            num_subs: account.sublist.count(),
+            stats: account.stats,
+            sublist: account.sublist.stats(),
+        }
+    }
+}
+
+/// An account as `/accountz` and `/accstatz` show it.
+#[derive(Debug, Clone)]
+pub struct AccountInfo {
+    pub name: Box<str>,
+    pub is_system: bool,
+    /// Open connections in it.
+    pub num_conns: usize,
+    /// Subscriptions in its sublist: its clients', the shadows other
+    /// accounts' stream imports place in it, and its internal ones.
+    pub num_subs: usize,
+    pub stats: AccountStats,
+    pub sublist: SublistStats,
+}
+
+/// One account in full, for `/accountz?acc=`.
+#[derive(Debug, Clone)]
+pub struct AccountDetail {
+    pub info: AccountInfo,
+    /// Its exports and imports, as configured.
+    pub config: AccountConfig,
+    /// Requests that came in through its service exports and may still be
+    /// answered, in no particular order.
+    pub responses: Vec<ResponseInfo>,
+}
+
+/// A request that came in through a service export, awaiting responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseInfo {
+    /// The reply it was given in the exporting account (`_R_.`...).
+    pub reply: Box<str>,
+    /// The requester's account.
+    pub account: Box<str>,
+    /// The requester's own reply subject.
+    pub to: Box<str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::{options_from_text, MemoryLoader};
+    use crate::options::Overrides;
+    use crate::proto::Info;
+
+    /// nats-server's research configuration: A exports, B imports.
+    const CONFIG: &str = r#"
+        accounts {
+          A: { users: [{user: a, password: a}], exports: [{stream: "events.>"}, {service: "svc.>"}] }
+          B: { users: [{user: b, password: b, permissions: {publish: "foo"}}],
+               imports: [{stream: {account: A, subject: "events.>"}, prefix: "fromA"},
+                         {service: {account: A, subject: "svc.echo"}}] }
+        }
+    "#;
+
+    fn core() -> Core {
+        let opts = options_from_text(
+            CONFIG,
+            std::path::Path::new("a.conf"),
+            &mut MemoryLoader::default(),
+            &Overrides::default(),
+        )
+        .unwrap()
+        .options;
+        let info = Info::server("N".into(), "n".into(), "2.15.1", "h", 1, false, 1 << 20);
+        Core::new(
+            opts,
+            info,
+            1,
+            WallClock::new(Instant::now(), std::time::SystemTime::now()),
+        )
+    }
+
+    fn client(core: &mut Core, connect: &str, ops: &str, now: Instant) -> usize {
+        let key = core.accept("127.0.0.1:1".parse().unwrap(), now);
+        let input = format!("CONNECT {connect}\r\n{ops}PING\r\n");
+        core.receive(key, &mut input.as_bytes(), now).unwrap();
+        key
+    }
+
+    fn account<'a>(accounts: &'a [AccountInfo], name: &str) -> &'a AccountInfo {
+        accounts.iter().find(|a| &*a.name == name).unwrap()
+    }
+
+    #[test]
+    fn accounts_count_what_their_clients_publish_and_deliver() {
+        let mut core = core();
+        let names: Vec<Box<str>> = core.accounts().into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["A".into(), "B".into(), "$SYS".into(), "$G".into()]);
+        assert_eq!(core.system_account(), "$SYS");
+
+        let now = Instant::now();
+        let a = client(
+            &mut core,
+            r#"{"user":"a","pass":"a"}"#,
+            "SUB events.> 1\r\n",
+            now,
+        );
+        let b = client(
+            &mut core,
+            r#"{"user":"b","pass":"b"}"#,
+            "SUB fromA.events.> 1\r\n",
+            now,
+        );
+        let input = "PUB events.x 3\r\nabc\r\n";
+        core.receive(a, &mut input.as_bytes(), now).unwrap();
+        // One allowed, one refused by B's permissions: both are received.
+        let input = "PUB foo 5\r\nhello\r\nPUB bar 2\r\nhi\r\n";
+        core.receive(b, &mut input.as_bytes(), now).unwrap();
+
+        let accounts = core.accounts();
+        let (sa, sb) = (account(&accounts, "A"), account(&accounts, "B"));
+        assert_eq!((sa.stats.in_msgs, sa.stats.in_bytes), (1, 3));
+        assert_eq!(
+            (sa.stats.out_msgs, sa.stats.out_bytes),
+            (2, 6),
+            "A's own subscriber and B's, through the import"
+        );
+        assert_eq!((sb.stats.in_msgs, sb.stats.in_bytes), (2, 7));
+        assert_eq!((sb.stats.out_msgs, sb.stats.out_bytes), (0, 0));
+        assert_eq!((sa.num_conns, sb.num_conns), (1, 1));
+        // A: its client's, B's shadow; B: its client's, the service import's.
+        assert_eq!((sa.num_subs, sb.num_subs), (2, 2));
+        assert!(account(&accounts, "$SYS").is_system);
+
+        let (ia, ib) = (
+            core.find_account("A").unwrap(),
+            core.find_account("B").unwrap(),
+        );
+        let in_a: Vec<(Box<str>, Option<u32>, u64)> = core
+            .subscriptions()
+            .filter(|s| s.account() == ia)
+            .map(|s| (s.info().subject, s.client_account(), s.info().cid))
+            .collect();
+        assert_eq!(in_a.len(), 2);
+        assert!(in_a.contains(&("events.>".into(), Some(ia), 1)));
+        assert!(
+            in_a.contains(&("events.>".into(), Some(ib), 2)),
+            "the shadow names B's client"
+        );
+        let internal: Vec<_> = core
+            .subscriptions()
+            .filter(|s| s.client_account().is_none())
+            .map(|s| (s.account(), s.info().subject))
+            .collect();
+        assert_eq!(internal, [(ib, "svc.echo".into())]);
+
+        let info = core.client_info(b, false).unwrap();
+        assert_eq!((&*info.user, &*info.account), ("b", "B"));
+        assert_eq!(info.summary.account, ib);
+        let detail = core.account_detail("B").unwrap();
+        assert_eq!(detail.config.imports.len(), 2);
+        assert!(detail.responses.is_empty());
+        assert!(core.account_detail("nope").is_none());
     }
 }

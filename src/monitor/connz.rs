@@ -530,6 +530,7 @@ mod tests {
         let row = |cid: u64, msgs: u64, start_ms: u64| Row {
             summary: ConnSummary {
                 cid,
+                account: 0,
                 addr: "127.0.0.1:1".parse().unwrap(),
                 start: t + Duration::from_millis(start_ms),
                 last_activity: t + Duration::from_millis(start_ms),

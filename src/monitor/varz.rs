@@ -85,6 +85,8 @@ struct Varz<'a> {
     http_req_stats: &'a BTreeMap<&'static str, u64>,
     config_load_time: String,
     config_digest: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    system_account: &'a str,
     slow_consumer_stats: ByKind,
     stale_connection_stats: ByKind,
     disk_io_wait_stats: DiskIoWaitStats,
@@ -189,6 +191,7 @@ pub fn varz(
         http_req_stats: requests,
         config_load_time: start_text,
         config_digest: "",
+        system_account: core.system_account(),
         slow_consumer_stats: ByKind::clients(stats.slow_consumers),
         stale_connection_stats: ByKind::clients(stats.stale_connections),
         disk_io_wait_stats: DiskIoWaitStats::default(),
