@@ -2,6 +2,11 @@
 //! nats-server does (`sort`, `offset`, `limit`, `cid`, `state`, `subs`,
 //! `auth`, `user`, `acc`).
 //!
+//! With `auth=1` a connection shows its `authorized_user`, its `account`
+//! (left out for `$G`) and the account's `name_tag`. As in nats-server, a
+//! closed connection recorded its account only if it was not `$G`: such a
+//! one has no `account` or `name_tag`, and `acc=$G` does not find it.
+//!
 //! Cost: the connections are first summed up as numbers (no strings), sorted
 //! and paged at once; then each connection of the page is copied out,
 //! formatted and rendered to JSON a slice per reactor turn. One that closes
@@ -12,18 +17,17 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::json::{is_zero, JsonList};
+use super::json::{is_zero, pretty, JsonList};
 use super::query::Query;
 use super::{Context, Reply};
 use crate::core::stats::WallClock;
 use crate::core::view::{ClientInfo, ConnSummary, SubInfo};
 use crate::core::Core;
 use crate::go_format;
+use crate::options::GLOBAL_ACCOUNT;
 
 /// nats-server's `DefaultConnListSize`.
 const DEFAULT_LIMIT: i64 = 1024;
-/// The one account natsd has (nats-server's global account).
-pub const GLOBAL_ACCOUNT: &str = "$G";
 
 /// nats-server's sort options (`SortOpt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +94,8 @@ struct Options {
     cid: u64,
     state: State,
     user: String,
-    /// Filter by an account other than natsd's one: nothing matches.
-    other_account: bool,
+    /// Only connections of this account (by name); empty for all.
+    account: String,
 }
 
 impl Options {
@@ -122,7 +126,6 @@ impl Options {
         if sort == SortBy::Reason && state != State::Closed {
             return Err("sort by reason only valid on closed connections".into());
         }
-        let account = q.get("acc");
         Ok(Options {
             sort,
             auth,
@@ -136,7 +139,7 @@ impl Options {
             cid,
             state,
             user: q.get("user").to_string(),
-            other_account: !account.is_empty() && account != GLOBAL_ACCOUNT,
+            account: q.get("acc").to_string(),
         })
     }
 }
@@ -184,21 +187,23 @@ struct ConnInfo {
     version: Box<str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: Box<str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    account: Box<str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<Box<str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list_detail: Vec<SubDetail>,
     #[serde(skip_serializing_if = "str::is_empty")]
-    name_tag: &'static str,
+    name_tag: Box<str>,
 }
 
 /// nats-server's `SubDetail`, also listed by `/subsz`.
 #[derive(Serialize)]
 pub struct SubDetail {
     #[serde(skip_serializing_if = "str::is_empty")]
-    account: &'static str,
+    account: Box<str>,
     #[serde(skip_serializing_if = "str::is_empty")]
-    account_tag: &'static str,
+    account_tag: Box<str>,
     subject: Box<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     qgroup: Option<Box<str>>,
@@ -210,13 +215,13 @@ pub struct SubDetail {
 }
 
 impl SubDetail {
-    /// As a connection lists it; `with_account` as `/subsz` (and the
-    /// closed-connection history) list it.
-    pub fn new(sub: SubInfo, with_account: bool) -> SubDetail {
-        let account = if with_account { GLOBAL_ACCOUNT } else { "" };
+    /// As an open connection lists it (no `account`); with the account of
+    /// its client as `/subsz` and the closed-connection history list it.
+    pub fn new(sub: SubInfo, account: Option<&str>) -> SubDetail {
+        let account: Box<str> = account.unwrap_or_default().into();
         SubDetail {
+            account_tag: account.clone(),
             account,
-            account_tag: account,
             subject: sub.subject,
             qgroup: sub.queue,
             sid: sub.sid,
@@ -249,20 +254,62 @@ struct Row {
     found: Found,
 }
 
+/// What nats-server answers for an account it does not know: not an error,
+/// but its `Connz` as first made (no server id, `null` connections).
+#[derive(Serialize)]
+struct UnknownAccount {
+    server_id: &'static str,
+    now: String,
+    num_connections: usize,
+    total: usize,
+    offset: usize,
+    limit: usize,
+    connections: Option<[(); 0]>,
+}
+
 pub fn connz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
     let opts = Options::parse(q)?;
     let core = ctx.core;
+    let account = match opts.account.as_str() {
+        "" => None,
+        name => match core.find_account(name) {
+            Some(index) => Some(index),
+            None => {
+                return Ok(Reply::json(pretty(&UnknownAccount {
+                    server_id: "",
+                    now: ctx.now_text(),
+                    num_connections: 0,
+                    total: 0,
+                    offset: opts.offset,
+                    limit: opts.limit,
+                    connections: None,
+                })))
+            }
+        },
+    };
     let closed = core.closed_clients();
+    // nats-server's total: the account's connections, before the other
+    // filters.
+    let open_total = match account {
+        None => core.num_connections(),
+        Some(index) => core
+            .client_summaries()
+            .filter(|(_, s)| s.account == index)
+            .count(),
+    };
+    let closed_total = match account {
+        None => closed.len(),
+        Some(_) => closed
+            .iter()
+            .filter(|c| closed_in(c, &opts.account))
+            .count(),
+    };
     let total = match opts.state {
-        State::Open => core.num_connections(),
-        State::Closed => closed.len(),
-        State::All => core.num_connections() + closed.len(),
+        State::Open => open_total,
+        State::Closed => closed_total,
+        State::All => open_total + closed_total,
     };
-    let mut rows = if opts.other_account {
-        Vec::new()
-    } else {
-        find(ctx, &opts)
-    };
+    let mut rows = find(ctx, &opts, account);
     sort(&mut rows, opts.sort, ctx.now);
     let start = opts.offset.min(rows.len());
     let end = start + opts.limit.min(rows.len() - start);
@@ -295,9 +342,14 @@ pub fn connz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
             PageItem::Open(key, summary) => core
                 .client_info(key, with_subs)
                 .filter(|c| c.summary.cid == summary.cid)
-                .unwrap_or_else(|| ClientInfo::from_summary(summary)),
+                .unwrap_or_else(|| ClientInfo {
+                    account: core.account_name(summary.account).into(),
+                    ..ClientInfo::from_summary(summary)
+                }),
         };
-        shown.conn_info(client)
+        // A closed connection's account may have gone in a reload since.
+        let account_exists = core.find_account(&client.account).is_some();
+        shown.conn_info(client, account_exists)
     };
     Ok(Reply::Later(Box::new(JsonList::new(
         &head,
@@ -308,8 +360,15 @@ pub fn connz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
     ))))
 }
 
-/// The connections the options select, unsorted.
-fn find(ctx: &Context<'_>, opts: &Options) -> Vec<Row> {
+/// Whether closed connection `client` is one of account `name`'s, as
+/// nats-server tells: it recorded no account for `$G`.
+fn closed_in(client: &ClientInfo, name: &str) -> bool {
+    *client.account == *name && name != GLOBAL_ACCOUNT
+}
+
+/// The connections the options select (in `account`, when given),
+/// unsorted.
+fn find(ctx: &Context<'_>, opts: &Options, account: Option<u32>) -> Vec<Row> {
     let core = ctx.core;
     let closed = core.closed_clients();
     let user_matches = |user: &str| opts.user.is_empty() || opts.user == user;
@@ -318,6 +377,7 @@ fn find(ctx: &Context<'_>, opts: &Options) -> Vec<Row> {
         rows.extend(
             core.client_summaries()
                 .filter(|(_, s)| opts.cid == 0 || s.cid == opts.cid)
+                .filter(|(_, s)| account.is_none_or(|a| s.account == a))
                 .filter(|(key, _)| {
                     opts.user.is_empty()
                         || core
@@ -338,6 +398,7 @@ fn find(ctx: &Context<'_>, opts: &Options) -> Vec<Row> {
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| opts.cid == 0 || c.summary.cid == opts.cid)
+                .filter(|(_, c)| account.is_none() || closed_in(c, &opts.account))
                 .filter(|(_, c)| user_matches(&c.user))
                 .map(|(i, c)| Row {
                     summary: c.summary,
@@ -398,12 +459,30 @@ impl Shown {
         go_format::rfc3339_nano(self.clock.at(at))
     }
 
-    /// A connection as nats-server's `ConnInfo.fill` shows it.
-    fn conn_info(&self, client: ClientInfo) -> ConnInfo {
+    /// A connection as nats-server's `ConnInfo.fill` shows it;
+    /// `account_exists`: its account is still there.
+    fn conn_info(&self, client: ClientInfo, account_exists: bool) -> ConnInfo {
         let s = client.summary;
         // A closed connection's times end at its close.
         let until = client.closed.map_or(self.now, |(at, _)| at);
         let is_open = client.closed.is_none();
+        let in_global = *client.account == *GLOBAL_ACCOUNT;
+        let (account, name_tag): (Box<str>, Box<str>) = match (self.auth, is_open, in_global) {
+            (false, ..) => Default::default(),
+            (true, true, true) => (Box::default(), client.account.clone()),
+            (true, true, false) => (client.account.clone(), client.account.clone()),
+            // nats-server recorded no account for a closed one in `$G`,
+            // and names the tag of one whose account is still there.
+            (true, false, true) => Default::default(),
+            (true, false, false) => {
+                let tag = if account_exists {
+                    client.account.clone()
+                } else {
+                    Box::default()
+                };
+                (client.account.clone(), tag)
+            }
+        };
         let (subscriptions_list, subscriptions_list_detail) = match self.subs {
             Subs::None => (Vec::new(), Vec::new()),
             Subs::Subjects => (
@@ -417,7 +496,7 @@ impl Shown {
                 client
                     .subs
                     .into_iter()
-                    .map(|sub| SubDetail::new(sub, !is_open))
+                    .map(|sub| SubDetail::new(sub, (!is_open).then_some(&*client.account)))
                     .collect(),
             ),
         };
@@ -448,15 +527,10 @@ impl Shown {
             } else {
                 Box::default()
             },
+            account,
             subscriptions_list,
             subscriptions_list_detail,
-            // nats-server names an open connection's account; a closed one in
-            // the global account has none recorded.
-            name_tag: if self.auth && is_open {
-                GLOBAL_ACCOUNT
-            } else {
-                ""
-            },
+            name_tag,
         }
     }
 }

@@ -1,11 +1,20 @@
-//! `/subsz`: the subscription trie's counters and, with `subs=1`, the
+//! `/subsz`: the subscription tries' counters and, with `subs=1`, the
 //! subscriptions themselves (paged, optionally only those a `test` subject
-//! would reach), as nats-server lists them.
+//! would reach), as nats-server lists them; `acc=NAME` limits both to one
+//! account's trie (an unknown account has nothing in it).
+//!
+//! A listed subscription names the account of its client: a stream
+//! import's shadow in the exporter's trie names the importer, with the
+//! importing client's cid and sid, as in nats-server. The server's internal
+//! subscriptions (a service import's, a reply prefix's) count in the
+//! figures but are not listed: nats-server lists them under each account's
+//! internal client, which natsd does not have (and the system imports that
+//! make most of them in nats-server do not exist in natsd).
 
 use serde::Serialize;
 
-use super::connz::{SubDetail, GLOBAL_ACCOUNT};
-use super::json::{go_float, JsonList};
+use super::connz::SubDetail;
+use super::json::{go_float, pretty, JsonList};
 use super::query::Query;
 use super::{Context, Reply};
 use crate::core::view::SubInfo;
@@ -71,23 +80,37 @@ pub fn subsz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
             "invalid test subject, must be valid publish subject: {test}"
         ));
     }
-    let account = q.get("acc");
-    // natsd has one account: another one has nothing in it.
-    let in_account = account.is_empty() || account == GLOBAL_ACCOUNT;
     let core = ctx.core;
-    let stats = if in_account {
-        SublistJson::from(core.sublist_stats())
-    } else {
-        SublistJson::default()
+    let (stats, account) = match q.get("acc") {
+        "" => (SublistJson::from(core.sublist_stats()), None),
+        name => match core.account_info(name) {
+            Some(info) => (SublistJson::from(info.sublist), core.find_account(name)),
+            // Not an error: nothing is in it.
+            None => {
+                return Ok(Reply::json(pretty(&SubszHead {
+                    server_id: ctx.server_id(),
+                    now: ctx.now_text(),
+                    stats: SublistJson::default(),
+                    total: 0,
+                    offset,
+                    limit,
+                })))
+            }
+        },
     };
-    let (total, page) = if list && in_account {
+    let (total, page) = if list {
         let matching: Vec<_> = core
             .subscriptions()
+            .filter(|s| account.is_none_or(|a| s.account() == a))
             .filter(|s| test.is_empty() || subject::matches(s.subject(), test.as_bytes()))
+            .filter_map(|s| Some((s.client_account()?, s)))
             .collect();
         let start = offset.min(matching.len());
         let end = start + limit.min(matching.len() - start);
-        let page: Vec<SubInfo> = matching[start..end].iter().map(|s| s.info()).collect();
+        let page: Vec<(SubInfo, Box<str>)> = matching[start..end]
+            .iter()
+            .map(|(a, s)| (s.info(), core.account_name(*a).into()))
+            .collect();
         (matching.len(), page)
     } else {
         (0, Vec::new())
@@ -100,7 +123,8 @@ pub fn subsz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
         offset,
         limit,
     };
-    let to_json = |_: &Core, sub| SubDetail::new(sub, true);
+    let to_json =
+        |_: &Core, (sub, account): (SubInfo, Box<str>)| SubDetail::new(sub, Some(&account));
     Ok(Reply::Later(Box::new(JsonList::new(
         &head,
         "subscriptions_list",
