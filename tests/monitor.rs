@@ -83,6 +83,23 @@ fn read_reply_to(reader: &mut impl BufRead, method: &str) -> Reply {
     let len = if method == "HEAD" { 0 } else { len };
     let mut body = vec![0; len];
     reader.read_exact(&mut body).expect("body");
+    // nats-server's larger answers are chunked.
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v == "chunked");
+    if chunked {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("chunk size");
+            let size = usize::from_str_radix(line.trim_end(), 16).expect("hex chunk size");
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).expect("chunk");
+            body.extend_from_slice(&chunk[..size]);
+            if size == 0 {
+                break;
+            }
+        }
+    }
     Reply {
         status,
         headers,
@@ -263,7 +280,13 @@ fn connz_sorts_pages_and_filters_as_nats_server() {
     let one = json(http, "/connz?cid=2");
     assert_eq!((cids(&one), one["limit"].as_u64()), (vec![2], Some(1)));
     assert_eq!(cids(&json(http, "/connz?cid=99")), Vec::<u64>::new());
-    assert_eq!(cids(&json(http, "/connz?acc=other")), Vec::<u64>::new());
+    assert_eq!(cids(&json(http, "/connz?acc=$G")), [1, 2, 3]);
+    // nats-server's answer for an unknown account: no server id, no list.
+    let other = json(http, "/connz?acc=other");
+    assert_eq!(
+        (&other["server_id"], &other["connections"], &other["total"]),
+        (&Value::from(""), &Value::Null, &Value::from(0))
+    );
     for sort in [
         "cid",
         "start",
@@ -416,7 +439,7 @@ fn subsz_counts_lists_and_tests_subjects() {
 }
 
 #[test]
-fn the_other_endpoints_say_natsd_has_no_peers_and_one_account() {
+fn the_other_endpoints_say_natsd_has_no_peers_and_two_accounts() {
     let (server, srv) = monitored(|_| {});
     let http = monitor_of(&server);
     let health = get(http, "/healthz");
@@ -445,10 +468,11 @@ fn the_other_endpoints_say_natsd_has_no_peers_and_one_account() {
     );
     let gatewayz = json(http, "/gatewayz");
     assert_eq!(gatewayz["outbound_gateways"], serde_json::json!({}));
-    assert_eq!(
-        json(http, "/accountz")["accounts"],
-        serde_json::json!(["$G"])
-    );
+    let accountz = json(http, "/accountz");
+    assert_eq!(accountz["accounts"], serde_json::json!(["$SYS", "$G"]));
+    assert_eq!(accountz["system_account"], "$SYS");
+    assert_eq!(json(http, "/varz")["system_account"], "$SYS");
+    assert!(json(http, "/varz").get("auth_required").is_none());
     let unknown = get(http, "/accountz?acc=nope");
     assert_eq!(
         (unknown.status, unknown.body.as_str()),
@@ -459,10 +483,15 @@ fn the_other_endpoints_say_natsd_has_no_peers_and_one_account() {
         json(http, "/accstatz")["account_statz"],
         serde_json::json!([])
     );
-    assert_eq!(
-        json(http, "/accstatz?unused=1")["account_statz"][0]["conns"],
-        0
-    );
+    let unused = json(http, "/accstatz?unused=1");
+    let names: Vec<&str> = unused["account_statz"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["acc"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["$SYS", "$G"]);
+    assert_eq!(unused["account_statz"][1]["conns"], 0);
     let _c = busy_client(&srv);
     let detail = json(http, "/accountz?acc=$G")["account_detail"].clone();
     assert_eq!(
@@ -517,6 +546,448 @@ fn metrics_are_prometheus_text() {
     assert!(value("natsd_start_time_seconds") > 1e9);
     assert!(value("natsd_uptime_seconds") >= 0.0);
     assert!(m.body.contains("natsd_info{server_id=\""));
+}
+
+// ---- accounts -----------------------------------------------------------
+
+/// nats-server's research configuration: A exports a stream and a service,
+/// B imports both (the stream under `fromA.`), its user `b` may publish
+/// only `foo` and `c` anything, `g` is a user of `$G`, and a client without
+/// credentials is `a`.
+const ACCOUNTS: &str = r#"
+accounts {
+  A: { users: [{user: a, password: a}], exports: [{stream: "events.>"}, {service: "svc.>"}] }
+  B: { users: [{user: b, password: b, permissions: {publish: "foo"}}, {user: c, password: c}],
+       imports: [{stream: {account: A, subject: "events.>"}, prefix: "fromA"},
+                 {service: {account: A, subject: "svc.echo"}}] }
+}
+authorization { users: [{user: g, password: g}] }
+no_auth_user: a
+"#;
+
+/// natsd in-process with the [`ACCOUNTS`] configuration and monitoring.
+fn with_accounts() -> (RunningServer, TestServer) {
+    let loaded = natsd::conf::options_from_text(
+        ACCOUNTS,
+        Path::new("accounts.conf"),
+        &mut natsd::conf::MemoryLoader::default(),
+        &natsd::options::Overrides::default(),
+    )
+    .expect("the configuration loads");
+    monitored(|o| {
+        o.accounts = loaded.options.accounts;
+        o.users = loaded.options.users;
+        o.no_auth_user = loaded.options.no_auth_user;
+    })
+}
+
+/// The research's traffic: `a` (account A) subscribes to `events.>` and,
+/// in a queue group, to `svc.>`; `b` (account B) to `fromA.events.>`; `a`
+/// publishes `events.x` (3 bytes), which both get; `b` publishes `foo` (5
+/// bytes) and `bar` (2 bytes, refused).
+fn accounts_traffic(srv: &TestServer) -> (Raw, Raw) {
+    let mut a = Raw::connect_with(srv, r#"{"verbose":false,"user":"a","pass":"a"}"#);
+    let mut b = Raw::connect_with(srv, r#"{"verbose":false,"user":"b","pass":"b"}"#);
+    a.send(b"SUB events.> 1\r\nSUB svc.> q 2\r\n");
+    a.expect_nothing_more();
+    b.send(b"SUB fromA.events.> 1\r\n");
+    b.expect_nothing_more();
+    a.send(b"PUB events.x 3\r\nabc\r\n");
+    assert_eq!(a.read_msgs(1)[0].0, "MSG events.x 1 3");
+    assert_eq!(b.read_msgs(1)[0].0, "MSG fromA.events.x 1 3");
+    b.send(b"PUB foo 5\r\nhello\r\nPUB bar 2\r\nhi\r\n");
+    b.expect(b"-ERR 'Permissions Violation for Publish to \"bar\"'\r\n");
+    b.expect_nothing_more();
+    (a, b)
+}
+
+/// The keys of the object whose members are indented by `indent` spaces,
+/// in the order the body has them.
+fn keys_in_order(body: &str, indent: usize) -> Vec<String> {
+    let prefix = format!("{}\"", " ".repeat(indent));
+    body.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn accountz_lists_and_details_the_configured_accounts() {
+    let (server, srv) = with_accounts();
+    let http = monitor_of(&server);
+    let list = json(http, "/accountz");
+    assert_eq!(list["system_account"], "$SYS");
+    assert_eq!(
+        list["accounts"],
+        serde_json::json!(["A", "B", "$SYS", "$G"])
+    );
+    assert!(list.get("account_detail").is_none());
+    assert_eq!(json(http, "/accountz?acc=")["accounts"], list["accounts"]);
+    let _clients = accounts_traffic(&srv);
+
+    let reply = get(http, "/accountz?acc=A");
+    // nats-server lists four service imports from its system account in
+    // every account ($SYS.REQ.ACCOUNT.A.CONNZ, ...) and counts their four
+    // subscriptions: natsd's system account serves no requests, so A has
+    // no imports and only its own subscriptions (a deliberate difference).
+    assert_eq!(
+        keys_in_order(&reply.body, 4),
+        [
+            "account_name",
+            "update_time",
+            "expired",
+            "complete",
+            "jetstream_enabled",
+            "leafnode_connections",
+            "client_connections",
+            "subscriptions",
+            "exports",
+            "name_tag",
+            "sublist_stats",
+        ]
+    );
+    assert!(
+        reply.body.contains(r#""subject": "svc.\u003e""#),
+        "Go's escaping"
+    );
+    let a = reply.json()["account_detail"].clone();
+    assert_eq!(
+        (a["account_name"].as_str(), a["name_tag"].as_str()),
+        (Some("A"), Some("A"))
+    );
+    assert!(a["update_time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        (a["expired"].as_bool(), a["complete"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(a["client_connections"], 1);
+    assert_eq!(a["subscriptions"], 3, "a's two and the shadow of b's");
+    assert_eq!(a["sublist_stats"]["num_subscriptions"], 3);
+    assert_eq!(
+        a["exports"],
+        serde_json::json!([
+            {"subject": "svc.>", "type": "service", "response_type": "Singleton"},
+            {"subject": "events.>", "type": "stream"},
+        ])
+    );
+
+    let b = json(http, "/accountz?acc=B")["account_detail"].clone();
+    assert!(b.get("exports").is_none(), "none: the key is left out");
+    assert_eq!(b["subscriptions"], 2, "b's and the service import's");
+    assert_eq!(
+        b["imports"],
+        serde_json::json!([
+            {"subject": "events.>", "account": "A", "local_subject": "fromA.events.>",
+             "type": "stream", "invalid": false, "share": false, "tracking": false},
+            {"subject": "svc.echo", "account": "A", "to": "svc.echo", "local_subject": "svc.echo",
+             "type": "service", "invalid": false, "share": false, "tracking": false},
+        ])
+    );
+
+    let sys = get(http, "/accountz?acc=$SYS");
+    assert_eq!(keys_in_order(&sys.body, 4)[2], "is_system");
+    let sys = sys.json()["account_detail"].clone();
+    assert_eq!(
+        (sys["is_system"].as_bool(), sys["subscriptions"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert!(sys.get("exports").is_none() && sys.get("imports").is_none());
+    let g = json(http, "/accountz?acc=$G")["account_detail"].clone();
+    assert!(g.get("is_system").is_none());
+    assert_eq!(
+        (g["name_tag"].as_str(), g["client_connections"].as_u64()),
+        (Some("$G"), Some(0))
+    );
+
+    let unknown = get(http, "/accountz?acc=nope");
+    assert_eq!(
+        (unknown.status, unknown.body.as_str()),
+        (400, "Account nope does not exist")
+    );
+    assert_eq!(unknown.header("Access-Control-Allow-Origin"), None);
+}
+
+#[test]
+fn accountz_shows_the_requests_a_service_export_still_owes() {
+    let (server, srv) = with_accounts();
+    let http = monitor_of(&server);
+    let mut a = Raw::connect_with(&srv, r#"{"verbose":false,"user":"a","pass":"a"}"#);
+    let mut c = Raw::connect_with(&srv, r#"{"verbose":false,"user":"c","pass":"c"}"#);
+    a.send(b"SUB svc.> 1\r\n");
+    a.expect_nothing_more();
+    c.send(b"PUB svc.echo _INBOX.1 2\r\nhi\r\n");
+    let (head, _) = a.read_msgs(1).remove(0);
+    let reply = head.split(' ').nth(3).unwrap().to_string();
+    assert!(reply.starts_with("_R_."), "{head}");
+    let a_detail = json(http, "/accountz?acc=A")["account_detail"].clone();
+    assert_eq!(
+        a_detail["responses"][&reply],
+        serde_json::json!({"subject": "_INBOX.1", "account": "B", "to": reply,
+            // Go marshals jwt's type of a map's value as its number.
+            "local_subject": reply, "type": 2, "invalid": false,
+            "share": false, "tracking": false})
+    );
+    a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes());
+    a.expect_nothing_more();
+    let a_detail = json(http, "/accountz?acc=A")["account_detail"].clone();
+    assert!(
+        a_detail.get("responses").is_none(),
+        "a singleton is answered once"
+    );
+}
+
+#[test]
+fn accstatz_charges_each_account_for_what_its_clients_publish() {
+    let (server, srv) = with_accounts();
+    let http = monitor_of(&server);
+    let (mut client_a, _b) = accounts_traffic(&srv);
+    let statz = json(http, "/accstatz");
+    let list = statz["account_statz"].as_array().unwrap().clone();
+    let names: Vec<&str> = list.iter().map(|a| a["acc"].as_str().unwrap()).collect();
+    assert_eq!(names, ["A", "B"], "only accounts with connections");
+    let traffic = |a: &Value, way: &str| (a[way]["msgs"].as_u64(), a[way]["bytes"].as_u64());
+    let (a, b) = (&list[0], &list[1]);
+    assert_eq!(
+        traffic(a, "sent"),
+        (Some(2), Some(6)),
+        "to a and, imported, to b"
+    );
+    assert_eq!(traffic(a, "received"), (Some(1), Some(3)));
+    assert_eq!(traffic(b, "sent"), (Some(0), Some(0)));
+    assert_eq!(
+        traffic(b, "received"),
+        (Some(2), Some(7)),
+        "the refused one too"
+    );
+    assert_eq!(
+        (a["name"].as_str(), a["conns"].as_u64()),
+        (Some("A"), Some(1))
+    );
+    assert_eq!(
+        (a["total_conns"].as_u64(), a["num_subscriptions"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        a["sent"]["routes"],
+        serde_json::json!({"msgs": 0, "bytes": 0})
+    );
+
+    // A request through B's service import is delivered, and counted, in
+    // A; its response in B, as nats-server counts them. (The header the
+    // import adds is not counted: a, without headers, does not get it.)
+    let mut c = Raw::connect_with(&srv, r#"{"verbose":false,"user":"c","pass":"c"}"#);
+    c.send(b"SUB _INBOX.> 5\r\nPUB svc.echo _INBOX.1 2\r\nhi\r\n");
+    let (head, _) = client_a.read_msgs(1).remove(0);
+    let reply = head.split(' ').nth(3).unwrap().to_string();
+    client_a.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes());
+    assert_eq!(c.read_msgs(1)[0].0, "MSG _INBOX.1 5 2");
+    let statz = json(http, "/accstatz");
+    let (a, b) = (&statz["account_statz"][0], &statz["account_statz"][1]);
+    assert_eq!(traffic(a, "sent"), (Some(3), Some(8)));
+    assert_eq!(traffic(a, "received"), (Some(2), Some(5)));
+    assert_eq!(traffic(b, "sent"), (Some(1), Some(2)));
+    assert_eq!(traffic(b, "received"), (Some(3), Some(9)));
+
+    let all = json(http, "/accstatz?unused=1");
+    let names: Vec<&str> = all["account_statz"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["acc"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["A", "B", "$SYS", "$G"]);
+    let bad = get(http, "/accstatz?unused=xyz");
+    assert_eq!(
+        (bad.status, bad.body.as_str()),
+        (400, "Error decoding boolean for 'unused': strconv.ParseBool: parsing \"xyz\": invalid syntax")
+    );
+}
+
+#[test]
+fn connz_auth_names_users_and_accounts_and_filters_by_account() {
+    let (server, srv) = with_accounts();
+    let http = monitor_of(&server);
+    let (_a, _b) = accounts_traffic(&srv); // cids 1 and 2
+    let _anonymous = Raw::quiet(&srv); // cid 3: the no_auth_user, a
+    let _g = Raw::connect_with(&srv, r#"{"verbose":false,"user":"g","pass":"g"}"#); // cid 4
+
+    let z = get(http, "/connz?auth=1");
+    assert_eq!(
+        &keys_in_order(&z.body, 6)[16..19],
+        ["authorized_user", "account", "name_tag"],
+        "nats-server's order"
+    );
+    let z = z.json();
+    let who = |c: &Value| {
+        (
+            c["authorized_user"].as_str().map(str::to_owned),
+            c["account"].as_str().map(str::to_owned),
+            c["name_tag"].as_str().map(str::to_owned),
+        )
+    };
+    let s = |t: &str| Some(t.to_string());
+    let conns = z["connections"].as_array().unwrap();
+    assert_eq!(who(&conns[0]), (s("a"), s("A"), s("A")));
+    assert_eq!(who(&conns[1]), (s("b"), s("B"), s("B")));
+    assert_eq!(who(&conns[2]), (s("a"), s("A"), s("A")), "the no_auth_user");
+    assert_eq!(who(&conns[3]), (s("g"), None, s("$G")), "no account for $G");
+    let plain = json(http, "/connz");
+    assert_eq!(who(&plain["connections"][0]), (None, None, None));
+
+    let cids = |q: &str| -> Vec<u64> {
+        let z = json(http, q);
+        z["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["cid"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(cids("/connz?acc=A"), [1, 3]);
+    assert_eq!(json(http, "/connz?acc=A")["total"], 2);
+    assert_eq!(cids("/connz?acc=$G"), [4]);
+    assert_eq!(cids("/connz?acc=$SYS"), Vec::<u64>::new());
+    assert_eq!(cids("/connz?acc=A&user=a&auth=1"), [1, 3]);
+    assert_eq!(cids("/connz?user=b"), [2]);
+    let page = json(http, "/connz?acc=A&user=nobody");
+    assert_eq!(
+        (page["total"].as_u64(), page["num_connections"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let unknown = get(http, "/connz?acc=nope");
+    assert_eq!(unknown.status, 200);
+    assert!(
+        unknown.body.contains("\"connections\": null"),
+        "{}",
+        unknown.body
+    );
+}
+
+#[test]
+fn closed_connections_keep_their_account_and_user() {
+    let (server, srv) = with_accounts();
+    let http = monitor_of(&server);
+    let mut b = Raw::connect_with(&srv, r#"{"verbose":false,"user":"b","pass":"b"}"#);
+    b.send(b"SUB x 9\r\n");
+    b.expect_nothing_more();
+    drop(b); // cid 1
+    let mut g = Raw::connect_with(&srv, r#"{"verbose":false,"user":"g","pass":"g"}"#);
+    g.expect_nothing_more();
+    drop(g); // cid 2
+    let mut wrong = Raw::connect(&srv); // cid 3
+    wrong.send(b"CONNECT {\"verbose\":false,\"user\":\"b\",\"pass\":\"nope\"}\r\n");
+    wrong.expect_err_and_close("Authorization Violation");
+    eventually("three closed", || {
+        json(http, "/connz?state=closed")["total"] == 3
+    });
+
+    let closed = json(http, "/connz?state=closed&auth=1&subs=detail");
+    let conns = closed["connections"].as_array().unwrap();
+    assert_eq!(
+        (conns[0]["account"].as_str(), conns[0]["name_tag"].as_str()),
+        (Some("B"), Some("B"))
+    );
+    assert_eq!(conns[0]["authorized_user"], "b");
+    assert_eq!(
+        conns[0]["subscriptions_list_detail"][0],
+        serde_json::json!({"account":"B","account_tag":"B","subject":"x","sid":"9","msgs":0,"cid":1})
+    );
+    // nats-server records no account for a closed connection in $G.
+    assert_eq!(conns[1]["authorized_user"], "g");
+    assert!(conns[1].get("account").is_none() && conns[1].get("name_tag").is_none());
+    // A failed login keeps the user it tried; it was never placed.
+    assert_eq!(conns[2]["authorized_user"], "b");
+    assert_eq!(conns[2]["reason"], "Authentication Failure");
+    assert!(conns[2].get("account").is_none());
+
+    let in_b = json(http, "/connz?state=closed&acc=B");
+    assert_eq!(
+        (
+            in_b["total"].as_u64(),
+            in_b["connections"][0]["cid"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        json(http, "/connz?state=closed&acc=$G")["total"],
+        0,
+        "as nats-server"
+    );
+    assert_eq!(
+        json(http, "/connz?state=closed&user=b")["total"],
+        3,
+        "total is before user"
+    );
+    assert_eq!(
+        json(http, "/connz?state=closed&user=b")["num_connections"],
+        2
+    );
+}
+
+#[test]
+fn a_token_login_is_redacted() {
+    let (server, srv) = monitored(|o| o.authorization = Some("secret".into()));
+    let http = monitor_of(&server);
+    let _c = Raw::connect_with(&srv, r#"{"verbose":false,"auth_token":"secret"}"#);
+    let conn = json(http, "/connz?auth=1")["connections"][0].clone();
+    assert_eq!(
+        (conn["authorized_user"].as_str(), conn["name_tag"].as_str()),
+        (Some("[REDACTED]"), Some("$G"))
+    );
+    assert!(conn.get("account").is_none());
+    assert_eq!(json(http, "/varz")["auth_required"], true);
+}
+
+#[test]
+fn subsz_sums_and_lists_the_accounts_asked_for() {
+    let (server, srv) = with_accounts();
+    let http = monitor_of(&server);
+    let _clients = accounts_traffic(&srv);
+    assert_eq!(json(http, "/subsz")["num_subscriptions"], 5, "A 3, B 2");
+
+    let a = json(http, "/subsz?acc=A&subs=1");
+    assert_eq!(
+        (a["num_subscriptions"].as_u64(), a["total"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(a["num_matches"], 1);
+    let mut list = a["subscriptions_list"].as_array().unwrap().clone();
+    list.sort_by_key(|s| (s["cid"].as_u64(), s["subject"].as_str().map(str::to_owned)));
+    assert_eq!(
+        list,
+        [
+            serde_json::json!({"account":"A","account_tag":"A","subject":"events.>","sid":"1","msgs":1,"cid":1}),
+            serde_json::json!({"account":"A","account_tag":"A","subject":"svc.>","qgroup":"q","sid":"2","msgs":0,"cid":1}),
+            // The shadow of b's subscription, in A's trie, names b.
+            serde_json::json!({"account":"B","account_tag":"B","subject":"events.>","sid":"1","msgs":1,"cid":2}),
+        ]
+    );
+    // B's trie also holds the service import's internal subscription: it
+    // counts, but there is no client to list it under.
+    let b = json(http, "/subsz?acc=B&subs=1");
+    assert_eq!(
+        (b["num_subscriptions"].as_u64(), b["total"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(b["subscriptions_list"][0]["subject"], "fromA.events.>");
+    let tested = json(http, "/subsz?acc=A&subs=1&test=events.y");
+    assert_eq!(tested["total"], 2);
+
+    let nope = json(http, "/subsz?acc=nope&subs=1");
+    assert_eq!(
+        (nope["num_subscriptions"].as_u64(), nope["total"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(nope.get("subscriptions_list").is_none());
+}
+
+#[test]
+fn varz_names_the_system_account_and_requires_auth_with_a_no_auth_user() {
+    let (server, _srv) = with_accounts();
+    let v = json(monitor_of(&server), "/varz");
+    assert_eq!(v["system_account"], "$SYS");
+    assert_eq!(v["auth_required"], true);
 }
 
 // ---- HTTP ---------------------------------------------------------------
@@ -711,7 +1182,9 @@ impl Drop for Process {
 }
 
 /// Keys nats-server shows that natsd leaves out, and why.
-const ABSENT_IN_NATSD: [(&str, &str); 6] = [
+/// (The system account's services are taken out of nats-server's answers
+/// before they are compared: see [`without_system_services`].)
+const ABSENT_IN_NATSD: [(&str, &str); 2] = [
     (
         "/varz/git_commit",
         "natsd is not built from nats-server's repository",
@@ -720,20 +1193,69 @@ const ABSENT_IN_NATSD: [(&str, &str); 6] = [
         "/varz/feature_flags",
         "JetStream and clustering feature flags",
     ),
-    ("/varz/system_account", "natsd has no system account"),
-    ("/accountz/system_account", "natsd has no system account"),
-    (
-        "/accountz?acc=$G/system_account",
-        "natsd has no system account",
-    ),
-    (
-        "/accountz?acc=$G/account_detail/imports",
-        "the system account's service imports",
-    ),
 ];
 
-/// Objects whose keys are data (request paths, gateway names), not fields.
-const MAPS: [&str; 1] = ["http_req_stats"];
+/// nats-server's answer less what natsd deliberately does not have: the
+/// system account's service exports, the service imports of them every
+/// account has (natsd's system account serves no requests), and the
+/// internal subscriptions `/subsz` lists under accounts' internal clients
+/// (natsd has none; `client_cids` are the real clients').
+fn without_system_services(go: &mut Value, client_cids: &BTreeSet<u64>) {
+    if let Some(detail) = go.get_mut("account_detail").and_then(Value::as_object_mut) {
+        for key in ["imports", "exports"] {
+            let Some(list) = detail.get_mut(key).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            list.retain(|i| {
+                i["account"] != "$SYS" && !i["subject"].as_str().unwrap_or("").starts_with("$SYS.")
+            });
+            if list.is_empty() {
+                detail.remove(key);
+            }
+        }
+    }
+    if let Some(list) = go
+        .get_mut("subscriptions_list")
+        .and_then(Value::as_array_mut)
+    {
+        list.retain(|s| {
+            s["cid"]
+                .as_u64()
+                .is_some_and(|cid| client_cids.contains(&cid))
+        });
+    }
+}
+
+/// The cids of every connection, open or closed, `http` shows.
+fn client_cids(http: SocketAddr) -> BTreeSet<u64> {
+    json(http, "/connz?state=all&limit=10000")["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["cid"].as_u64())
+        .collect()
+}
+
+/// Compare what `paths` show on nats-server (less its system services) and
+/// on natsd.
+fn compare_paths(go: &Process, ours: &Process, paths: &[&str]) {
+    let cids = client_cids(go.http);
+    let mut diffs = Vec::new();
+    for path in paths {
+        let mut go_json = json(go.http, path);
+        without_system_services(&mut go_json, &cids);
+        compare(path, &go_json, &json(ours.http, path), &mut diffs);
+    }
+    assert!(
+        diffs.is_empty(),
+        "differences from nats-server:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// Objects whose keys are data (request paths, reply subjects), not
+/// fields: their first values are compared.
+const MAPS: [&str; 2] = ["http_req_stats", "responses"];
 
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -759,18 +1281,22 @@ fn compare(path: &str, go: &Value, ours: &Value, diffs: &mut Vec<String>) {
     match (go, ours) {
         (Value::Object(g), Value::Object(o)) => {
             let is_map = MAPS.iter().any(|m| path.ends_with(m));
-            if !is_map {
-                let gk: BTreeSet<_> = g.keys().collect();
-                let ok: BTreeSet<_> = o.keys().collect();
-                for k in gk.difference(&ok) {
-                    let at = format!("{path}/{k}");
-                    if !ABSENT_IN_NATSD.iter().any(|(p, _)| *p == at) {
-                        diffs.push(format!("{at}: only in nats-server"));
-                    }
+            if is_map {
+                if let (Some(gv), Some(ov)) = (g.values().next(), o.values().next()) {
+                    compare(&format!("{path}/*"), gv, ov, diffs);
                 }
-                for k in ok.difference(&gk) {
-                    diffs.push(format!("{path}/{k}: only in natsd"));
+                return;
+            }
+            let gk: BTreeSet<_> = g.keys().collect();
+            let ok: BTreeSet<_> = o.keys().collect();
+            for k in gk.difference(&ok) {
+                let at = format!("{path}/{k}");
+                if !ABSENT_IN_NATSD.iter().any(|(p, _)| *p == at) {
+                    diffs.push(format!("{at}: only in nats-server"));
                 }
+            }
+            for k in ok.difference(&gk) {
+                diffs.push(format!("{path}/{k}: only in natsd"));
             }
             for (k, gv) in g {
                 if let Some(ov) = o.get(k) {
@@ -842,27 +1368,80 @@ fn keys_and_types_match_nats_server() {
         "/accountz?acc=$G",
         "/accstatz",
         "/accstatz?unused=1",
+        "/accountz?acc=$SYS",
         "/healthz",
     ];
-    let mut diffs = Vec::new();
-    for path in paths {
-        compare(
-            path,
-            &json(go.http, path),
-            &json(ours.http, path),
-            &mut diffs,
-        );
-    }
-    assert!(
-        diffs.is_empty(),
-        "differences from nats-server:\n{}",
-        diffs.join("\n")
-    );
+    compare_paths(&go, &ours, &paths);
     // The HTTP side too: the same status and body for a 404 and a bad query.
     for path in ["/nope", "/connz?sort=bogus", "/subsz?test=a.>"] {
         let (g, o) = (get(go.http, path), get(ours.http, path));
         assert_eq!((g.status, g.body), (o.status, o.body), "{path}");
     }
+}
+
+/// The same with accounts: the [`ACCOUNTS`] configuration, its traffic, a
+/// request still awaiting its response, closed connections in B and `$G`.
+#[test]
+fn keys_and_types_match_nats_server_with_accounts() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ref/bin/nats-server");
+    if !reference.exists() {
+        eprintln!("skipped: no reference nats-server");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("natsd-monitor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("accounts.conf");
+    std::fs::write(&config, ACCOUNTS).unwrap();
+    let config = config.to_str().unwrap();
+    let go = Process::start(&reference, &["-c", config]);
+    let ours = Process::start(Path::new(env!("CARGO_BIN_EXE_natsd")), &["-c", config]);
+    let situation = |client: SocketAddr| {
+        let srv = common::at(client);
+        let (mut a, b) = accounts_traffic(&srv);
+        let mut c = Raw::connect_with(&srv, r#"{"verbose":false,"user":"c","pass":"c"}"#);
+        c.send(b"SUB _INBOX.> 5\r\nPUB svc.echo _INBOX.1 2\r\nhi\r\n");
+        c.expect_nothing_more();
+        a.read_msgs(1); // the request, left unanswered
+        for user in ["b", "g"] {
+            let mut gone = Raw::connect_with(
+                &srv,
+                &format!(r#"{{"verbose":false,"user":"{user}","pass":"{user}"}}"#),
+            );
+            gone.send(b"SUB x 9\r\n");
+            gone.expect_nothing_more();
+        }
+        (a, b, c, Raw::quiet(&srv))
+    };
+    let _go_clients = situation(go.client);
+    let _our_clients = situation(ours.client);
+    for server in [&go, &ours] {
+        eventually("two closed", || {
+            json(server.http, "/connz?state=closed")["total"] == 2
+        });
+    }
+    let paths = [
+        "/varz",
+        "/accountz",
+        "/accountz?acc=A",
+        "/accountz?acc=B",
+        "/accountz?acc=$G",
+        "/accountz?acc=$SYS",
+        "/accstatz",
+        "/accstatz?unused=1",
+        "/connz?auth=1",
+        "/connz?acc=B&auth=1&subs=detail",
+        "/connz?state=closed&auth=1&subs=detail",
+        "/connz?acc=nope",
+        "/subsz?acc=A&subs=1",
+        "/subsz?acc=B&subs=1",
+        "/subsz?acc=nope&subs=1",
+    ];
+    compare_paths(&go, &ours, &paths);
+    for path in ["/accountz?acc=nope", "/accstatz?unused=x"] {
+        let (g, o) = (get(go.http, path), get(ours.http, path));
+        assert_eq!((g.status, g.body), (o.status, o.body), "{path}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- cost ---------------------------------------------------------------
