@@ -331,6 +331,8 @@ impl Options {
                 }
                 if let ImportKind::Stream { prefix, to } = &import.kind {
                     if let Some(prefix) = prefix {
+                        // nats-server adds the separator unless it is there.
+                        let prefix = prefix.strip_suffix('.').unwrap_or(prefix);
                         if !crate::subject::is_literal(prefix.as_bytes())
                             || !crate::subject::is_valid_subject(prefix.as_bytes())
                         {

@@ -116,8 +116,10 @@ impl SubjectMapping {
         })
     }
 
-    /// A mapping that puts `prefix.` before every subject of `from`.
+    /// A mapping that puts `prefix.` before every subject of `from` (a
+    /// prefix that already ends with the separator gets no second one).
     pub fn with_prefix(from: &str, prefix: &str) -> Result<SubjectMapping, String> {
+        let prefix = prefix.strip_suffix('.').unwrap_or(prefix);
         let to: Vec<String> = subject::tokens(from.as_bytes())
             .map(|t| String::from_utf8_lossy(t).into_owned())
             .collect();
@@ -281,6 +283,8 @@ mod tests {
         assert_eq!(rev(&m, "from_a.*.x").as_deref(), Some("events.x"));
         assert_eq!(rev(&m, "other.>"), None);
         assert_eq!(rev(&m, "from_a.events"), None);
+        let dotted = SubjectMapping::with_prefix("events.>", "from_a.").unwrap();
+        assert_eq!(dotted, m, "a prefix may end with its separator");
     }
 
     #[test]
