@@ -85,6 +85,7 @@ struct Varz<'a> {
     http_req_stats: &'a BTreeMap<&'static str, u64>,
     config_load_time: String,
     config_digest: &'a str,
+    feature_flags: FeatureFlags,
     #[serde(skip_serializing_if = "str::is_empty")]
     system_account: &'a str,
     slow_consumer_stats: ByKind,
@@ -191,10 +192,31 @@ pub fn varz(
         http_req_stats: requests,
         config_load_time: start_text,
         config_digest: "",
+        feature_flags: FeatureFlags::NATS_SERVER_2_15,
         system_account: core.system_account(),
         slow_consumer_stats: ByKind::clients(stats.slow_consumers),
         stale_connection_stats: ByKind::clients(stats.stale_connections),
         disk_io_wait_stats: DiskIoWaitStats::default(),
     };
     Reply::json(pretty(&varz))
+}
+
+/// nats-server's `feature_flags`: switches of its JetStream features, which
+/// natsd does not have; reported with nats-server 2.15.1's defaults, so
+/// that tools reading them find what they expect.
+#[derive(Serialize, Clone, Copy)]
+struct FeatureFlags {
+    js_ack_fc_v2: bool,
+    js_api_reply_v2: bool,
+    js_raft_delete_range: bool,
+    js_snapshot_sources: bool,
+}
+
+impl FeatureFlags {
+    const NATS_SERVER_2_15: FeatureFlags = FeatureFlags {
+        js_ack_fc_v2: false,
+        js_api_reply_v2: false,
+        js_raft_delete_range: true,
+        js_snapshot_sources: false,
+    };
 }
