@@ -324,8 +324,7 @@ impl Core {
     }
 
     pub(super) fn process_pub(&mut self, key: usize, msg: &Pub<'_>, now: Instant) {
-        let conn = &mut self.conns[key];
-        if conn.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
+        if self.conns[key].opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
             self.send_err(key, text::INVALID_PUBLISH_SUBJECT);
         }
         // nats-server's order: the gateway prefix, the user's permissions,
