@@ -541,3 +541,77 @@ fn a_reload_applies_users_live_and_refuses_a_new_server_name() {
     );
     a.expect_nothing_more();
 }
+
+/// A reload that changes permissions and accounts: a connected user keeps
+/// its connection with the new permissions and loses the subscriptions
+/// they deny, each with nats-server's error; a user moved to another
+/// account is closed without a word; an import added by the reload reaches
+/// subscriptions made before it.
+#[test]
+fn a_reload_applies_permissions_and_accounts_to_connected_clients() {
+    let dir = scratch("reload-permissions");
+    let config = |alice_perms: &str, dave_account: &str, import: &str| {
+        format!(
+            "host: 127.0.0.1\n\
+             accounts {{\n\
+               A: {{ users: [ {{user: alice, password: a, permissions: {alice_perms}}} ], \
+                     exports: [ {{stream: \"news.>\"}} ] }}\n\
+               B: {{ users: [ {{user: bob, password: b}} ]{import} }}\n\
+               {dave_account}: {{ users: [ {{user: dave, password: d}} ] }}\n\
+             }}\n"
+        )
+    };
+    let path = write(&dir, "p.conf", &config("{subscribe: \">\"}", "C", ""));
+    let srv = Running::start(&["-c", path.to_str().unwrap(), "-p", "-1"]);
+    let login = |user: &str, pass: &str, then: &str| {
+        let mut c = srv.connect();
+        c.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\n{then}PING\r\n"
+            )
+            .as_bytes(),
+        );
+        c.expect(b"PONG\r\n");
+        c
+    };
+    let mut alice = login(
+        "alice",
+        "a",
+        "SUB foo.a 1\r\nSUB foo.b 2\r\nSUB q.x grp 3\r\n",
+    );
+    let mut bob = login("bob", "b", "SUB from_a.news.> 1\r\n");
+    let mut dave = login("dave", "d", "");
+
+    write(
+        &dir,
+        "p.conf",
+        &config(
+            "{subscribe: {allow: \">\", deny: [\"foo.a\", \"q.x grp\"]}, publish: [\"ok.>\", \"news.>\"]}",
+            "D",
+            ", imports: [ {stream: {account: A, subject: \"news.>\"}, prefix: from_a} ]",
+        ),
+    );
+    srv.signal("HUP");
+    // Logged in this order: each removal, then what changed.
+    srv.wait_for_log("Removed sub \"foo.a\" (sid \"1\") for User \"alice\" - not authorized");
+    srv.wait_for_log("Reloaded: accounts");
+    srv.wait_for_log("Reloaded server configuration");
+    // Both denied subscriptions are reported, in no particular order.
+    let mut errors = [alice.read_line(), alice.read_line()];
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            "-ERR 'Permissions Violation for Subscription to \"foo.a\" (sid \"1\")'".to_string(),
+            "-ERR 'Permissions Violation for Subscription to \"q.x\" using queue \"grp\" (sid \"3\")'"
+                .to_string(),
+        ]
+    );
+    dave.expect_closed();
+    // The new publish permission holds; the kept subscription still works.
+    alice.send(b"PUB foo.b 1\r\nx\r\nPUB ok.1 1\r\ny\r\nPUB news.today 2\r\nhi\r\nPING\r\n");
+    alice.expect(b"-ERR 'Permissions Violation for Publish to \"foo.b\"'\r\nPONG\r\n");
+    // Bob's subscription from before the reload receives A's stream now.
+    bob.expect(b"MSG from_a.news.today 1 2\r\nhi\r\n");
+    bob.expect_nothing_more();
+}
