@@ -33,7 +33,7 @@ impl Core {
         }
         match *op {
             Op::Ping => self.process_ping(key),
-            Op::Pong => self.process_pong(key, now),
+            Op::Pong => self.conns[key].process_pong(now),
             Op::Ok => {}
             Op::Err(msg) => {
                 let conn = &self.conns[key];
@@ -94,15 +94,6 @@ impl Core {
             self.send_err(key, wire);
         }
         self.close(key, reason);
-    }
-
-    /// A PONG ends the round trip of the last PING, if one is out.
-    fn process_pong(&mut self, key: usize, now: Instant) {
-        let conn = &mut self.conns[key];
-        conn.pings_out = 0;
-        if let Some(since) = conn.stats.rtt_start.take() {
-            conn.stats.measure_rtt(since, now);
-        }
     }
 
     fn process_ping(&mut self, key: usize) {

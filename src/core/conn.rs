@@ -2,7 +2,7 @@
 //! counters (the socket is the reactor's), and its subscriptions.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::buffers::{ReadBuf, WriteBuf};
 use super::closed::CloseReason;
@@ -136,7 +136,51 @@ pub struct Conn {
     pub stats: ConnStats,
 }
 
+/// What the keepalive timer of a connection calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keepalive {
+    /// Re-armed since this timer was set (by a CONNECT): nothing.
+    Stale,
+    /// Send a PING, then check again at the next interval.
+    Ping,
+    /// The client was heard from lately: only check again later.
+    Quiet,
+    /// Too many PINGs went unanswered: `Stale Connection`.
+    Unanswered,
+}
+
 impl Conn {
+    /// The keepalive timer fired at `now`. Like nats-server, the first PING
+    /// after CONNECT always goes (it measures the round trip); later ones
+    /// only when the client was quiet for an `interval`. A PING to send is
+    /// counted as out, with its round trip started.
+    pub fn keepalive(&mut self, now: Instant, interval: Duration, max_out: u32) -> Keepalive {
+        if self.next_ping > now {
+            return Keepalive::Stale;
+        }
+        let recently_heard = self.connected
+            && self.pinged_since_connect
+            && now.duration_since(self.last_in) < interval;
+        if recently_heard {
+            return Keepalive::Quiet;
+        }
+        if self.pings_out + 1 > max_out {
+            return Keepalive::Unanswered;
+        }
+        self.pings_out += 1;
+        self.pinged_since_connect = true;
+        self.stats.rtt_start = Some(now);
+        Keepalive::Ping
+    }
+
+    /// A PONG ends the round trip of the last PING, if one is out.
+    pub fn process_pong(&mut self, now: Instant) {
+        self.pings_out = 0;
+        if let Some(since) = self.stats.rtt_start.take() {
+            self.stats.measure_rtt(since, now);
+        }
+    }
+
     pub fn close(&mut self, reason: CloseReason) {
         if self.closing.is_none() {
             self.closing = Some(reason);

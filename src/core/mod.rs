@@ -32,7 +32,7 @@ pub mod view;
 use self::account::{Accounts, GLOBAL};
 use self::buffers::{ReadBuf, WriteBuf};
 use self::closed::{CloseReason, ClosedClients};
-use self::conn::{Conn, Role, Subscription};
+use self::conn::{Conn, Keepalive, Role, Subscription};
 use self::deliver::mark_written;
 use self::rng::Rng;
 use self::stats::{ConnStats, ServerStats, WallClock};
@@ -580,18 +580,11 @@ impl Core {
 
     fn ping_timer(&mut self, timer: Timer, now: Instant) {
         let interval = self.opts.ping_interval;
-        let max_out = self.opts.max_pings_out;
         let conn = &mut self.conns[timer.key];
-        if conn.next_ping > now {
-            return; // re-armed since this entry was pushed (by a CONNECT)
-        }
-        // Like nats-server, the first PING after CONNECT always goes (it
-        // measures the round trip); later ones only when the client was quiet.
-        let recently_heard = conn.connected
-            && conn.pinged_since_connect
-            && now.duration_since(conn.last_in) < interval;
-        if !recently_heard {
-            if conn.pings_out + 1 > max_out {
+        match conn.keepalive(now, interval, self.opts.max_pings_out) {
+            Keepalive::Stale => return,
+            Keepalive::Quiet => {}
+            Keepalive::Unanswered => {
                 log::debug!(
                     "{} - cid:{} - Stale Client Connection - Closing",
                     conn.addr,
@@ -601,13 +594,12 @@ impl Core {
                 self.close(timer.key, CloseReason::StaleConnection);
                 return;
             }
-            conn.pings_out += 1;
-            conn.pinged_since_connect = true;
-            conn.stats.rtt_start = Some(now);
-            if self.trace {
-                log::trace!("{} - cid:{} - ->> [PING]", conn.addr, conn.cid);
+            Keepalive::Ping => {
+                if self.trace {
+                    log::trace!("{} - cid:{} - ->> [PING]", conn.addr, conn.cid);
+                }
+                self.queue(timer.key, encode::PING);
             }
-            self.queue(timer.key, encode::PING);
         }
         let at = now + interval;
         self.conns[timer.key].next_ping = at;
