@@ -250,9 +250,6 @@ impl CompiledPermissions {
     }
 }
 
-/// A delivered subject and the queue of the subscription it is for.
-type SubjectAndQueue = (Box<[u8]>, Option<Box<[u8]>>);
-
 /// One connection's permissions: the user's rules plus what this
 /// connection has learnt and been granted.
 #[derive(Debug)]
@@ -260,8 +257,15 @@ pub struct ConnPermissions {
     rules: Arc<CompiledPermissions>,
     /// Publish decisions by subject, bounded by [`PUB_CACHE_MAX`].
     pub_cache: HashMap<Box<[u8]>, bool>,
-    /// Delivery-filter decisions by subject and queue.
-    deny_cache: HashMap<SubjectAndQueue, bool>,
+    /// The last publish decision: a publisher that repeats its subject
+    /// pays a compare, not a hash (a hash per message costs more than the
+    /// rest of a small message's routing).
+    last_pub: LastDecision,
+    /// Delivery-filter decisions by subject, then by the subscription's
+    /// queue (looked up without building a key).
+    deny_cache: HashMap<Box<[u8]>, Vec<QueueDecision>>,
+    deny_cached: usize,
+    last_delivery: LastDecision,
     /// Replies this connection may answer: when granted, and how many
     /// messages it has sent to each.
     replies: HashMap<Box<[u8]>, (Instant, i64)>,
@@ -272,7 +276,10 @@ impl ConnPermissions {
         ConnPermissions {
             rules,
             pub_cache: HashMap::new(),
+            last_pub: LastDecision::default(),
             deny_cache: HashMap::new(),
+            deny_cached: 0,
+            last_delivery: LastDecision::default(),
             replies: HashMap::new(),
         }
     }
@@ -287,14 +294,21 @@ impl ConnPermissions {
         if !self.rules.restricts_publish() {
             return true;
         }
-        let allowed = match self.pub_cache.get(subject) {
-            Some(&allowed) => allowed,
+        let allowed = match self.last_pub.get(subject, None) {
+            Some(allowed) => allowed,
             None => {
-                let allowed = self.rules.publish_allowed(subject);
-                if self.pub_cache.len() >= PUB_CACHE_MAX {
-                    self.pub_cache.clear();
-                }
-                self.pub_cache.insert(subject.into(), allowed);
+                let allowed = match self.pub_cache.get(subject) {
+                    Some(&allowed) => allowed,
+                    None => {
+                        let allowed = self.rules.publish_allowed(subject);
+                        if self.pub_cache.len() >= PUB_CACHE_MAX {
+                            self.pub_cache.clear();
+                        }
+                        self.pub_cache.insert(subject.into(), allowed);
+                        allowed
+                    }
+                };
+                self.last_pub.set(subject, None, allowed);
                 allowed
             }
         };
@@ -352,15 +366,28 @@ impl ConnPermissions {
         if !self.rules.filters_delivery() {
             return false;
         }
-        let key = (Box::<[u8]>::from(subject), queue.map(Box::<[u8]>::from));
-        if let Some(&denied) = self.deny_cache.get(&key) {
+        if let Some(denied) = self.last_delivery.get(subject, queue) {
             return denied;
         }
-        let denied = self.rules.denies(subject, queue);
-        if self.deny_cache.len() >= DENY_CACHE_MAX {
-            self.deny_cache.clear();
-        }
-        self.deny_cache.insert(key, denied);
+        let cached = self
+            .deny_cache
+            .get(subject)
+            .and_then(|by_queue| by_queue.iter().find(|(q, _)| q.as_deref() == queue))
+            .map(|&(_, denied)| denied);
+        let denied = cached.unwrap_or_else(|| {
+            let denied = self.rules.denies(subject, queue);
+            if self.deny_cached >= DENY_CACHE_MAX {
+                self.deny_cache.clear();
+                self.deny_cached = 0;
+            }
+            self.deny_cache
+                .entry(subject.into())
+                .or_default()
+                .push((queue.map(Into::into), denied));
+            self.deny_cached += 1;
+            denied
+        });
+        self.last_delivery.set(subject, queue, denied);
         denied
     }
 
@@ -368,6 +395,39 @@ impl ConnPermissions {
     /// look at: `allow_responses` or subscribe deny entries.
     pub fn watches_delivery(&self) -> bool {
         self.rules.response.is_some() || self.rules.filters_delivery()
+    }
+}
+
+/// A delivery-filter decision for the subscriptions in one queue group (or
+/// in none).
+type QueueDecision = (Option<Box<[u8]>>, bool);
+
+/// One remembered decision, for a subject (and queue), kept in buffers
+/// that are reused as the subject changes.
+#[derive(Debug, Default)]
+struct LastDecision {
+    subject: Vec<u8>,
+    queue: Option<Vec<u8>>,
+    decision: Option<bool>,
+}
+
+impl LastDecision {
+    fn get(&self, subject: &[u8], queue: Option<&[u8]>) -> Option<bool> {
+        let same = self.subject == subject && self.queue.as_deref() == queue;
+        self.decision.filter(|_| same)
+    }
+
+    fn set(&mut self, subject: &[u8], queue: Option<&[u8]>, decision: bool) {
+        self.subject.clear();
+        self.subject.extend_from_slice(subject);
+        match (queue, &mut self.queue) {
+            (Some(q), Some(buf)) => {
+                buf.clear();
+                buf.extend_from_slice(q);
+            }
+            (q, slot) => *slot = q.map(<[u8]>::to_vec),
+        }
+        self.decision = Some(decision);
     }
 }
 
@@ -482,6 +542,22 @@ mod tests {
             let subject = format!("a.{i}");
             assert!(conn.can_publish(subject.as_bytes(), t0));
             assert!(conn.pub_cache.len() <= PUB_CACHE_MAX);
+            assert!(
+                !conn.can_publish(b"b", t0),
+                "the last decision is not the only one"
+            );
+        }
+        let deny = Arc::new(perms(None, &[], &[], &["d.*"]));
+        let mut conn = ConnPermissions::new(deny);
+        for i in 0..1000 {
+            let subject = format!("d.{i}");
+            assert!(conn.delivery_denied(subject.as_bytes(), None));
+            assert!(
+                conn.delivery_denied(subject.as_bytes(), Some(b"q")),
+                "a plain entry denies every queue"
+            );
+            assert!(!conn.delivery_denied(b"e", None));
+            assert!(conn.deny_cached <= DENY_CACHE_MAX);
         }
     }
 
