@@ -355,12 +355,6 @@ impl Client {
                             self.not_only_a |= account != "A";
                             self.user = connect.user.to_string();
                             self.headers |= connect.headers;
-                            // A client's subscriptions end with a new
-                            // CONNECT; an account change must not let the
-                            // old ones through.
-                            if account != "$G" {
-                                self.subscribed.clear();
-                            }
                         }
                         Op::Pub(msg) => published.push(msg.subject.to_vec()),
                         _ => {}
