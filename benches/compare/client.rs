@@ -34,7 +34,15 @@ pub const SMALL_READS: usize = 4 * 1024;
 /// message low, so the counter is not what limits a scenario.
 pub const LARGE_READS: usize = 256 * 1024;
 
-const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\n";
+/// What every `CONNECT` says, between its braces.
+const CONNECT_OPTIONS: &str = r#""verbose":false,"pedantic":false,"echo":false"#;
+
+/// A user's name and password, given in `CONNECT`.
+#[derive(Debug, Clone, Copy)]
+pub struct Login {
+    pub user: &'static str,
+    pub pass: &'static str,
+}
 
 /// What [`Scanner`] found in the server's byte stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +174,13 @@ impl Conn {
     /// echo off). Nagle is off: latency scenarios need it, and batches are
     /// written whole anyway.
     pub fn open(addr: SocketAddr, read_buffer: usize) -> Res<Conn> {
+        Conn::open_as(addr, read_buffer, None)
+    }
+
+    /// [`Conn::open`], logged in as `login` if given. A login is then
+    /// confirmed with a `PING`: a refused one fails here with the server's
+    /// `-ERR`, not later as a broken pipe in the middle of a batch.
+    pub fn open_as(addr: SocketAddr, read_buffer: usize, login: Option<Login>) -> Res<Conn> {
         let stream = TcpStream::connect(addr).context("connect")?;
         stream.set_nodelay(true).context("TCP_NODELAY")?;
         stream
@@ -178,7 +193,14 @@ impl Conn {
         };
         conn.poll_every(PATIENCE)?;
         conn.read_until(|ev| ev == Event::Info)?;
-        conn.send(CONNECT)?;
+        // No escaping: the bench's names and passwords are plain words.
+        let credentials = login.map_or_else(String::new, |Login { user, pass }| {
+            format!(r#","user":"{user}","pass":"{pass}""#)
+        });
+        conn.send(format!("CONNECT {{{CONNECT_OPTIONS}{credentials}}}\r\n").as_bytes())?;
+        if login.is_some() {
+            conn.send_and_sync(b"")?;
+        }
         Ok(conn)
     }
 

@@ -10,6 +10,7 @@ use crate::client::{Batch, Conn, Event, Res, LARGE_READS, PATIENCE, SMALL_READS}
 use crate::proc::{on_cpu, Window};
 use crate::report::{Better, Figure, Outcome};
 use crate::server::RunningServer;
+use crate::users::{Users, PUBLISHER, SUBSCRIBER};
 
 /// Payload size wherever a scenario does not say otherwise.
 pub const PAYLOAD: usize = 16;
@@ -31,6 +32,9 @@ pub struct Flow {
     /// The figure is MB/s of payload rather than msgs/s.
     per_megabyte: bool,
     subjects: Subjects,
+    /// The server is configured with these and the clients log in:
+    /// publishers as [`PUBLISHER`], subscribers as [`SUBSCRIBER`].
+    pub users: Option<Users>,
 }
 
 enum Subjects {
@@ -51,6 +55,7 @@ pub fn flow(publishers: usize, subscribers: usize, messages: u64) -> Flow {
         payload: PAYLOAD,
         per_megabyte: false,
         subjects: Subjects::One,
+        users: None,
     }
 }
 
@@ -77,6 +82,14 @@ impl Flow {
     pub fn many_subjects(self) -> Flow {
         Flow {
             subjects: Subjects::Many,
+            ..self
+        }
+    }
+
+    /// The server has `users` and the clients log in as them.
+    pub fn users(self, users: Users) -> Flow {
+        Flow {
+            users: Some(users),
             ..self
         }
     }
@@ -136,15 +149,16 @@ pub fn run_flow(title: &str, flow: &Flow, messages: u64, server: &RunningServer)
     };
 
     let queue = flow.queue.then_some("workers");
+    let login = |who| flow.users.map(|_| who);
     let mut subscribers = (0..flow.subscribers)
         .map(|_| {
-            let mut conn = Conn::open(server.addr, LARGE_READS)?;
+            let mut conn = Conn::open_as(server.addr, LARGE_READS, login(SUBSCRIBER))?;
             conn.subscribe(&subscriptions, queue)?;
             Ok(conn)
         })
         .collect::<Res<Vec<_>>>()?;
     let mut publishers = (0..flow.publishers)
-        .map(|_| Conn::open(server.addr, SMALL_READS))
+        .map(|_| Conn::open_as(server.addr, SMALL_READS, login(PUBLISHER)))
         .collect::<Res<Vec<_>>>()?;
 
     let tally = Tally {

@@ -9,6 +9,7 @@ use crate::flow::{flow, run_flow, Flow};
 use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
 use crate::server::{RunningServer, ServerBin};
+use crate::users::Users;
 
 pub struct Scenario {
     /// What `--only` takes.
@@ -45,6 +46,18 @@ pub fn all() -> Vec<Scenario> {
         ("pub", "pub-only, 1 publisher", flow(1, 0, 15_000_000)),
         ("pub2", "pub-only, 2 publishers", flow(2, 0, 10_000_000)),
         ("pubsub", "pub/sub 1:1", flow(1, 1, 5_000_000)),
+        // pubsub with users, then with permissions too: the three rows
+        // separate what logging in costs from what permission checks cost.
+        (
+            "pubsub_auth",
+            "pub/sub 1:1, users without permissions",
+            flow(1, 1, 5_000_000).users(Users::Plain),
+        ),
+        (
+            "pubsub_perms",
+            "pub/sub 1:1, publisher with permissions",
+            flow(1, 1, 5_000_000).users(Users::Permissioned),
+        ),
         ("fanout4", "fan-out 1:4", flow(1, 4, 1_500_000)),
         ("fanout16", "fan-out 1:16", flow(1, 16, 600_000)),
         (
@@ -128,7 +141,8 @@ impl Scenario {
         match &self.work {
             Work::BinarySize => binary_size(self.title, bin, bench_dir),
             Work::OnServer(work) => {
-                let server = RunningServer::start(bin)?;
+                let config = work.users().map(|users| users.config_file(bench_dir));
+                let server = RunningServer::start(bin, config.as_deref())?;
                 self.measure(work, &server, scale)
                     .map_err(|e| server.failure(&e))
             }
@@ -150,6 +164,16 @@ impl Scenario {
                 connections,
                 subs_each,
             } => run_footprint(scale.count(*connections), *subs_each, server),
+        }
+    }
+}
+
+impl ServerWork {
+    /// The users the server must be configured with, if any.
+    fn users(&self) -> Option<Users> {
+        match self {
+            ServerWork::Flow(flow) => flow.users,
+            _ => None,
         }
     }
 }

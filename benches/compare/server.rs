@@ -123,10 +123,15 @@ pub struct RunningServer {
 impl RunningServer {
     /// Starts `bin` on 127.0.0.1. The port is `-1`, which both servers take
     /// as "pick a free one" and then log: unlike probing for a free port
-    /// first, nothing else on the machine can take it in between.
-    pub fn start(bin: &ServerBin) -> Res<RunningServer> {
+    /// first, nothing else on the machine can take it in between. With a
+    /// `config` file it is read first (`-c`) and the flags override it.
+    pub fn start(bin: &ServerBin, config: Option<&Path>) -> Res<RunningServer> {
         let spawned = Instant::now();
-        let mut child = Command::new(&bin.path)
+        let mut command = Command::new(&bin.path);
+        if let Some(config) = config {
+            command.arg("-c").arg(config);
+        }
+        let mut child = command
             .args(["-a", "127.0.0.1", "-p", "-1"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
