@@ -359,29 +359,27 @@ fn export(node: &Node) -> Result<Export> {
     let mut threshold = None;
     for field in fields.entries() {
         match field.key.to_lowercase().as_str() {
-            "stream" => {
-                if service.is_some() {
+            kind @ ("stream" | "service") => {
+                let (this, other) = if kind == "stream" {
+                    (&mut stream, &service)
+                } else {
+                    (&mut service, &stream)
+                };
+                if other.is_some() {
+                    let saw = if kind == "stream" {
+                        "service"
+                    } else {
+                        "stream"
+                    };
                     return Err(at_key(
                         field,
                         format!(
-                            "Detected stream {:?} but already saw a service",
+                            "Detected {kind} {:?} but already saw a {saw}",
                             go_value(&field.value.value)
                         ),
                     ));
                 }
-                stream = Some(string_named(field, "stream name")?);
-            }
-            "service" => {
-                if stream.is_some() {
-                    return Err(at_key(
-                        field,
-                        format!(
-                            "Detected service {:?} but already saw a stream",
-                            go_value(&field.value.value)
-                        ),
-                    ));
-                }
-                service = Some(string_named(field, "service name")?);
+                *this = Some(string_named(field, &format!("{kind} name"))?);
             }
             "response" | "response_type" => {
                 if response_type.is_some() {

@@ -136,7 +136,15 @@ impl Core {
             .sublist
             .remove(sub.subject(), sub.queue(), sub_key);
         self.forget_responses_nobody_awaits(account, sub.subject());
-        for shadow_key in self.shadows.remove(&sub_key).unwrap_or_default() {
+        if let Some(shadows) = self.shadows.remove(&sub_key) {
+            self.drop_shadows(shadows);
+        }
+    }
+
+    /// Remove shadow subscriptions from the slab and their exporters'
+    /// sublists.
+    fn drop_shadows(&mut self, shadows: Vec<usize>) {
+        for shadow_key in shadows {
             let shadow = self.subs.remove(shadow_key);
             if let Some(Route::Stream { exporter, .. }) =
                 self.accounts.routes.get(shadow.route as usize)
@@ -206,20 +214,9 @@ impl Core {
     /// Take away everything [`Core::place_routes`] placed, and the reply
     /// prefixes, before the routes change.
     pub(super) fn remove_routes(&mut self) {
-        let shadows: Vec<(usize, Vec<usize>)> = self.shadows.drain().collect();
-        for (_, keys) in shadows {
-            for shadow_key in keys {
-                let shadow = self.subs.remove(shadow_key);
-                if let Some(Route::Stream { exporter, .. }) =
-                    self.accounts.routes.get(shadow.route as usize)
-                {
-                    self.accounts.list[*exporter as usize].sublist.remove(
-                        shadow.subject(),
-                        shadow.queue(),
-                        shadow_key,
-                    );
-                }
-            }
+        let shadows: Vec<Vec<usize>> = self.shadows.drain().map(|(_, keys)| keys).collect();
+        for keys in shadows {
+            self.drop_shadows(keys);
         }
         for account in 0..self.accounts.list.len() {
             let internal = std::mem::take(&mut self.accounts.list[account].internal_subs);
