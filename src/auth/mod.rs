@@ -36,7 +36,11 @@ impl Login<'_> {
 /// nats-server's checks: the users list first (a client that presents no
 /// credentials at all is the `no_auth_user`, when there is one), else the
 /// token, else the single user. `None`: refused.
-pub fn authenticate<'a>(opts: &'a Options, client: &ConnectOpts) -> Option<Login<'a>> {
+pub fn authenticate<'a>(
+    opts: &'a Options,
+    client: &ConnectOpts,
+    logins: &mut password::VerifiedLogins,
+) -> Option<Login<'a>> {
     if let Some(users) = &opts.users {
         let anonymous =
             client.user.is_empty() && client.pass.is_empty() && client.auth_token.is_empty();
@@ -51,15 +55,17 @@ pub fn authenticate<'a>(opts: &'a Options, client: &ConnectOpts) -> Option<Login
         }
         return users
             .iter()
-            .find(|u| *u.username == *client.user && password::matches(&u.password, &client.pass))
+            .find(|u| *u.username == *client.user && logins.matches(&u.password, &client.pass))
             .map(Login::User);
     }
     if let Some(token) = &opts.authorization {
-        return password::matches(token, &client.auth_token).then_some(Login::Token);
+        return logins
+            .matches(token, &client.auth_token)
+            .then_some(Login::Token);
     }
     if let Some(user) = &opts.username {
         let pass = opts.password.as_deref().unwrap_or("");
-        let ok = *client.user == **user && password::matches(pass, &client.pass);
+        let ok = *client.user == **user && logins.matches(pass, &client.pass);
         return ok.then_some(Login::SingleUser(user));
     }
     Some(Login::Anyone)

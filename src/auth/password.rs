@@ -2,6 +2,8 @@
 //! presented: a bcrypt hash is verified, anything else compared in constant
 //! time, as nats-server's `comparePasswords` does.
 
+use sha2::{Digest, Sha256};
+
 /// bcrypt never looks past this many bytes of a password; a longer one is
 /// refused rather than matched on its first 72 bytes.
 const BCRYPT_MAX_PASSWORD: usize = 72;
@@ -24,6 +26,55 @@ pub fn matches(secret: &str, presented: &str) -> bool {
         presented.len() <= BCRYPT_MAX_PASSWORD && bcrypt::verify(presented, secret).unwrap_or(false)
     } else {
         constant_time_eq(secret.as_bytes(), presented.as_bytes())
+    }
+}
+
+/// Logins verified against bcrypt hashes, so that a client that connects
+/// again (a device on a flaky link) costs a hash, not a bcrypt run: at cost
+/// 11 one takes about 140 ms, and natsd checks on its one thread. What is
+/// kept is a keyed SHA-256 of the hash and the password, never the
+/// password; the key is per process. Failures are not kept: a wrong
+/// password always pays the full price, as in nats-server.
+pub struct VerifiedLogins {
+    key: [u8; 32],
+    verified: std::collections::HashSet<[u8; 32]>,
+}
+
+/// Verified logins kept; past it the set starts over.
+const VERIFIED_MAX: usize = 1024;
+
+impl VerifiedLogins {
+    /// `seed` keys the digests (the server's random seed).
+    pub fn new(seed: u64) -> VerifiedLogins {
+        let key: [u8; 32] = Sha256::digest(seed.to_le_bytes()).into();
+        VerifiedLogins {
+            key,
+            verified: Default::default(),
+        }
+    }
+
+    /// [`matches`], remembering a bcrypt success.
+    pub fn matches(&mut self, secret: &str, presented: &str) -> bool {
+        if !is_bcrypt(secret) {
+            return matches(secret, presented);
+        }
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update((secret.len() as u64).to_le_bytes());
+        h.update(secret);
+        h.update(presented);
+        let digest: [u8; 32] = h.finalize().into();
+        if self.verified.contains(&digest) {
+            return true;
+        }
+        let ok = matches(secret, presented);
+        if ok {
+            if self.verified.len() >= VERIFIED_MAX {
+                self.verified.clear();
+            }
+            self.verified.insert(digest);
+        }
+        ok
     }
 }
 
@@ -88,6 +139,25 @@ mod tests {
         assert!(!matches("pass", "pas"));
         assert!(!matches("pass", "passs"));
         assert!(matches("", ""));
+    }
+
+    #[test]
+    fn verified_logins_are_remembered_and_failures_are_not() {
+        let hash = bcrypt::hash_with_salt("s3cr3t", 4, [7; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoA);
+        let mut logins = VerifiedLogins::new(1);
+        assert!(!logins.matches(&hash, "wrong"));
+        assert!(logins.verified.is_empty());
+        assert!(logins.matches(&hash, "s3cr3t"));
+        assert_eq!(logins.verified.len(), 1);
+        assert!(logins.matches(&hash, "s3cr3t"));
+        assert!(
+            !logins.matches(&hash, "s3cr3tx"),
+            "a remembered login is only itself"
+        );
+        assert!(logins.matches("plain", "plain"));
+        assert_eq!(logins.verified.len(), 1, "plain passwords need no memory");
     }
 
     #[test]

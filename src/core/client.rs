@@ -168,7 +168,7 @@ impl Core {
     /// told and closed (false).
     pub(super) fn admit(&mut self, key: usize) -> bool {
         let conn = &self.conns[key];
-        let login = crate::auth::authenticate(&self.opts, &conn.opts)
+        let login = crate::auth::authenticate(&self.opts, &conn.opts, &mut self.verified_logins)
             .filter(|_| !conn.opts.new_account && !conn.opts.named_account);
         let placed = login.and_then(|login| {
             let user = match login {

@@ -37,6 +37,7 @@ use self::deliver::mark_written;
 use self::rng::Rng;
 use self::stats::{ConnStats, ServerStats, WallClock};
 use self::timers::{Timer, TimerKind, Timers};
+use crate::auth::password::VerifiedLogins;
 use crate::auth::permissions::CompiledPermissions;
 use crate::options::Options;
 use crate::proto::{encode, ConnectOpts, Info, Op, Parser, Status};
@@ -68,6 +69,8 @@ pub struct Core {
     shadows: HashMap<usize, Vec<usize>>,
     /// Import routes hit while delivering one message, to follow after.
     routes_hit: Vec<u32>,
+    /// bcrypt logins already verified, so a reconnect is cheap.
+    verified_logins: VerifiedLogins,
     /// Every user's permissions, compiled once; by user name.
     permissions: HashMap<Box<str>, Arc<CompiledPermissions>>,
     timers: Timers,
@@ -127,6 +130,7 @@ impl Core {
             shadows: HashMap::new(),
             routes_hit: Vec::new(),
             permissions: compile_permissions(&opts),
+            verified_logins: VerifiedLogins::new(seed),
             timers: Timers::default(),
             rng: Rng::new(seed),
             dirty: Vec::new(),
