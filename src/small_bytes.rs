@@ -34,6 +34,7 @@ impl SmallBytes {
         SmallBytes::Inline(len as u8, inline)
     }
 
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             SmallBytes::Inline(len, bytes) => &bytes[..*len as usize],

@@ -315,14 +315,32 @@ impl Core {
     }
 
     pub(super) fn process_pub(&mut self, key: usize, msg: &Pub<'_>, now: Instant) {
-        if self.conns[key].opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
-            self.send_err(key, text::INVALID_PUBLISH_SUBJECT);
-        }
-        // nats-server's order: the gateway prefix, the user's permissions,
-        // the system account's NRG subjects, then reserved replies.
         let conn = &mut self.conns[key];
-        let reserved_subject_start = matches!(msg.subject.first(), Some(b'_' | b'$'));
-        if reserved_subject_start && account::is_gateway_routed(msg.subject) {
+        if conn.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
+            self.send_err(key, text::INVALID_PUBLISH_SUBJECT);
+            return self.process_pub_checked(key, msg, now);
+        }
+        // Only a subject or reply starting `_` or `$` can be reserved, and
+        // only a connection with permissions has rules to check.
+        let unusual = |s: &[u8]| matches!(s.first(), Some(b'_' | b'$'));
+        if conn.perms.is_some() || unusual(msg.subject) || msg.reply.is_some_and(unusual) {
+            return self.process_pub_checked(key, msg, now);
+        }
+        let (verbose, account) = (conn.opts.verbose, conn.account);
+        if verbose {
+            self.queue(key, encode::OK);
+        }
+        self.publish_and_answer(key, account, msg, now);
+    }
+
+    /// A publish that may break a rule: nats-server's order is the gateway
+    /// prefix, the user's permissions, the system account's NRG subjects,
+    /// then reserved replies.
+    #[cold]
+    #[inline(never)]
+    fn process_pub_checked(&mut self, key: usize, msg: &Pub<'_>, now: Instant) {
+        let conn = &mut self.conns[key];
+        if account::is_gateway_routed(msg.subject) {
             return self.publish_violation(key, msg.subject);
         }
         if let Some(perms) = &mut conn.perms {
@@ -330,32 +348,33 @@ impl Core {
                 return self.publish_violation(key, msg.subject);
             }
         }
-        if reserved_subject_start
-            && msg.subject.starts_with(b"$NRG.")
-            && conn.account != self.accounts.system
-        {
+        if msg.subject.starts_with(b"$NRG.") && conn.account != self.accounts.system {
             return self.publish_violation(key, msg.subject);
         }
-        if let Some(reply) = msg.reply {
-            if matches!(reply.first(), Some(b'_' | b'$')) && account::is_reserved_reply(reply) {
-                let conn = &self.conns[key];
-                log::error!(
-                    "{} - cid:{} - Publish Violation - Reply {}",
-                    conn.addr,
-                    conn.cid,
-                    go_quote(reply)
-                );
-                let text = format!(
-                    "Permissions Violation for Publish with Reply of {}",
-                    go_quote(reply)
-                );
-                return self.send_err(key, &text);
-            }
+        if let Some(reply) = msg.reply.filter(|r| account::is_reserved_reply(r)) {
+            log::error!(
+                "{} - cid:{} - Publish Violation - Reply {}",
+                conn.addr,
+                conn.cid,
+                go_quote(reply)
+            );
+            let text = format!(
+                "Permissions Violation for Publish with Reply of {}",
+                go_quote(reply)
+            );
+            return self.send_err(key, &text);
         }
         let (verbose, account) = (conn.opts.verbose, conn.account);
         if verbose {
             self.queue(key, encode::OK);
         }
+        self.publish_and_answer(key, account, msg, now);
+    }
+
+    /// Publish for connection `key` and, when nobody took a request, tell
+    /// a requester that asked for it.
+    #[inline(always)]
+    fn publish_and_answer(&mut self, key: usize, account: u32, msg: &Pub<'_>, now: Instant) {
         let delivered = self.publish(account, key, msg, now, &[]);
         if let (false, Some(reply)) = (delivered, msg.reply) {
             if self.conns[key].opts.no_responders {
@@ -364,6 +383,7 @@ impl Core {
         }
     }
 
+    #[cold]
     fn publish_violation(&mut self, key: usize, subject: &[u8]) {
         let conn = &self.conns[key];
         log::error!(
@@ -379,6 +399,7 @@ impl Core {
     /// Deliver `msg`, published by connection `src`, in `account`: to its
     /// subscribers, and on through the imports it hits (`via` holds the
     /// service imports it already came through). Whether anyone got it.
+    #[inline(always)]
     pub(super) fn publish(
         &mut self,
         account: u32,

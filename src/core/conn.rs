@@ -61,24 +61,29 @@ impl Subscription {
     }
 
     /// The connection it delivers to; meaningless for an internal one.
+    #[inline]
     pub fn conn(&self) -> usize {
         self.conn as usize
     }
 
+    #[inline]
     pub fn is_internal(&self) -> bool {
         self.conn == INTERNAL
     }
 
+    #[inline]
     pub fn subject(&self) -> &[u8] {
         &self.names.as_bytes()[..self.subject_len as usize]
     }
 
+    #[inline]
     pub fn queue(&self) -> Option<&[u8]> {
         let start = self.subject_len as usize;
         (self.queue_len != u32::MAX)
             .then(|| &self.names.as_bytes()[start..start + self.queue_len as usize])
     }
 
+    #[inline]
     pub fn sid(&self) -> &[u8] {
         let queue_len = if self.queue_len == u32::MAX {
             0

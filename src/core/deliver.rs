@@ -60,6 +60,10 @@ impl Delivery<'_> {
         routed
     }
 
+    /// Deliver to one subscription; whether it took the message. The
+    /// common case (a client's own subscription, no permissions to
+    /// consult) stays small; imports and permissions go the long way.
+    #[inline(always)]
     fn deliver(
         &mut self,
         sub_key: usize,
@@ -71,9 +75,8 @@ impl Delivery<'_> {
         let Some(sub) = self.subs.get_mut(sub_key) else {
             return false;
         };
-        if sub.is_internal() {
-            self.routes_hit.push(sub.route);
-            return false;
+        if sub.route != NO_ROUTE {
+            return self.deliver_routed(sub_key, msg, routed);
         }
         if sub.conn() == src && !echo {
             return false;
@@ -87,25 +90,60 @@ impl Delivery<'_> {
         if conn.is_closing() {
             return false;
         }
-        // A shadow of an importer's subscription sees the subject mapped.
-        let mut mapped_subject = Vec::new();
-        let mapped;
-        let msg = if sub.route == NO_ROUTE {
-            msg
-        } else {
-            let Some(Route::Stream { mapping, .. }) = self.routes.get(sub.route as usize) else {
-                return false;
-            };
-            if self.imported_from_service {
-                return false;
-            }
-            mapping.forward(msg.subject, &mut mapped_subject);
-            mapped = Pub {
-                subject: &mapped_subject,
-                ..msg.clone()
-            };
-            &mapped
+        if conn.perms.is_some() {
+            return self.deliver_permitted(sub_key, msg, routed);
+        }
+        write_delivery(conn, sub, msg, routed);
+        if sub.max > 0 && sub.delivered == sub.max {
+            self.expired.push(sub_key);
+        }
+        mark_written(conn, sub.conn(), self.dirty, self.max_pending);
+        true
+    }
+
+    /// An internal subscription (its route is followed after the
+    /// delivery) or a stream import's shadow (the subject is mapped).
+    #[cold]
+    #[inline(never)]
+    fn deliver_routed(&mut self, sub_key: usize, msg: &Pub<'_>, routed: &mut Routed) -> bool {
+        let sub = &self.subs[sub_key];
+        if sub.is_internal() {
+            self.routes_hit.push(sub.route);
+            return false;
+        }
+        let Some(Route::Stream { mapping, .. }) = self.routes.get(sub.route as usize) else {
+            return false;
         };
+        // What came in through a service import stays with its service.
+        if self.imported_from_service || (sub.max > 0 && sub.delivered >= sub.max) {
+            return false;
+        }
+        if self.conns.get(sub.conn()).is_none_or(|c| c.is_closing()) {
+            return false;
+        }
+        let mut subject = Vec::new();
+        mapping.forward(msg.subject, &mut subject);
+        let mapped = Pub {
+            subject: &subject,
+            ..msg.clone()
+        };
+        if self.conns[sub.conn()].perms.is_some() {
+            return self.deliver_permitted(sub_key, &mapped, routed);
+        }
+        let sub = &mut self.subs[sub_key];
+        write_delivery(&mut self.conns[sub.conn()], sub, &mapped, routed);
+        self.after_write(sub_key);
+        true
+    }
+
+    /// To a connection with permissions: not a subject its subscriptions
+    /// may not receive; a request's reply may be answered
+    /// (`allow_responses`).
+    #[cold]
+    #[inline(never)]
+    fn deliver_permitted(&mut self, sub_key: usize, msg: &Pub<'_>, routed: &mut Routed) -> bool {
+        let sub = &mut self.subs[sub_key];
+        let conn = &mut self.conns[sub.conn()];
         if let Some(perms) = conn.perms.as_mut().filter(|p| p.watches_delivery()) {
             if perms.delivery_denied(msg.subject, sub.queue()) {
                 return false;
@@ -114,26 +152,40 @@ impl Delivery<'_> {
                 perms.grant_reply(reply, self.now);
             }
         }
-        sub.delivered += 1;
+        write_delivery(conn, sub, msg, routed);
+        self.after_write(sub_key);
+        true
+    }
+
+    /// A subscription took a message: it may have reached its
+    /// auto-unsubscribe count; its connection has output to flush.
+    fn after_write(&mut self, sub_key: usize) {
+        let sub = &self.subs[sub_key];
         if sub.max > 0 && sub.delivered == sub.max {
             self.expired.push(sub_key);
         }
-        match conn.role {
-            Role::Client => write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers),
-        }
-        // Headers count only for a subscriber that receives them.
-        let bytes = if conn.opts.headers {
-            msg.msg.len()
-        } else {
-            msg.payload().len()
-        } as u64;
-        conn.stats.out_msgs += 1;
-        conn.stats.out_bytes += bytes;
-        routed.msgs += 1;
-        routed.bytes += bytes;
-        mark_written(conn, sub.conn(), self.dirty, self.max_pending);
-        true
+        let key = sub.conn();
+        mark_written(&mut self.conns[key], key, self.dirty, self.max_pending);
     }
+}
+
+/// Frame `msg` for `sub`'s connection, as its role wants it, and count it.
+#[inline(always)]
+fn write_delivery(conn: &mut Conn, sub: &mut Subscription, msg: &Pub<'_>, routed: &mut Routed) {
+    sub.delivered += 1;
+    match conn.role {
+        Role::Client => write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers),
+    }
+    // Headers count only for a subscriber that receives them.
+    let bytes = if conn.opts.headers {
+        msg.msg.len()
+    } else {
+        msg.payload().len()
+    } as u64;
+    conn.stats.out_msgs += 1;
+    conn.stats.out_bytes += bytes;
+    routed.msgs += 1;
+    routed.bytes += bytes;
 }
 
 /// What one message's routing delivered.

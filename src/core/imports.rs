@@ -242,6 +242,8 @@ impl Core {
     /// Follow the routes a delivery in `account` hit: requests on to
     /// their exporters, responses back to their requesters. Whether any
     /// of them reached a subscriber.
+    #[cold]
+    #[inline(never)]
     pub(super) fn follow_routes(
         &mut self,
         account: u32,

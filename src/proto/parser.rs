@@ -67,12 +67,15 @@ pub struct Pub<'b> {
 }
 
 impl<'b> Pub<'b> {
+    #[inline]
     pub fn headers(&self) -> &'b [u8] {
         &self.msg[..self.header_len]
     }
+    #[inline]
     pub fn payload(&self) -> &'b [u8] {
         &self.msg[self.header_len..]
     }
+    #[inline]
     pub fn has_headers(&self) -> bool {
         self.header_len_token.is_some()
     }
