@@ -241,13 +241,6 @@ impl CompiledPermissions {
             _ => false,
         }
     }
-
-    /// Whether messages must be filtered at delivery: a wildcard or queue
-    /// subscription allowed at subscribe time may still cover a denied
-    /// subject.
-    pub fn filters_delivery(&self) -> bool {
-        !self.sub_deny.is_empty()
-    }
 }
 
 /// One connection's permissions: the user's rules plus what this
@@ -266,6 +259,12 @@ pub struct ConnPermissions {
     deny_cache: HashMap<Box<[u8]>, Vec<QueueDecision>>,
     deny_cached: usize,
     last_delivery: LastDecision,
+    /// A wildcard or queue subscription of this connection may cover a
+    /// denied subject, so deliveries are filtered (nats-server loads its
+    /// `mperms` the same way, at the first such subscription).
+    filtering: bool,
+    /// Deliveries need a look: filtering, or replies to grant.
+    watch: bool,
     /// Replies this connection may answer: when granted, and how many
     /// messages it has sent to each.
     replies: HashMap<Box<[u8]>, (Instant, i64)>,
@@ -274,13 +273,15 @@ pub struct ConnPermissions {
 impl ConnPermissions {
     pub fn new(rules: Arc<CompiledPermissions>) -> ConnPermissions {
         ConnPermissions {
-            rules,
             pub_cache: HashMap::new(),
             last_pub: LastDecision::default(),
             deny_cache: HashMap::new(),
             deny_cached: 0,
             last_delivery: LastDecision::default(),
             replies: HashMap::new(),
+            filtering: false,
+            watch: rules.response.is_some(),
+            rules,
         }
     }
 
@@ -290,7 +291,16 @@ impl ConnPermissions {
 
     /// Whether this connection may publish to `subject` at `now`: the rules
     /// (cached), else a reply granted by `allow_responses` (counted).
+    #[inline]
     pub fn can_publish(&mut self, subject: &[u8], now: Instant) -> bool {
+        match self.last_pub.get(subject, None) {
+            Some(true) => true,
+            _ => self.can_publish_slow(subject, now),
+        }
+    }
+
+    #[inline(never)]
+    fn can_publish_slow(&mut self, subject: &[u8], now: Instant) -> bool {
         if !self.rules.restricts_publish() {
             return true;
         }
@@ -363,7 +373,7 @@ impl ConnPermissions {
     /// Whether a message on `subject` must not reach this connection's
     /// subscription in `queue` (the delivery-time deny filter).
     pub fn delivery_denied(&mut self, subject: &[u8], queue: Option<&[u8]>) -> bool {
-        if !self.rules.filters_delivery() {
+        if !self.filtering {
             return false;
         }
         if let Some(denied) = self.last_delivery.get(subject, queue) {
@@ -391,10 +401,30 @@ impl ConnPermissions {
         denied
     }
 
-    /// Whether this connection has grants or filters a delivery needs to
-    /// look at: `allow_responses` or subscribe deny entries.
+    /// Whether deliveries to this connection need a look: to filter them,
+    /// or to grant replies (`allow_responses`).
+    #[inline]
     pub fn watches_delivery(&self) -> bool {
-        self.rules.response.is_some() || self.rules.filters_delivery()
+        self.watch
+    }
+
+    /// A subscription was made (allowed): if it is a wildcard or queue
+    /// subscription that some deny entry overlaps, deliveries are filtered
+    /// from now on. A literal one allowed at subscribe time can receive
+    /// nothing denied.
+    pub fn note_subscription(&mut self, subject: &[u8], queue: Option<&[u8]>) {
+        if self.filtering || (queue.is_none() && subject::is_literal(subject)) {
+            return;
+        }
+        if self
+            .rules
+            .sub_deny
+            .iter()
+            .any(|e| crate::subject_mapping::intersect(&e.subject, subject).is_some())
+        {
+            self.filtering = true;
+            self.watch = true;
+        }
     }
 }
 
@@ -412,6 +442,7 @@ struct LastDecision {
 }
 
 impl LastDecision {
+    #[inline]
     fn get(&self, subject: &[u8], queue: Option<&[u8]>) -> Option<bool> {
         let same = self.subject == subject && self.queue.as_deref() == queue;
         self.decision.filter(|_| same)
@@ -501,6 +532,13 @@ mod tests {
     fn delivery_filter_drops_denied_subjects_for_wildcard_subscriptions() {
         let alice = Arc::new(perms(None, &[], &[">"], &["foo.secret", "w.x qd"]));
         let mut conn = ConnPermissions::new(alice);
+        // A literal subscription allowed at SUB time needs no filter.
+        conn.note_subscription(b"foo.ok", None);
+        assert!(!conn.watches_delivery());
+        assert!(!conn.delivery_denied(b"foo.secret", None));
+        // A wildcard one over a denied subject loads it.
+        conn.note_subscription(b"foo.*", None);
+        assert!(conn.watches_delivery());
         assert!(conn.delivery_denied(b"foo.secret", None));
         assert!(!conn.delivery_denied(b"foo.ok", None));
         assert!(conn.delivery_denied(b"w.x", Some(b"qd")));
@@ -549,6 +587,7 @@ mod tests {
         }
         let deny = Arc::new(perms(None, &[], &[], &["d.*"]));
         let mut conn = ConnPermissions::new(deny);
+        conn.note_subscription(b"d.>", None);
         for i in 0..1000 {
             let subject = format!("d.{i}");
             assert!(conn.delivery_denied(subject.as_bytes(), None));

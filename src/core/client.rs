@@ -253,6 +253,9 @@ impl Core {
             let sub = Subscription::new(key, subject, queue, sid);
             let sub_key = self.subs.insert(sub);
             let account = conn.account;
+            if let Some(perms) = &mut self.conns[key].perms {
+                perms.note_subscription(subject, queue);
+            }
             self.accounts.list[account as usize]
                 .sublist
                 .insert(subject, queue, sub_key);
@@ -320,11 +323,17 @@ impl Core {
             self.send_err(key, text::INVALID_PUBLISH_SUBJECT);
             return self.process_pub_checked(key, msg, now);
         }
-        // Only a subject or reply starting `_` or `$` can be reserved, and
-        // only a connection with permissions has rules to check.
+        // Only a subject or reply starting `_` or `$` can be reserved; a
+        // publisher that repeats an allowed subject is let through by its
+        // last decision.
         let unusual = |s: &[u8]| matches!(s.first(), Some(b'_' | b'$'));
-        if conn.perms.is_some() || unusual(msg.subject) || msg.reply.is_some_and(unusual) {
+        if unusual(msg.subject) || msg.reply.is_some_and(unusual) {
             return self.process_pub_checked(key, msg, now);
+        }
+        if let Some(perms) = &mut conn.perms {
+            if !perms.can_publish(msg.subject, now) {
+                return self.publish_violation(key, msg.subject);
+            }
         }
         let (verbose, account) = (conn.opts.verbose, conn.account);
         if verbose {

@@ -90,7 +90,7 @@ impl Delivery<'_> {
         if conn.is_closing() {
             return false;
         }
-        if conn.perms.is_some() {
+        if conn.perms.as_ref().is_some_and(|p| p.watches_delivery()) {
             return self.deliver_permitted(sub_key, msg, routed);
         }
         write_delivery(conn, sub, msg, routed);

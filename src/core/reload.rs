@@ -182,16 +182,20 @@ impl Core {
             return;
         };
         let rules = perms.rules().clone();
-        let denied: Vec<usize> = conn
-            .subs
-            .keys()
-            .into_iter()
-            .filter(|&k| {
+        let (denied, kept): (Vec<usize>, Vec<usize>) =
+            conn.subs.keys().into_iter().partition(|&k| {
                 self.subs
                     .get(k)
                     .is_some_and(|s| !rules.subscribe_allowed(s.subject(), s.queue()))
-            })
-            .collect();
+            });
+        // The new permissions filter deliveries if a kept subscription
+        // overlaps what they deny.
+        for sub_key in kept {
+            let sub = &self.subs[sub_key];
+            if let Some(perms) = &mut self.conns[key].perms {
+                perms.note_subscription(sub.subject(), sub.queue());
+            }
+        }
         for sub_key in denied {
             let sub = &self.subs[sub_key];
             let what = match sub.queue() {
