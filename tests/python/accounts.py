@@ -10,11 +10,12 @@ B's requests reach A's service and its answers come back.
 """
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 
 import nats
+
+import serve
 
 CONFIG = """
 listen: "127.0.0.1:-1"
@@ -90,20 +91,12 @@ async def check(url):
 
 
 def main():
-    binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as scratch:
         conf = os.path.join(scratch, "accounts.conf")
         with open(conf, "w") as f:
             f.write(CONFIG)
-        proc = subprocess.Popen([binary, "-c", conf], stderr=subprocess.PIPE, text=True)
+        proc, url = serve.start(sys.argv[1], ["-c", conf])
         try:
-            url = None
-            for line in proc.stderr:
-                if "Listening for client connections on" in line:
-                    url = "nats://" + line.rsplit(" ", 1)[1].strip()
-                if "Server is ready" in line:
-                    break
-            assert url, "natsd did not report its port"
             asyncio.run(asyncio.wait_for(check(url), 20))
             print("nats-py accounts: 1 passed, 0 failed")
         finally:

@@ -7,11 +7,12 @@ Starts natsd as the README says (`-p` with a free port here), waits for
 request/reply, headers and no-responders with nats-py.
 """
 import asyncio
-import subprocess
 import sys
 
 import nats
 from nats.errors import NoRespondersError
+
+import serve
 
 
 async def check(url):
@@ -60,20 +61,8 @@ async def check(url):
 
 
 def main():
-    binary = sys.argv[1]
-    proc = subprocess.Popen(
-        [binary, "-a", "127.0.0.1", "-p", "-1"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, url = serve.start(sys.argv[1], ["-a", "127.0.0.1", "-p", "-1"])
     try:
-        url = None
-        for line in proc.stderr:
-            if "Listening for client connections on" in line:
-                url = "nats://" + line.rsplit(" ", 1)[1].strip()
-            if "Server is ready" in line:
-                break
-        assert url, "natsd did not report its port"
         asyncio.run(asyncio.wait_for(check(url), 20))
         print("nats-py smoke: 1 passed, 0 failed")
     finally:
