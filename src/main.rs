@@ -60,6 +60,17 @@ fn flags() -> Getopts {
         "Poll without sleeping this long after traffic (default 50us; 0 to sleep at once)",
         "DURATION",
     );
+    o.optopt(
+        "",
+        "store_dir",
+        "Directory for persistent storage (kept for JetStream, which natsd does not have yet)",
+        "DIR",
+    );
+    o.optflag(
+        "",
+        "jetstream",
+        "Enable JetStream (not supported by natsd yet)",
+    );
     o.optopt("c", "config", "Configuration file", "FILE");
     o.optflag("t", "", "Test configuration and exit");
     o.optopt("l", "log", "File to redirect log output", "FILE");
@@ -87,7 +98,7 @@ fn flags() -> Getopts {
 /// Go's flag package also takes long names after a single dash
 /// (`-port 4222`); getopts would read that as `-p ort`. Rewrite them.
 fn normalize(args: Vec<String>) -> Vec<String> {
-    const LONG: [&str; 20] = [
+    const LONG: [&str; 22] = [
         "addr",
         "net",
         "port",
@@ -108,15 +119,23 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         "auth",
         "signal",
         "busy_poll",
+        "store_dir",
+        "jetstream",
     ];
     args.into_iter()
         .map(|a| {
-            // Go's two-letter short name for --signal.
-            if let Some(value) = a
-                .strip_prefix("-sl")
-                .filter(|v| v.is_empty() || v.starts_with('='))
-            {
-                return format!("--signal{value}");
+            // Go's two-letter short names.
+            for (short, long) in [
+                ("-sl", "signal"),
+                ("-sd", "store_dir"),
+                ("-js", "jetstream"),
+            ] {
+                if let Some(value) = a
+                    .strip_prefix(short)
+                    .filter(|v| v.is_empty() || v.starts_with('='))
+                {
+                    return format!("--{long}{value}");
+                }
             }
             let name = a.strip_prefix('-').unwrap_or("");
             let bare = name.split('=').next().unwrap_or("");
@@ -134,6 +153,9 @@ fn normalize(args: Vec<String>) -> Vec<String> {
 fn overrides_from(m: &Matches) -> Result<Overrides, String> {
     if m.opt_present("https_port") || m.opt_present("ms") {
         return Err("monitoring over https (--ms/--https_port) is not supported: natsd has no TLS; use -m/--http_port".into());
+    }
+    if m.opt_present("jetstream") {
+        return Err("JetStream (-js/--jetstream) is not supported by natsd yet".into());
     }
     if !m.free.is_empty() {
         return Err(format!("unexpected argument {:?}", m.free[0]));
@@ -164,6 +186,7 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
             .opt_str("busy_poll")
             .map(|text| busy_poll(&text))
             .transpose()?,
+        store_dir: m.opt_str("store_dir").map(PathBuf::from),
     })
 }
 

@@ -81,6 +81,10 @@ pub struct Options {
     pub http_port: i32,
     /// Path prefix of every monitoring endpoint (`--http_base_path`).
     pub http_base_path: String,
+    /// `--store_dir`/`store_dir`: where JetStream keeps its data. Accepted
+    /// as nats-server accepts it without JetStream; natsd will use it when
+    /// persistence comes.
+    pub store_dir: Option<PathBuf>,
     /// natsd only: after a turn with traffic the reactor keeps polling
     /// without sleeping this long, so a reply that follows soon is read
     /// without waking the thread (lower request/reply latency for some CPU
@@ -123,6 +127,7 @@ impl Default for Options {
             http_port: 0,
             http_base_path: String::new(),
             busy_poll: Duration::from_micros(50),
+            store_dir: None,
         }
     }
 }
@@ -474,6 +479,7 @@ pub struct Overrides {
     pub http_port: Option<i32>,
     pub http_base_path: Option<String>,
     pub busy_poll: Option<Duration>,
+    pub store_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -502,6 +508,7 @@ impl Overrides {
         set(&mut opts.http_port, &self.http_port);
         set(&mut opts.http_base_path, &self.http_base_path);
         set(&mut opts.busy_poll, &self.busy_poll);
+        set_some(&mut opts.store_dir, &self.store_dir);
     }
 
     /// The options of a server started without a config file.

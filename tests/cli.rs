@@ -67,6 +67,26 @@ fn busy_poll_is_a_duration_flag() {
     }
 }
 
+/// nats-server's `--store_dir`/`-sd` is accepted without JetStream (the Rust
+/// client's test harness starts every server with it), and `-js` is
+/// refused with a clear message.
+#[test]
+fn store_dir_is_accepted_and_jetstream_refused() {
+    let dir = temp_dir("store-dir");
+    for flag in ["-sd", "--store_dir"] {
+        let srv = Running::start(&["-a", "127.0.0.1", "-p", "-1", flag, dir.to_str().unwrap()]);
+        let mut client = TcpStream::connect(srv.addr).unwrap();
+        let mut info = [0u8; 5];
+        client.read_exact(&mut info).unwrap();
+        assert_eq!(&info, b"INFO ", "{flag}");
+    }
+    let out = Command::new(NATSD).args(["-js"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "natsd: JetStream (-js/--jetstream) is not supported by natsd yet"
+    );
+}
+
 #[test]
 fn sigint_exits_cleanly() {
     let mut srv = Running::start(&["-a", "127.0.0.1", "-p", "0"]);
@@ -163,6 +183,8 @@ fn bad_command_lines_exit_1_with_a_message() {
         &["--busy_poll", "50"],
         &["--busy_poll", "2s"],
         &["-busy_poll", "-1us"],
+        &["-js"],
+        &["--jetstream"],
     ] {
         let out = Command::new(NATSD).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");

@@ -134,6 +134,12 @@ fn apply_key(
         "authorization" => authorization(entry, opts, report)?,
         "no_auth_user" => opts.no_auth_user = Some(string(entry)?.to_string()),
         "accounts" => accounts::accounts(entry, opts, report)?,
+        "store_dir" | "storedir" => opts.store_dir = path(entry)?,
+        "jetstream" => {
+            if jetstream_enabled(entry) {
+                return Err(refused(entry, "natsd has no JetStream yet"));
+            }
+        }
         "system_account" | "system" => {
             let name = string(entry)?;
             if !name.is_empty() {
@@ -374,6 +380,20 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
         });
     }
     Ok(users)
+}
+
+/// nats-server's `jetstream` values: a boolean, `enabled`/`disabled`
+/// (`enable`/`disable`), or a map, which enables it unless it says
+/// `enabled: false`.
+fn jetstream_enabled(entry: &Entry) -> bool {
+    match &entry.value.value {
+        Value::Bool(b) => *b,
+        Value::String(s) => !matches!(s.to_lowercase().as_str(), "disabled" | "disable"),
+        Value::Map(m) => !m.entries().iter().any(|e| {
+            e.key.eq_ignore_ascii_case("enabled") && matches!(e.value.value, Value::Bool(false))
+        }),
+        _ => true,
+    }
 }
 
 /// Whether an `allowed_connection_types` list admits plain client

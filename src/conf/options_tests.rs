@@ -387,19 +387,39 @@ fn unknown_unsupported_and_refused_keys() {
     let o = opts("PORT: 4333\nDebug: true");
     assert!(o.debug && o.port == 4333);
     let loaded = load_with(
-        "cluster { port: 6222 }\njetstream: enabled",
+        "cluster { port: 6222 }\njetstream: disabled\nstore_dir: /data/nats",
         &Overrides::default(),
     )
     .unwrap();
     let notes: Vec<String> = loaded.unsupported.iter().map(ToString::to_string).collect();
     assert_eq!(
         notes,
-        [
-            "n.conf:1:1: \"cluster\" is not supported by natsd yet and is ignored",
-            "n.conf:2:1: \"jetstream\" is not supported by natsd yet and is ignored",
-        ]
+        ["n.conf:1:1: \"cluster\" is not supported by natsd yet and is ignored",]
     );
     assert!(loaded.warnings.is_empty());
+    assert_eq!(
+        loaded.options.store_dir.as_deref(),
+        Some(Path::new("/data/nats")),
+        "kept for when natsd persists"
+    );
+    for enabled in [
+        "jetstream: enabled",
+        "jetstream: true",
+        "jetstream {}",
+        "jetstream { max_mem: 1G }",
+    ] {
+        assert!(
+            error(enabled).contains("\"jetstream\" is not supported: natsd has no JetStream yet"),
+            "{enabled}"
+        );
+    }
+    for disabled in [
+        "jetstream: disabled",
+        "jetstream: false",
+        "jetstream { enabled: false }",
+    ] {
+        opts(disabled);
+    }
     assert_eq!(
         error("tls { cert_file: a }"),
         "n.conf:1:1: \"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
