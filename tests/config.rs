@@ -130,13 +130,13 @@ fn keys_natsd_ignores_are_named_and_the_file_is_still_valid() {
     let path = write(
         &dir,
         "s.conf",
-        "listen: \"127.0.0.1:-1\"\njetstream: enabled\n",
+        "listen: \"127.0.0.1:-1\"\nmqtt { port: 1883 }\n",
     );
     let srv = Running::start(&["-c", path.to_str().unwrap()]);
     assert!(srv
         .log
         .iter()
-        .any(|l| l.contains("[WRN]") && l.contains("\"jetstream\" is not supported by natsd yet")));
+        .any(|l| l.contains("[WRN]") && l.contains("\"mqtt\" is not supported by natsd yet")));
 }
 
 #[test]
