@@ -1341,11 +1341,7 @@ fn keys_and_types_match_nats_server() {
     let ours = Process::start(Path::new(env!("CARGO_BIN_EXE_natsd")), &[]);
     let _go_client = same_situation(go.client);
     let _our_client = same_situation(ours.client);
-    for server in [&go, &ours] {
-        eventually("the second client closed", || {
-            json(server.http, "/connz?state=closed")["total"] == 1
-        });
-    }
+    wait_for_closed(&[&go, &ours], 1);
     let paths = [
         "/varz",
         "/connz",
@@ -1367,7 +1363,25 @@ fn keys_and_types_match_nats_server() {
     ];
     compare_paths(&go, &ours, &paths);
     // The HTTP side too: the same status and body for a 404 and a bad query.
-    for path in ["/nope", "/connz?sort=bogus", "/subsz?test=a.>"] {
+    same_answers(
+        &go,
+        &ours,
+        &["/nope", "/connz?sort=bogus", "/subsz?test=a.>"],
+    );
+}
+
+/// Both servers have `n` closed connections in their history.
+fn wait_for_closed(servers: &[&Process], n: u64) {
+    for server in servers {
+        eventually("the closed connections", || {
+            json(server.http, "/connz?state=closed")["total"] == n
+        });
+    }
+}
+
+/// Both servers answer each path with the same status and body (errors).
+fn same_answers(go: &Process, ours: &Process, paths: &[&str]) {
+    for path in paths {
         let (g, o) = (get(go.http, path), get(ours.http, path));
         assert_eq!((g.status, g.body), (o.status, o.body), "{path}");
     }
@@ -1408,11 +1422,7 @@ fn keys_and_types_match_nats_server_with_accounts() {
     };
     let _go_clients = situation(go.client);
     let _our_clients = situation(ours.client);
-    for server in [&go, &ours] {
-        eventually("two closed", || {
-            json(server.http, "/connz?state=closed")["total"] == 2
-        });
-    }
+    wait_for_closed(&[&go, &ours], 2);
     let paths = [
         "/varz",
         "/accountz",
@@ -1431,10 +1441,7 @@ fn keys_and_types_match_nats_server_with_accounts() {
         "/subsz?acc=nope&subs=1",
     ];
     compare_paths(&go, &ours, &paths);
-    for path in ["/accountz?acc=nope", "/accstatz?unused=x"] {
-        let (g, o) = (get(go.http, path), get(ours.http, path));
-        assert_eq!((g.status, g.body), (o.status, o.body), "{path}");
-    }
+    same_answers(&go, &ours, &["/accountz?acc=nope", "/accstatz?unused=x"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

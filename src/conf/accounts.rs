@@ -385,18 +385,7 @@ fn export(node: &Node) -> Result<Export> {
                 if response_type.is_some() {
                     return Err(at_key(field, "Duplicate response type definition"));
                 }
-                let text = match &field.value.value {
-                    Value::String(s) => s.clone(),
-                    other => {
-                        return Err(at_key(
-                            field,
-                            format!(
-                                "Expected response type to be string, got {}",
-                                go_type(other)
-                            ),
-                        ))
-                    }
-                };
+                let text = string_named(field, "response type")?;
                 response_type = Some(match text.to_lowercase().as_str() {
                     "single" | "singleton" => ResponseType::Singleton,
                     "stream" => ResponseType::Stream,

@@ -326,19 +326,13 @@ impl Reactor {
                 Flushed::Blocked => true,
                 Flushed::Closed => continue,
             };
-            // WRITABLE only while output waits, as mio's examples do.
-            if want_write != socket.write_interest {
-                socket.write_interest = want_write;
-                let interest = if want_write {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
-                let _ = self
-                    .poll
-                    .registry()
-                    .reregister(&mut socket.stream, Token(key), interest);
-            }
+            want_writable(
+                &self.poll,
+                &mut socket.stream,
+                Token(key),
+                &mut socket.write_interest,
+                want_write,
+            );
         }
         self.flushing = keys;
     }
@@ -385,6 +379,27 @@ fn close_gracefully(poll: &Poll, stream: &mut TcpStream) {
         }
     }
     let _ = poll.registry().deregister(stream);
+}
+
+/// Register WRITABLE only while output waits, as mio's examples do;
+/// `registered` says what is registered now.
+fn want_writable(
+    poll: &Poll,
+    stream: &mut TcpStream,
+    token: Token,
+    registered: &mut bool,
+    want_write: bool,
+) {
+    if want_write == *registered {
+        return;
+    }
+    *registered = want_write;
+    let interest = if want_write {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    };
+    let _ = poll.registry().reregister(stream, token, interest);
 }
 
 /// Drop the empty slots at the end of a socket table, so it shrinks as

@@ -9,7 +9,7 @@ use std::time::Instant;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
-use super::{close_gracefully, put, trim_table, Reactor};
+use super::{close_gracefully, put, trim_table, want_writable, Reactor};
 use crate::monitor::{Flushed, Monitor, BUSY_RESPONSE};
 
 pub const MONITOR_LISTENER: Token = Token(usize::MAX - 8);
@@ -107,20 +107,13 @@ impl Reactor {
             let now = Instant::now();
             let progressed = m.monitor.receive(key, &mut socket.stream, &self.core, now);
             let flushed = m.monitor.flush(key, &mut socket.stream, &self.core, now);
-            let want_write = flushed == Flushed::Blocked;
-            if want_write != socket.write_interest {
-                socket.write_interest = want_write;
-                let interest = if want_write {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
-                let token = Token(MONITOR_BASE + key);
-                let _ = self
-                    .poll
-                    .registry()
-                    .reregister(&mut socket.stream, token, interest);
-            }
+            want_writable(
+                &self.poll,
+                &mut socket.stream,
+                Token(MONITOR_BASE + key),
+                &mut socket.write_interest,
+                flushed == Flushed::Blocked,
+            );
             match flushed {
                 Flushed::Done => break true,
                 Flushed::Idle if progressed => {} // more may have arrived
