@@ -1,7 +1,7 @@
 //! Short byte strings stored inline.
 //!
-//! Subject tokens, and a subscription's subject, queue and sid together, are
-//! usually a few bytes long. A `Box<[u8]>` would give each its own heap
+//! A subscription's subject, queue and sid together are usually a few
+//! bytes long. A `Box<[u8]>` would give each its own heap
 //! block (32 bytes at least with glibc); `SmallBytes` keeps up to 22 bytes
 //! in the 24 bytes a boxed slice plus a tag take anyway.
 
@@ -14,10 +14,6 @@ pub enum SmallBytes {
 
 impl SmallBytes {
     pub const INLINE: usize = 22;
-
-    pub fn new(bytes: &[u8]) -> SmallBytes {
-        SmallBytes::concat(&[bytes])
-    }
 
     /// The parts one after the other, with no intermediate buffer.
     pub fn concat(parts: &[&[u8]]) -> SmallBytes {
@@ -59,7 +55,7 @@ mod tests {
                 matches!(s, SmallBytes::Inline(..)),
                 len <= SmallBytes::INLINE
             );
-            assert_eq!(SmallBytes::new(&data).as_bytes(), &data[..]);
+            assert_eq!(SmallBytes::concat(&[&data]).as_bytes(), &data[..]);
         }
     }
 }

@@ -22,7 +22,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
-use crate::small_bytes::SmallBytes;
 use crate::subject::{self, FWC, PWC, TSEP};
 
 /// Default bound of the match cache (Go's `slCacheMax`).
@@ -48,74 +47,165 @@ const SMALL_CHILDREN_MAX: usize = 16;
 /// `SMALL_CHILDREN_MAX` stops one subscribe/unsubscribe pair at the boundary
 /// from converting back and forth.
 const SMALL_CHILDREN_SHRINK: usize = 8;
+/// Free trie nodes are renumbered away only past this many, so that small
+/// tries never pay for it (the fuzzer's small tries must, to check it).
+const COMPACT_MIN_FREE: usize = if cfg!(fuzzing) { 4 } else { 256 };
 
-/// The literal-token children of one node.
+/// The literal-token children of one node: a pointer, null for the many
+/// nodes that have none (leaves, and the nodes before a `>`), so every node
+/// pays 8 bytes for them, not a table's 24.
+#[derive(Debug, Default)]
+struct Children(Option<Box<ChildTable>>);
+
 #[derive(Debug)]
-enum Children {
-    Small(Vec<(SmallBytes, NodeId)>),
-    // Boxed on purpose: it keeps `Children` at 24 bytes instead of 48 in
-    // every node, and few nodes ever need a map.
+enum ChildTable {
+    Small(Vec<Child>),
+    Large(HashMap<Box<[u8]>, NodeId>),
+}
+
+/// A token and the node it leads to in 16 bytes, the token inline up to
+/// [`Child::INLINE`] bytes (most tokens are short: `s1`, `7`, `temp`).
+#[derive(Debug)]
+enum Child {
+    Inline {
+        len: u8,
+        bytes: [u8; Child::INLINE],
+        node: NodeId,
+    },
     #[allow(clippy::box_collection)]
-    Large(Box<HashMap<Box<[u8]>, NodeId>>),
+    Heap { node: NodeId, token: Box<Box<[u8]>> },
+}
+
+impl Child {
+    const INLINE: usize = 10;
+
+    fn new(token: &[u8], node: NodeId) -> Child {
+        if token.len() > Child::INLINE {
+            return Child::Heap {
+                node,
+                token: Box::new(token.into()),
+            };
+        }
+        let mut bytes = [0; Child::INLINE];
+        bytes[..token.len()].copy_from_slice(token);
+        Child::Inline {
+            len: token.len() as u8,
+            bytes,
+            node,
+        }
+    }
+
+    #[inline]
+    fn token(&self) -> &[u8] {
+        match self {
+            Child::Inline { len, bytes, .. } => &bytes[..*len as usize],
+            Child::Heap { token, .. } => token,
+        }
+    }
+
+    #[inline]
+    fn node(&self) -> NodeId {
+        match *self {
+            Child::Inline { node, .. } | Child::Heap { node, .. } => node,
+        }
+    }
+
+    fn node_mut(&mut self) -> &mut NodeId {
+        match self {
+            Child::Inline { node, .. } | Child::Heap { node, .. } => node,
+        }
+    }
 }
 
 impl Children {
     fn get(&self, token: &[u8]) -> Option<NodeId> {
-        match self {
-            Children::Small(v) => v
-                .iter()
-                .find(|(t, _)| t.as_bytes() == token)
-                .map(|&(_, n)| n),
-            Children::Large(m) => m.get(token).copied(),
+        match self.0.as_deref()? {
+            ChildTable::Small(v) => v.iter().find(|c| c.token() == token).map(Child::node),
+            ChildTable::Large(m) => m.get(token).copied(),
         }
     }
 
     /// `token` must not be present yet.
     fn insert(&mut self, token: &[u8], node: NodeId) {
-        match self {
-            Children::Small(v) if v.len() < SMALL_CHILDREN_MAX => {
+        let table = self
+            .0
+            .get_or_insert_with(|| Box::new(ChildTable::Small(Vec::new())));
+        match &mut **table {
+            ChildTable::Small(v) if v.len() < SMALL_CHILDREN_MAX => {
                 // Grow by half rather than double, from one: most interior
                 // nodes have a single child, and a default `Vec` would give
                 // it room for four.
                 if v.len() == v.capacity() {
                     v.reserve_exact((v.len() / 2).max(1));
                 }
-                v.push((SmallBytes::new(token), node));
+                v.push(Child::new(token, node));
             }
-            Children::Small(v) => {
+            ChildTable::Small(v) => {
                 let mut m: HashMap<Box<[u8]>, NodeId> =
-                    v.drain(..).map(|(t, n)| (t.as_bytes().into(), n)).collect();
+                    v.drain(..).map(|c| (c.token().into(), c.node())).collect();
                 m.insert(token.into(), node);
-                *self = Children::Large(Box::new(m));
+                **table = ChildTable::Large(m);
             }
-            Children::Large(m) => {
+            ChildTable::Large(m) => {
                 m.insert(token.into(), node);
             }
         }
     }
 
     fn remove(&mut self, token: &[u8]) -> Option<NodeId> {
-        match self {
-            Children::Small(v) => {
-                let i = v.iter().position(|(t, _)| t.as_bytes() == token)?;
-                Some(v.swap_remove(i).1)
+        let table = self.0.as_deref_mut()?;
+        let node = match table {
+            ChildTable::Small(v) => {
+                let i = v.iter().position(|c| c.token() == token)?;
+                v.swap_remove(i).node()
             }
-            Children::Large(m) => {
+            ChildTable::Large(m) => {
                 let node = m.remove(token)?;
                 if m.len() <= SMALL_CHILDREN_SHRINK {
-                    *self =
-                        Children::Small(m.drain().map(|(t, n)| (SmallBytes::new(&t), n)).collect());
+                    *table = ChildTable::Small(m.drain().map(|(t, n)| Child::new(&t, n)).collect());
+                } else if m.len() * 4 < m.capacity() {
+                    // A crowd of tokens gone: give the table back.
+                    m.shrink_to_fit();
                 }
-                Some(node)
+                node
             }
+        };
+        if self.is_empty() {
+            self.0 = None;
         }
+        Some(node)
     }
 
     fn is_empty(&self) -> bool {
-        match self {
-            Children::Small(v) => v.is_empty(),
-            Children::Large(m) => m.is_empty(),
+        match self.0.as_deref() {
+            None => true,
+            Some(ChildTable::Small(v)) => v.is_empty(),
+            Some(ChildTable::Large(m)) => m.is_empty(),
         }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let (small, large) = match self.0.as_deref() {
+            None => (None, None),
+            Some(ChildTable::Small(v)) => (Some(v.iter().map(Child::node)), None),
+            Some(ChildTable::Large(m)) => (None, Some(m.values().copied())),
+        };
+        small
+            .into_iter()
+            .flatten()
+            .chain(large.into_iter().flatten())
+    }
+
+    fn ids_mut(&mut self) -> impl Iterator<Item = &mut NodeId> + '_ {
+        let (small, large) = match self.0.as_deref_mut() {
+            None => (None, None),
+            Some(ChildTable::Small(v)) => (Some(v.iter_mut().map(Child::node_mut)), None),
+            Some(ChildTable::Large(m)) => (None, Some(m.values_mut())),
+        };
+        small
+            .into_iter()
+            .flatten()
+            .chain(large.into_iter().flatten())
     }
 }
 
@@ -126,8 +216,10 @@ impl Children {
 enum Members<T> {
     Zero,
     One(T),
-    /// Two or more.
-    Many(Vec<T>),
+    /// Two or more. Boxed: it keeps every node 8 bytes smaller, and the
+    /// pointer is followed only where a subject has several subscribers.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<T>>),
 }
 
 impl<T> Members<T> {
@@ -148,7 +240,7 @@ impl<T: Copy + Eq> Members<T> {
     fn push(&mut self, value: T) {
         *self = match std::mem::replace(self, Members::Zero) {
             Members::Zero => Members::One(value),
-            Members::One(first) => Members::Many(vec![first, value]),
+            Members::One(first) => Members::Many(Box::new(vec![first, value])),
             Members::Many(mut all) => {
                 all.push(value);
                 Members::Many(all)
@@ -200,7 +292,7 @@ type QueueGroup<T> = (QueueId, Vec<T>);
 impl<T> Node<T> {
     fn new() -> Self {
         Node {
-            children: Children::Small(Vec::new()),
+            children: Children::default(),
             pwc: NONE,
             fwc: NONE,
             psubs: Members::Zero,
@@ -210,6 +302,25 @@ impl<T> Node<T> {
 
     fn queue_groups(&self) -> &[QueueGroup<T>] {
         self.qsubs.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Every node this one links to, by id.
+    fn links(&self) -> impl Iterator<Item = NodeId> + '_ {
+        [self.pwc, self.fwc]
+            .into_iter()
+            .filter(|&id| id != NONE)
+            .chain(self.children.ids())
+    }
+
+    fn relink(&mut self, new_id: &[NodeId]) {
+        for id in [&mut self.pwc, &mut self.fwc]
+            .into_iter()
+            .chain(self.children.ids_mut())
+        {
+            if *id != NONE {
+                *id = new_id[*id as usize];
+            }
+        }
     }
 
     /// No subscriptions and no children: the node can be pruned.
@@ -854,7 +965,37 @@ impl<T: Copy + Eq> Sublist<T> {
         if let (Some(name), Some(qid)) = (queue, qid) {
             self.queues.release(name, qid);
         }
+        if self.free.len() > COMPACT_MIN_FREE && self.free.len() * 4 > self.nodes.len() * 3 {
+            self.compact_nodes();
+        }
         true
+    }
+
+    /// Renumber the live nodes into a vector of their own size, so that a
+    /// crowd of subscriptions gone gives its nodes' memory back (the free
+    /// list alone would keep the peak for good). Runs once live nodes are
+    /// a quarter of the slots: O(1) amortised per removal.
+    fn compact_nodes(&mut self) {
+        let mut new_id = vec![NONE; self.nodes.len()];
+        let mut order = Vec::with_capacity(self.nodes.len() - self.free.len());
+        new_id[ROOT as usize] = 0;
+        order.push(ROOT);
+        let mut next = 0;
+        while let Some(&id) = order.get(next) {
+            next += 1;
+            for child in self.nodes[id as usize].links() {
+                new_id[child as usize] = order.len() as NodeId;
+                order.push(child);
+            }
+        }
+        let mut nodes = Vec::with_capacity(order.len());
+        for id in order {
+            let mut node = std::mem::replace(&mut self.nodes[id as usize], Node::new());
+            node.relink(&new_id);
+            nodes.push(node);
+        }
+        self.nodes = nodes;
+        self.free = Vec::new();
     }
 
     /// Every subscription whose pattern matches the published `subject`.
@@ -921,6 +1062,11 @@ impl<T: Copy + Eq> Sublist<T> {
     /// Number of live trie nodes, the root included (so 1 when empty).
     pub fn node_count(&self) -> usize {
         self.nodes.len() - self.free.len()
+    }
+
+    /// Node slots held, free ones included: the trie's memory.
+    pub fn node_slots(&self) -> usize {
+        self.nodes.capacity()
     }
 
     /// Number of subjects in the match cache.
@@ -1062,11 +1208,12 @@ fn add_node<T: Copy>(n: &Node<T>, out: &mut SublistResult<T>, qscratch: &mut Vec
 mod tests {
     use super::*;
 
-    /// Memory per subscription is dominated by nodes: keep them compact.
+    /// Memory per subscription is dominated by nodes: a device's
+    /// `dev.7.s1.>` pays for two (the `s1` and the `>`).
     #[test]
     fn nodes_stay_small() {
-        assert!(std::mem::size_of::<Node<usize>>() <= 64);
-        assert_eq!(std::mem::size_of::<(SmallBytes, NodeId)>(), 32);
+        assert_eq!(std::mem::size_of::<Node<usize>>(), 40);
+        assert_eq!(std::mem::size_of::<Child>(), 16);
     }
 
     /// The cache's word-wise comparison is exact: every pair of subjects
@@ -1343,8 +1490,8 @@ mod tests {
             }
             let root = sl.child(ROOT, b"root").unwrap();
             assert!(matches!(
-                sl.nodes[root as usize].children,
-                Children::Large(_)
+                sl.nodes[root as usize].children.0.as_deref(),
+                Some(ChildTable::Large(_))
             ));
             for (i, n) in names.iter().enumerate() {
                 let mut s = b"root.".to_vec();
@@ -1357,8 +1504,8 @@ mod tests {
                 assert!(sl.remove(&s, None, i as u32));
             }
             assert!(matches!(
-                sl.nodes[root as usize].children,
-                Children::Small(_)
+                sl.nodes[root as usize].children.0.as_deref(),
+                Some(ChildTable::Small(_))
             ));
             for (i, n) in names.iter().enumerate().take(5) {
                 let mut s = b"root.".to_vec();
@@ -1656,5 +1803,59 @@ mod tests {
             assert_eq!(sl.nodes.len(), high_water, "node vec grew in cycle {cycle}");
             assert_eq!(sl.free.len(), high_water - 1);
         }
+    }
+
+    #[test]
+    fn long_tokens_live_beside_inline_ones() {
+        let mut sl: Sublist<u32> = Sublist::new();
+        let long = b"a.exactly10.exactly_11.a_token_far_longer_than_inline";
+        let short = b"a.exactly10.b";
+        assert!(sl.insert(long, None, 1) && sl.insert(short, None, 2));
+        assert!(sl.insert(b"a.exactly10.exactly_11", None, 3));
+        assert_eq!(sl.match_subject(long).psubs(), [1]);
+        assert_eq!(sl.match_subject(short).psubs(), [2]);
+        assert_eq!(sl.match_subject(b"a.exactly10.exactly_11").psubs(), [3]);
+        assert!(sl
+            .match_subject(b"a.exactly10.exactly_12")
+            .psubs()
+            .is_empty());
+        assert!(sl.remove(long, None, 1) && sl.remove(short, None, 2));
+        assert!(sl.remove(b"a.exactly10.exactly_11", None, 3));
+        assert_eq!(sl.node_count(), 1);
+    }
+
+    #[test]
+    fn a_crowd_gone_gives_its_nodes_back_and_the_rest_still_match() {
+        let mut sl: Sublist<u32> = Sublist::new();
+        let subject = |n: u32| format!("dev.{n}.s{}.>", n % 7).into_bytes();
+        for n in 0..3_000 {
+            let queue = (n % 5 == 0).then_some(&b"q"[..]);
+            assert!(sl.insert(&subject(n), queue, n));
+            assert!(sl.insert(b"dev.*.s1.x", None, 10_000 + n));
+        }
+        let peak = sl.nodes.capacity();
+        for n in (0..3_000).filter(|n| n % 100 != 0) {
+            let queue = (n % 5 == 0).then_some(&b"q"[..]);
+            assert!(sl.remove(&subject(n), queue, n));
+            assert!(sl.remove(b"dev.*.s1.x", None, 10_000 + n));
+        }
+        assert!(
+            sl.nodes.capacity() * 8 < peak,
+            "{} of {peak}",
+            sl.nodes.capacity()
+        );
+        for n in (0..3_000).step_by(100) {
+            let hit = format!("dev.{n}.s{}.x", n % 7).into_bytes();
+            let result = sl.match_subject(&hit);
+            let found = result.psubs.contains(&n) || result.qsubs.contains(&n);
+            assert!(found, "{n} still matches");
+        }
+        assert_eq!(sl.match_subject(b"dev.7.s1.x").psubs.len(), 30);
+        for n in (0..3_000).step_by(100) {
+            let queue = (n % 5 == 0).then_some(&b"q"[..]);
+            assert!(sl.remove(&subject(n), queue, n));
+            assert!(sl.remove(b"dev.*.s1.x", None, 10_000 + n));
+        }
+        assert_eq!((sl.count(), sl.node_count()), (0, 1));
     }
 }
