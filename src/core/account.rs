@@ -51,6 +51,8 @@ pub struct Account {
     /// Requests that came through a service export and may still be
     /// answered, by the reply they were given here.
     pub responses: HashMap<Box<[u8]>, PendingResponse>,
+    /// When the response sweep timer is set to fire; one at a time.
+    pub response_sweep_at: Option<Instant>,
     /// Open connections.
     pub num_conns: usize,
     pub stats: AccountStats,
@@ -70,6 +72,7 @@ impl Account {
             internal_subs: Vec::new(),
             reply_prefix: None,
             responses: HashMap::new(),
+            response_sweep_at: None,
             num_conns: 0,
             stats: AccountStats::default(),
             removed: false,

@@ -400,7 +400,14 @@ impl Core {
         Some(reply)
     }
 
+    /// One sweep timer per account: a request whose threshold ends later
+    /// than the one set is swept by that one's follow-up.
     fn schedule_response_sweep(&mut self, account: u32, at: Instant) {
+        let set = &mut self.accounts.list[account as usize].response_sweep_at;
+        if set.is_some_and(|set| set <= at) {
+            return;
+        }
+        *set = Some(at);
         self.timers.schedule(Timer {
             at,
             key: account as usize,
@@ -422,7 +429,12 @@ impl Core {
 
     /// The response timer of `account` fired: sweep, and come back for
     /// what is left.
-    pub(super) fn response_timer(&mut self, account: u32, now: Instant) {
+    pub(super) fn response_timer(&mut self, account: u32, at: Instant, now: Instant) {
+        let set = &mut self.accounts.list[account as usize].response_sweep_at;
+        if *set != Some(at) {
+            return; // Replaced by an earlier one.
+        }
+        *set = None;
         self.sweep_responses(account, now);
         let next = self.accounts.list[account as usize]
             .responses

@@ -102,6 +102,23 @@ pub struct Core {
     lame_duck: Option<lame_duck::LameDuck>,
 }
 
+/// The sizes [`Core::table_sizes`] reports: slots held, used or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSizes {
+    pub conns: usize,
+    pub subs: usize,
+    /// Deadlines in the timer heap, current or stale.
+    pub timers: usize,
+    pub shadows: usize,
+    /// Trie nodes of every account, free ones included.
+    pub trie_nodes: usize,
+    /// The per-turn lists (dirty, closing, expired).
+    pub scratch: usize,
+    /// Bytes of connection and subscription slots allocated but unused
+    /// (room to grow into, not yet touched, so not resident either).
+    pub spare_bytes: usize,
+}
+
 /// Every user's permissions, compiled, by user name.
 fn compile_permissions(opts: &Options) -> HashMap<Box<str>, Arc<CompiledPermissions>> {
     opts.users
@@ -448,6 +465,32 @@ impl Core {
             reason.as_str()
         );
         self.removed_since_compact += 1;
+        self.purge_stale_timers();
+    }
+
+    /// Drop the deadlines of connections gone (and superseded ones) once
+    /// they are most of the heap: amortised O(1) per connection, and the
+    /// heap stays proportional to the live connections.
+    fn purge_stale_timers(&mut self) {
+        let live_bound = 4 * self.conns.len() + 2 * self.accounts.list.len() + 64;
+        if self.timers.len() <= live_bound {
+            return;
+        }
+        let (conns, accounts) = (&self.conns, &self.accounts);
+        self.timers.purge(|t| match t.kind {
+            TimerKind::Responses => accounts
+                .list
+                .get(t.key)
+                .is_some_and(|a| a.response_sweep_at == Some(t.at)),
+            kind => conns.get(t.key).is_some_and(|c| {
+                c.cid == t.cid
+                    && match kind {
+                        TimerKind::Ping => c.next_ping == t.at,
+                        TimerKind::Auth => c.auth_deadline == Some(t.at),
+                        _ => c.write_deadline.is_some(),
+                    }
+            }),
+        });
     }
 
     /// Check that the core's tables agree with each other and that every
@@ -519,6 +562,27 @@ impl Core {
         true
     }
 
+    /// How big the core's own tables are: what must follow the live
+    /// connections, not those that have come and gone (see
+    /// `tests/footprint.rs`).
+    pub fn table_sizes(&self) -> TableSizes {
+        TableSizes {
+            conns: self.conns.capacity(),
+            subs: self.subs.capacity(),
+            timers: self.timers.len(),
+            shadows: self.shadows.capacity(),
+            trie_nodes: self
+                .accounts
+                .list
+                .iter()
+                .map(|a| a.sublist.node_slots())
+                .sum(),
+            scratch: self.dirty.capacity() + self.closing.capacity() + self.expired.capacity(),
+            spare_bytes: (self.conns.capacity() - self.conns.len()) * size_of::<Conn>()
+                + (self.subs.capacity() - self.subs.len()) * size_of::<Subscription>(),
+        }
+    }
+
     // ---- timers ---------------------------------------------------------
 
     fn schedule(&mut self, key: usize, cid: u64, kind: TimerKind, at: Instant) {
@@ -546,7 +610,7 @@ impl Core {
     pub fn fire_timers(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
             if timer.kind == TimerKind::Responses {
-                self.response_timer(timer.key as u32, now);
+                self.response_timer(timer.key as u32, timer.at, now);
                 continue;
             }
             let Some(conn) = self.conns.get(timer.key) else {

@@ -1,8 +1,11 @@
 //! Connection deadlines in one heap; the reactor sleeps until the nearest.
 //!
-//! Entries are never removed when a deadline moves: each connection keeps its
-//! current deadlines, and a popped entry that no longer matches them (or whose
-//! connection is gone, told by its cid) is dropped.
+//! Entries are not removed when a deadline moves or a connection closes:
+//! each connection keeps its current deadlines, and a popped entry that no
+//! longer matches them (or whose connection is gone, told by its cid) is
+//! dropped. So that closed connections' deadlines (a keepalive two minutes
+//! away) do not pile up under churn, the core purges the stale ones once
+//! they outnumber the live ([`Timers::purge`]).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -34,6 +37,18 @@ pub struct Timers {
 impl Timers {
     pub fn schedule(&mut self, timer: Timer) {
         self.heap.push(Reverse(timer));
+    }
+
+    /// Deadlines held, current or stale.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Keep only the deadlines `current` says are still wanted, and give
+    /// back the room the others took.
+    pub fn purge(&mut self, mut current: impl FnMut(&Timer) -> bool) {
+        self.heap.retain(|t| current(&t.0));
+        self.heap.shrink_to_fit();
     }
 
     /// The earliest deadline, if any.
