@@ -101,28 +101,35 @@ impl Raw {
         self.sock.write_all(bytes).expect("send");
     }
 
-    /// Read until `n` bytes are buffered or the peer closes.
-    fn fill(&mut self, n: usize) -> bool {
+    /// Read until `n` bytes are buffered. Anything else is a failure the
+    /// message names: the peer closed, a read failed, or `PATIENCE` ran out
+    /// (these used to be told apart by nobody, so a slow moment on a loaded
+    /// machine read as "closed"). An interrupted read is retried.
+    fn fill(&mut self, n: usize) -> Result<(), String> {
         let deadline = Instant::now() + PATIENCE;
         let mut chunk = [0u8; 64 * 1024];
         while self.buf.len() < n {
             if Instant::now() > deadline {
-                return false;
+                return Err(format!("nothing more within {PATIENCE:?}"));
             }
             match self.sock.read(&mut chunk) {
-                Ok(0) => return false,
+                Ok(0) => return Err("closed by the server".into()),
                 Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(_) => return false,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(format!("read failed: {e}")),
             }
         }
-        true
+        Ok(())
     }
 
     /// The next bytes must be exactly `expected`.
     #[track_caller]
     pub fn expect(&mut self, expected: &[u8]) {
-        self.fill(expected.len());
+        let _ = self.fill(expected.len());
         let got = &self.buf[..expected.len().min(self.buf.len())];
         assert_eq!(
             String::from_utf8_lossy(got),
@@ -143,9 +150,9 @@ impl Raw {
                     .to_string();
             }
             assert!(Instant::now() < deadline, "no line within {PATIENCE:?}");
-            if !self.fill(self.buf.len() + 1) {
+            if let Err(why) = self.fill(self.buf.len() + 1) {
                 panic!(
-                    "closed before a full line: {:?}",
+                    "no full line ({why}); got {:?}",
                     String::from_utf8_lossy(&self.buf)
                 );
             }
