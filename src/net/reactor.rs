@@ -23,6 +23,9 @@ pub const WAKER: Token = Token(usize::MAX - 2);
 pub const SIGNALS: Token = Token(usize::MAX - 3);
 
 mod monitor;
+mod spin;
+
+use self::spin::Spin;
 
 /// Bytes read from one connection per wake before the others get a turn.
 const READ_BUDGET: usize = 256 * 1024;
@@ -50,10 +53,11 @@ pub struct Reactor {
     flushing: Vec<usize>,
     accept_retry_at: Option<Instant>,
     /// Until when `poll` does not sleep: `busy_poll` after the last turn
-    /// with events. A request's reply that comes back within it is read at
-    /// once rather than after the thread is woken, which is most of a
-    /// round trip's latency on loopback.
+    /// with events, when spinning has lately paid off (see [`Spin`]). A
+    /// request's reply that comes back within it is read at once rather
+    /// than after the thread is woken.
     busy_until: Option<Instant>,
+    spin: Spin,
     pub stop: Arc<AtomicBool>,
     /// Set from another thread ([`super::ServerHandle::enter_lame_duck`]).
     pub lame_duck_requested: Arc<AtomicBool>,
@@ -82,6 +86,7 @@ impl Reactor {
             flushing: Vec::new(),
             accept_retry_at: None,
             busy_until: None,
+            spin: Spin::default(),
             stop: Arc::new(AtomicBool::new(false)),
             lame_duck_requested: Arc::new(AtomicBool::new(false)),
             signals: None,
@@ -104,9 +109,10 @@ impl Reactor {
                 }
                 return Err(e);
             }
-            let busy_poll = self.core.opts.busy_poll;
-            if !events.is_empty() && !busy_poll.is_zero() {
-                self.busy_until = Some(Instant::now() + busy_poll);
+            let had_events = !events.is_empty();
+            if had_events {
+                self.spin
+                    .events_at(Instant::now(), self.core.opts.busy_poll);
             }
             for event in events.iter() {
                 match event.token() {
@@ -145,6 +151,11 @@ impl Reactor {
             }
             self.flush_dirty();
             self.reap_closed();
+            if had_events {
+                self.busy_until = self
+                    .spin
+                    .turn_ended(Instant::now(), self.core.opts.busy_poll);
+            }
         }
         self.shutdown();
         Ok(())
