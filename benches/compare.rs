@@ -7,6 +7,12 @@
 //! is raw NATS protocol over blocking std sockets (see `compare/client.rs`),
 //! so no client library sits in the measuring loop.
 //!
+//! Most scenarios go flat out (msgs/s, round trips, conns/s). The paced
+//! ones (`paced_pubsub`, `paced_reqrep`, `paced_fanout4`) send at a fixed
+//! rate for 5 s, as a fleet of devices does most of the time, and report
+//! the server's CPU over that stretch: its share of one core and its CPU
+//! time per message (see `compare/paced.rs`).
+//!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
 //! the progress lines). Anything else is ignored. Without the `--bench`
@@ -31,6 +37,10 @@ mod client;
 mod conns;
 #[path = "compare/flow.rs"]
 mod flow;
+#[path = "compare/paced.rs"]
+mod paced;
+#[path = "compare/pacer.rs"]
+mod pacer;
 #[path = "compare/proc.rs"]
 mod proc;
 #[path = "compare/report.rs"]

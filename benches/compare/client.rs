@@ -211,6 +211,12 @@ impl Conn {
             .context("read timeout")
     }
 
+    /// A second handle on the socket, for a thread that only writes while
+    /// this one reads (a requester sending at its own pace).
+    pub fn writer(&self) -> Res<TcpStream> {
+        self.stream.try_clone().context("clone the socket")
+    }
+
     pub fn send(&mut self, bytes: &[u8]) -> Res<()> {
         self.stream.write_all(bytes).context("write")
     }

@@ -6,6 +6,7 @@ use std::process::Command;
 use crate::client::{Context, Res};
 use crate::conns::{run_churn, run_footprint};
 use crate::flow::{flow, run_flow, Flow};
+use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
 use crate::server::{RunningServer, ServerBin};
@@ -28,9 +29,18 @@ enum Work {
 
 enum ServerWork {
     Flow(Flow),
-    RequestReply { requests: u64 },
-    Churn { connections: u64 },
-    Footprint { connections: u64, subs_each: usize },
+    RequestReply {
+        requests: u64,
+    },
+    Churn {
+        connections: u64,
+    },
+    Footprint {
+        connections: u64,
+        subs_each: usize,
+    },
+    /// Run for 5 s (smoke: 0.3 s) at the pace it sets.
+    Paced(Paced),
 }
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
@@ -104,6 +114,21 @@ pub fn all() -> Vec<Scenario> {
                 subs_each: 10,
             },
         ),
+        scenario(
+            "paced_pubsub",
+            "pub/sub 1:1 at 20k msgs/s",
+            ServerWork::Paced(paced_pubsub(1, 20_000)),
+        ),
+        scenario(
+            "paced_reqrep",
+            "request/reply at 5k req/s",
+            ServerWork::Paced(paced_request_reply(5_000)),
+        ),
+        scenario(
+            "paced_fanout4",
+            "fan-out 1:4 at 5k msgs/s",
+            ServerWork::Paced(paced_pubsub(4, 5_000)),
+        ),
         Scenario {
             name: "binary",
             title: "binary size",
@@ -125,6 +150,14 @@ impl Scale {
         match self {
             Scale::Full => full,
             Scale::Smoke => (full / 1000).max(10),
+        }
+    }
+
+    /// `full` or `smoke`, for what does not scale by a thousandth.
+    fn pick<T>(self, full: T, smoke: T) -> T {
+        match self {
+            Scale::Full => full,
+            Scale::Smoke => smoke,
         }
     }
 }
@@ -164,6 +197,7 @@ impl Scenario {
                 connections,
                 subs_each,
             } => run_footprint(scale.count(*connections), *subs_each, server),
+            ServerWork::Paced(paced) => run_paced(self.title, paced, scale.pick(5.0, 0.3), server),
         }
     }
 }
