@@ -11,7 +11,12 @@
 //! ones (`paced_pubsub`, `paced_reqrep`, `paced_fanout4`) send at a fixed
 //! rate for 5 s, as a fleet of devices does most of the time, and report
 //! the server's CPU over that stretch: its share of one core and its CPU
-//! time per message (see `compare/paced.rs`).
+//! time per message (see `compare/paced.rs`). `footprint` and
+//! `footprint10k` hold 1,000 and 10,000 device-like connections (10
+//! wildcard subscriptions each, `dev.<n>.s<m>.>`), prove each is served
+//! and report RSS per connection; for the latter the bench raises its
+//! soft `RLIMIT_NOFILE` to the hard limit at start (the servers inherit
+//! it), and the scenario fails naming the limit when that is too low.
 //!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
@@ -51,6 +56,8 @@ mod request_reply;
 mod scenarios;
 #[path = "compare/server.rs"]
 mod server;
+#[path = "compare/sys.rs"]
+mod sys;
 #[path = "compare/users.rs"]
 mod users;
 
@@ -135,6 +142,10 @@ fn target_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    // footprint10k holds 10,000 connections, on both sides of the socket.
+    if let Err(e) = sys::raise_fd_limit() {
+        eprintln!("compare: {e} (scenarios with many connections may fail)");
+    }
     let prepared = Args::parse().and_then(|args| {
         let plan = args.plan()?;
         let bins = [ServerBin::natsd()?, ServerBin::go(&target_dir())?];

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::client::{Context, Res};
-use crate::conns::{run_churn, run_footprint};
+use crate::conns::{run_churn, run_footprint, Headline};
 use crate::flow::{flow, run_flow, Flow};
 use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
@@ -37,7 +37,10 @@ enum ServerWork {
     },
     Footprint {
         connections: u64,
+        /// Connections in a smoke run.
+        smoke: u64,
         subs_each: usize,
+        headline: Headline,
     },
     /// Run for 5 s (smoke: 0.3 s) at the pace it sets.
     Paced(Paced),
@@ -111,7 +114,19 @@ pub fn all() -> Vec<Scenario> {
             "footprint",
             ServerWork::Footprint {
                 connections: 1_000,
+                smoke: 10,
                 subs_each: 10,
+                headline: Headline::StartAndIdle,
+            },
+        ),
+        scenario(
+            "footprint10k",
+            "footprint, 10k connections",
+            ServerWork::Footprint {
+                connections: 10_000,
+                smoke: 100,
+                subs_each: 10,
+                headline: Headline::ConnectionsOnly,
             },
         ),
         scenario(
@@ -195,8 +210,15 @@ impl Scenario {
             }
             ServerWork::Footprint {
                 connections,
+                smoke,
                 subs_each,
-            } => run_footprint(scale.count(*connections), *subs_each, server),
+                headline,
+            } => run_footprint(
+                scale.pick(*connections, *smoke),
+                *subs_each,
+                *headline,
+                server,
+            ),
             ServerWork::Paced(paced) => run_paced(self.title, paced, scale.pick(5.0, 0.3), server),
         }
     }
