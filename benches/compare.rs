@@ -17,6 +17,9 @@
 //! and report RSS per connection; for the latter the bench raises its
 //! soft `RLIMIT_NOFILE` to the hard limit at start (the servers inherit
 //! it), and the scenario fails naming the limit when that is too low.
+//! `churn_soak` opens and closes 1,000 such connections 300 times and
+//! reports RSS along the way and its growth per churned connection; it
+//! runs once per server whatever `--rounds` says (see `compare/soak.rs`).
 //!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
@@ -56,6 +59,8 @@ mod request_reply;
 mod scenarios;
 #[path = "compare/server.rs"]
 mod server;
+#[path = "compare/soak.rs"]
+mod soak;
 #[path = "compare/sys.rs"]
 mod sys;
 #[path = "compare/users.rs"]

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use crate::client::{Context, Res};
 use crate::conns::{run_churn, run_footprint, Headline};
@@ -10,6 +11,7 @@ use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
 use crate::server::{RunningServer, ServerBin};
+use crate::soak::run_churn_soak;
 use crate::users::Users;
 
 pub struct Scenario {
@@ -41,6 +43,12 @@ enum ServerWork {
         smoke: u64,
         subs_each: usize,
         headline: Headline,
+    },
+    ChurnSoak {
+        rounds: u64,
+        connections: u64,
+        smoke_rounds: u64,
+        smoke_connections: u64,
     },
     /// Run for 5 s (smoke: 0.3 s) at the pace it sets.
     Paced(Paced),
@@ -115,7 +123,7 @@ pub fn all() -> Vec<Scenario> {
             ServerWork::Footprint {
                 connections: 1_000,
                 smoke: 10,
-                subs_each: 10,
+                subs_each: DEVICE_SUBS,
                 headline: Headline::StartAndIdle,
             },
         ),
@@ -125,8 +133,18 @@ pub fn all() -> Vec<Scenario> {
             ServerWork::Footprint {
                 connections: 10_000,
                 smoke: 100,
-                subs_each: 10,
+                subs_each: DEVICE_SUBS,
                 headline: Headline::ConnectionsOnly,
+            },
+        ),
+        scenario(
+            "churn_soak",
+            "churn soak",
+            ServerWork::ChurnSoak {
+                rounds: 300,
+                connections: 1_000,
+                smoke_rounds: 3,
+                smoke_connections: 50,
             },
         ),
         scenario(
@@ -153,6 +171,9 @@ pub fn all() -> Vec<Scenario> {
     all
 }
 
+/// Subscriptions each device-like connection holds (`dev.<n>.s<m>.>`).
+const DEVICE_SUBS: usize = 10;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
     Full,
@@ -178,9 +199,14 @@ impl Scale {
 }
 
 impl Scenario {
-    /// True when one measurement per server says it all.
+    /// True when one measurement per server says it all: the binary's
+    /// size, and the churn soak (300,000 connections, one to two and a
+    /// half minutes per server, is its own long average).
     pub fn once(&self) -> bool {
-        matches!(self.work, Work::BinarySize)
+        matches!(
+            self.work,
+            Work::BinarySize | Work::OnServer(ServerWork::ChurnSoak { .. })
+        )
     }
 
     /// One run against `bin`, on a fresh server that is killed on return.
@@ -217,6 +243,18 @@ impl Scenario {
                 scale.pick(*connections, *smoke),
                 *subs_each,
                 *headline,
+                server,
+            ),
+            ServerWork::ChurnSoak {
+                rounds,
+                connections,
+                smoke_rounds,
+                smoke_connections,
+            } => run_churn_soak(
+                scale.pick(*rounds, *smoke_rounds),
+                scale.pick(*connections, *smoke_connections),
+                DEVICE_SUBS,
+                scale.pick(Duration::from_secs(2), Duration::from_millis(200)),
                 server,
             ),
             ServerWork::Paced(paced) => run_paced(self.title, paced, scale.pick(5.0, 0.3), server),
