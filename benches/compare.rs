@@ -20,6 +20,9 @@
 //! `churn_soak` opens and closes 1,000 such connections 300 times and
 //! reports RSS along the way and its growth per churned connection; it
 //! runs once per server whatever `--rounds` says (see `compare/soak.rs`).
+//! `stall` is a paced 1:8 fan-out, run with 8 healthy subscribers and then
+//! with 7 and one that never reads; it reports the healthy subscribers'
+//! p99 latency both ways and the quotient (natsd is held to at most 2).
 //!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
@@ -61,6 +64,8 @@ mod scenarios;
 mod server;
 #[path = "compare/soak.rs"]
 mod soak;
+#[path = "compare/stall.rs"]
+mod stall;
 #[path = "compare/sys.rs"]
 mod sys;
 #[path = "compare/users.rs"]

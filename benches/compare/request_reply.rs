@@ -107,7 +107,7 @@ pub fn respond(conn: &mut Conn, stop: &AtomicBool) -> Res<u64> {
 }
 
 /// The smallest sample at or above fraction `p` of the `sorted` ones.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     let rank = (p * sorted.len() as f64).ceil() as usize;
     let index = rank.clamp(1, sorted.len().max(1)) - 1;
     sorted.get(index).copied().unwrap_or_default()

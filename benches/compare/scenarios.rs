@@ -12,6 +12,7 @@ use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
 use crate::server::{RunningServer, ServerBin};
 use crate::soak::run_churn_soak;
+use crate::stall::run_stall;
 use crate::users::Users;
 
 pub struct Scenario {
@@ -52,6 +53,12 @@ enum ServerWork {
     },
     /// Run for 5 s (smoke: 0.3 s) at the pace it sets.
     Paced(Paced),
+    /// A paced fan-out for 3 s (smoke: 0.2 s), without and with a stalled
+    /// subscriber.
+    Stall {
+        subscribers: usize,
+        rate: u64,
+    },
 }
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
@@ -162,6 +169,14 @@ pub fn all() -> Vec<Scenario> {
             "fan-out 1:4 at 5k msgs/s",
             ServerWork::Paced(paced_pubsub(4, 5_000)),
         ),
+        scenario(
+            "stall",
+            "fan-out 1:8 at 50k msgs/s",
+            ServerWork::Stall {
+                subscribers: 8,
+                rate: 50_000,
+            },
+        ),
         Scenario {
             name: "binary",
             title: "binary size",
@@ -258,6 +273,13 @@ impl Scenario {
                 server,
             ),
             ServerWork::Paced(paced) => run_paced(self.title, paced, scale.pick(5.0, 0.3), server),
+            ServerWork::Stall { subscribers, rate } => run_stall(
+                self.title,
+                *subscribers,
+                *rate,
+                scale.pick(3.0, 0.2),
+                server,
+            ),
         }
     }
 }

@@ -1,8 +1,12 @@
-//! What the bench asks of the kernel that std has no call for: more file
-//! descriptors. The bench's only `unsafe` is here; each call is a plain
-//! libc call on values this module owns for the duration of the call.
+//! The two things the bench asks of the kernel that std has no call for:
+//! more file descriptors, and a small receive buffer on one socket. The
+//! bench's only `unsafe` is here; each call is a plain libc call on values
+//! this module owns or borrows for the duration of the call.
 
 use std::io;
+use std::mem::size_of;
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 
 use crate::client::Res;
 
@@ -41,4 +45,30 @@ fn fd_limit_pair() -> Res<libc::rlimit> {
         return Err(format!("getrlimit(NOFILE): {}", io::Error::last_os_error()));
     }
     Ok(limit)
+}
+
+/// Sets `SO_RCVBUF` on `socket`: a client that stops reading then fills
+/// its receive window in kilobytes, not megabytes, so the server sees the
+/// stall at once instead of after the kernel has absorbed seconds of
+/// traffic. (Linux doubles the value and has a floor of a few KiB.)
+pub fn set_receive_buffer(socket: &TcpStream, bytes: usize) -> Res<()> {
+    let value = libc::c_int::try_from(bytes).map_err(|_| "receive buffer too large")?;
+    // SAFETY: the fd is open for the borrow of `socket`; `value` is a
+    // c_int that outlives the call and its size is the length passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "setsockopt(SO_RCVBUF): {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
