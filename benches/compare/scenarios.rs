@@ -62,8 +62,10 @@ enum ServerWork {
 }
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
-/// run takes about 1 s (natsd) to 3 s (nats-server), so 3 rounds of
-/// everything against both servers take about 3 minutes.
+/// flat-out run takes about 1 s (natsd) to 3 s (nats-server); the paced
+/// ones take their 5 s (stall 2 x 3 s), footprint10k 5-10 s, and the churn
+/// soak, run once, 1 to 2.5 minutes per server: 3 rounds of everything
+/// against both servers take about 10 minutes.
 pub fn all() -> Vec<Scenario> {
     let scenario = |name, title, work| Scenario {
         name,
