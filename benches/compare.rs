@@ -7,6 +7,23 @@
 //! is raw NATS protocol over blocking std sockets (see `compare/client.rs`),
 //! so no client library sits in the measuring loop.
 //!
+//! Most scenarios go flat out (msgs/s, round trips, conns/s). The paced
+//! ones (`paced_pubsub`, `paced_reqrep`, `paced_fanout4`) send at a fixed
+//! rate for 5 s, as a fleet of devices does most of the time, and report
+//! the server's CPU over that stretch: its share of one core and its CPU
+//! time per message (see `compare/paced.rs`). `footprint` and
+//! `footprint10k` hold 1,000 and 10,000 device-like connections (10
+//! wildcard subscriptions each, `dev.<n>.s<m>.>`), prove each is served
+//! and report RSS per connection; for the latter the bench raises its
+//! soft `RLIMIT_NOFILE` to the hard limit at start (the servers inherit
+//! it), and the scenario fails naming the limit when that is too low.
+//! `churn_soak` opens and closes 1,000 such connections 300 times and
+//! reports RSS along the way and its growth per churned connection; it
+//! runs once per server whatever `--rounds` says (see `compare/soak.rs`).
+//! `stall` is a paced 1:8 fan-out, run with 8 healthy subscribers and then
+//! with 7 and one that never reads; it reports the healthy subscribers'
+//! p99 latency both ways and the quotient (natsd is held to at most 2).
+//!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
 //! the progress lines). Anything else is ignored. Without the `--bench`
@@ -31,6 +48,10 @@ mod client;
 mod conns;
 #[path = "compare/flow.rs"]
 mod flow;
+#[path = "compare/paced.rs"]
+mod paced;
+#[path = "compare/pacer.rs"]
+mod pacer;
 #[path = "compare/proc.rs"]
 mod proc;
 #[path = "compare/report.rs"]
@@ -41,6 +62,12 @@ mod request_reply;
 mod scenarios;
 #[path = "compare/server.rs"]
 mod server;
+#[path = "compare/soak.rs"]
+mod soak;
+#[path = "compare/stall.rs"]
+mod stall;
+#[path = "compare/sys.rs"]
+mod sys;
 #[path = "compare/users.rs"]
 mod users;
 
@@ -125,6 +152,10 @@ fn target_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    // footprint10k holds 10,000 connections, on both sides of the socket.
+    if let Err(e) = sys::raise_fd_limit() {
+        eprintln!("compare: {e} (scenarios with many connections may fail)");
+    }
     let prepared = Args::parse().and_then(|args| {
         let plan = args.plan()?;
         let bins = [ServerBin::natsd()?, ServerBin::go(&target_dir())?];

@@ -48,8 +48,12 @@ pub struct Login {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event<'a> {
     Info,
-    /// A `MSG` control line, without its CRLF; the payload is skipped.
+    /// A `MSG` control line, without its CRLF; the payload is skipped
+    /// unless the scanner reports payloads.
     Msg(&'a [u8]),
+    /// The payload of the `MSG` just reported, without its CRLF: only from
+    /// a scanner made to report payloads (see [`Conn::report_payloads`]).
+    Payload(&'a [u8]),
     Ping,
     Pong,
 }
@@ -62,6 +66,12 @@ pub struct Scanner {
     skip: usize,
     /// The beginning of a control line that the last read cut in two.
     partial: Vec<u8>,
+    /// Payloads are reported as [`Event::Payload`] rather than skipped.
+    payloads: bool,
+    /// The beginning of a payload that a read cut in two...
+    gathered: Vec<u8>,
+    /// ...and how many of its bytes are still to come.
+    gathering: usize,
 }
 
 impl Scanner {
@@ -69,6 +79,18 @@ impl Scanner {
     /// a line this client never expects, fails the scenario.
     pub fn feed(&mut self, mut data: &[u8], on: &mut impl FnMut(Event<'_>)) -> Res<()> {
         loop {
+            if self.gathering > 0 {
+                let taken = self.gathering.min(data.len());
+                self.gathered.extend_from_slice(&data[..taken]);
+                self.gathering -= taken;
+                data = &data[taken..];
+                if self.gathering > 0 {
+                    return Ok(());
+                }
+                on(Event::Payload(&self.gathered));
+                self.gathered.clear();
+                self.skip = 2;
+            }
             let skipped = self.skip.min(data.len());
             self.skip -= skipped;
             data = &data[skipped..];
@@ -81,18 +103,29 @@ impl Scanner {
             };
             let (head, rest) = (&data[..eol], &data[eol + 1..]);
             data = rest;
-            self.skip = if self.partial.is_empty() {
+            let payload = if self.partial.is_empty() {
                 handle_line(trim_cr(head), on)?
             } else {
                 // Rare (one line per read at most): join the two halves in
                 // the reused buffer.
                 let mut line = std::mem::take(&mut self.partial);
                 line.extend_from_slice(head);
-                let skip = handle_line(trim_cr(&line), on);
+                let payload = handle_line(trim_cr(&line), on);
                 line.clear();
                 self.partial = line;
-                skip?
+                payload?
             };
+            match payload {
+                None => {}
+                Some(size) if !self.payloads => self.skip = size + 2,
+                Some(size) if size <= data.len() => {
+                    on(Event::Payload(&data[..size]));
+                    data = &data[size..];
+                    self.skip = 2;
+                }
+                // Rare too: the payload continues in the next read.
+                Some(size) => self.gathering = size,
+            }
         }
     }
 
@@ -107,23 +140,24 @@ impl Scanner {
     }
 }
 
-/// Handles one control line; returns how many bytes of payload follow it.
-fn handle_line(line: &[u8], on: &mut impl FnMut(Event<'_>)) -> Res<usize> {
+/// Handles one control line; returns the size of the payload that follows
+/// it (a `MSG`'s, without its CRLF), if one does.
+fn handle_line(line: &[u8], on: &mut impl FnMut(Event<'_>)) -> Res<Option<usize>> {
     if line.starts_with(b"MSG ") {
         let size = last_token_as_size(line)?;
         on(Event::Msg(line));
-        Ok(size + 2)
+        Ok(Some(size))
     } else if line == b"PING" {
         on(Event::Ping);
-        Ok(0)
+        Ok(None)
     } else if line == b"PONG" {
         on(Event::Pong);
-        Ok(0)
+        Ok(None)
     } else if line.starts_with(b"INFO ") {
         on(Event::Info);
-        Ok(0)
+        Ok(None)
     } else if line == b"+OK" {
-        Ok(0)
+        Ok(None)
     } else {
         // -ERR (slow consumer, limits, ...) or garbage: either way the
         // count can no longer be trusted.
@@ -181,17 +215,7 @@ impl Conn {
     /// confirmed with a `PING`: a refused one fails here with the server's
     /// `-ERR`, not later as a broken pipe in the middle of a batch.
     pub fn open_as(addr: SocketAddr, read_buffer: usize, login: Option<Login>) -> Res<Conn> {
-        let stream = TcpStream::connect(addr).context("connect")?;
-        stream.set_nodelay(true).context("TCP_NODELAY")?;
-        stream
-            .set_write_timeout(Some(PATIENCE))
-            .context("write timeout")?;
-        let mut conn = Conn {
-            stream,
-            buf: vec![0; read_buffer],
-            scanner: Scanner::default(),
-        };
-        conn.poll_every(PATIENCE)?;
+        let mut conn = Conn::connect(addr, read_buffer)?;
         conn.read_until(|ev| ev == Event::Info)?;
         // No escaping: the bench's names and passwords are plain words.
         let credentials = login.map_or_else(String::new, |Login { user, pass }| {
@@ -204,11 +228,53 @@ impl Conn {
         Ok(conn)
     }
 
+    /// Connects and sends `CONNECT` at once, without waiting for `INFO`:
+    /// without a login both servers read what a client sent before their
+    /// `INFO` reached it, so opening many connections costs no round trip
+    /// each. The `INFO` is read with whatever the caller awaits next.
+    pub fn open_eager(addr: SocketAddr, read_buffer: usize) -> Res<Conn> {
+        let mut conn = Conn::connect(addr, read_buffer)?;
+        conn.send(format!("CONNECT {{{CONNECT_OPTIONS}}}\r\n").as_bytes())?;
+        Ok(conn)
+    }
+
+    fn connect(addr: SocketAddr, read_buffer: usize) -> Res<Conn> {
+        let stream = TcpStream::connect(addr).context("connect")?;
+        stream.set_nodelay(true).context("TCP_NODELAY")?;
+        stream
+            .set_write_timeout(Some(PATIENCE))
+            .context("write timeout")?;
+        let mut conn = Conn {
+            stream,
+            buf: vec![0; read_buffer],
+            scanner: Scanner::default(),
+        };
+        conn.poll_every(PATIENCE)?;
+        Ok(conn)
+    }
+
     /// How long one [`Conn::pump`] blocks when nothing arrives.
     pub fn poll_every(&mut self, timeout: Duration) -> Res<()> {
         self.stream
             .set_read_timeout(Some(timeout))
             .context("read timeout")
+    }
+
+    /// From now on every `MSG` is followed by an [`Event::Payload`] with its
+    /// payload, for clients that read what was sent (a timestamp, say).
+    pub fn report_payloads(&mut self) {
+        self.scanner.payloads = true;
+    }
+
+    /// The socket itself, for what std has no call for (see `sys.rs`).
+    pub fn socket(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// A second handle on the socket, for a thread that only writes while
+    /// this one reads (a requester sending at its own pace).
+    pub fn writer(&self) -> Res<TcpStream> {
+        self.stream.try_clone().context("clone the socket")
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> Res<()> {

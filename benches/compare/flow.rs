@@ -229,7 +229,8 @@ pub fn run_flow(title: &str, flow: &Flow, messages: u64, server: &RunningServer)
     })
 }
 
-fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, Res<T>>>, role: &str) -> Res<Vec<T>> {
+/// Every thread's result, or the first failure.
+pub fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, Res<T>>>, role: &str) -> Res<Vec<T>> {
     handles
         .into_iter()
         .map(|h| {

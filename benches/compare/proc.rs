@@ -60,6 +60,12 @@ impl Window {
         })
     }
 
+    /// The server's CPU time (user + system) from the opening until now,
+    /// in seconds, in /proc's 10 ms ticks.
+    pub fn server_cpu(&self) -> Res<f64> {
+        Ok(cpu_seconds(&self.pid.to_string())? - self.server_cpu)
+    }
+
     /// CPU use from the opening until now; `thread_cpu` is what each
     /// load-generating thread spent (see [`on_cpu`]). None for a stretch
     /// too short for /proc's 10 ms ticks to say anything (smoke runs).

@@ -10,8 +10,8 @@ use crate::proc::{on_cpu, Window};
 use crate::report::{Better, Figure, Outcome};
 use crate::server::RunningServer;
 
-const SERVICE: &str = "bench.service";
-const INBOX: &str = "bench.inbox";
+pub const SERVICE: &str = "bench.service";
+pub const INBOX: &str = "bench.inbox";
 
 /// `requests` round trips, one at a time, between a requester and a
 /// responder on two connections; the first tenth warms up and is not
@@ -75,7 +75,7 @@ fn time_requests(conn: &mut Conn, request: &[u8], warmup: u64, total: u64) -> Re
 /// The responder: answers each request on its reply subject until `stop`;
 /// returns how many it answered. The replies to one read go out in one
 /// write.
-fn respond(conn: &mut Conn, stop: &AtomicBool) -> Res<u64> {
+pub fn respond(conn: &mut Conn, stop: &AtomicBool) -> Res<u64> {
     conn.poll_every(POLL)?;
     let size_and_body = format!(" {PAYLOAD}\r\n{}\r\n", "y".repeat(PAYLOAD));
     let mut out = Vec::new();
@@ -107,7 +107,7 @@ fn respond(conn: &mut Conn, stop: &AtomicBool) -> Res<u64> {
 }
 
 /// The smallest sample at or above fraction `p` of the `sorted` ones.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     let rank = (p * sorted.len() as f64).ceil() as usize;
     let index = rank.clamp(1, sorted.len().max(1)) - 1;
     sorted.get(index).copied().unwrap_or_default()

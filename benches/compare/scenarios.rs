@@ -2,13 +2,17 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use crate::client::{Context, Res};
-use crate::conns::{run_churn, run_footprint};
+use crate::conns::{run_churn, run_footprint, Headline};
 use crate::flow::{flow, run_flow, Flow};
+use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
 use crate::server::{RunningServer, ServerBin};
+use crate::soak::run_churn_soak;
+use crate::stall::run_stall;
 use crate::users::Users;
 
 pub struct Scenario {
@@ -28,14 +32,40 @@ enum Work {
 
 enum ServerWork {
     Flow(Flow),
-    RequestReply { requests: u64 },
-    Churn { connections: u64 },
-    Footprint { connections: u64, subs_each: usize },
+    RequestReply {
+        requests: u64,
+    },
+    Churn {
+        connections: u64,
+    },
+    Footprint {
+        connections: u64,
+        /// Connections in a smoke run.
+        smoke: u64,
+        subs_each: usize,
+        headline: Headline,
+    },
+    ChurnSoak {
+        rounds: u64,
+        connections: u64,
+        smoke_rounds: u64,
+        smoke_connections: u64,
+    },
+    /// Run for 5 s (smoke: 0.3 s) at the pace it sets.
+    Paced(Paced),
+    /// A paced fan-out for 3 s (smoke: 0.2 s), without and with a stalled
+    /// subscriber.
+    Stall {
+        subscribers: usize,
+        rate: u64,
+    },
 }
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
-/// run takes about 1 s (natsd) to 3 s (nats-server), so 3 rounds of
-/// everything against both servers take about 3 minutes.
+/// flat-out run takes about 1 s (natsd) to 3 s (nats-server); the paced
+/// ones take their 5 s (stall 2 x 3 s), footprint10k 5-10 s, and the churn
+/// soak, run once, 1 to 2.5 minutes per server: 3 rounds of everything
+/// against both servers take about 10 minutes.
 pub fn all() -> Vec<Scenario> {
     let scenario = |name, title, work| Scenario {
         name,
@@ -101,7 +131,52 @@ pub fn all() -> Vec<Scenario> {
             "footprint",
             ServerWork::Footprint {
                 connections: 1_000,
-                subs_each: 10,
+                smoke: 10,
+                subs_each: DEVICE_SUBS,
+                headline: Headline::StartAndIdle,
+            },
+        ),
+        scenario(
+            "footprint10k",
+            "footprint, 10k connections",
+            ServerWork::Footprint {
+                connections: 10_000,
+                smoke: 100,
+                subs_each: DEVICE_SUBS,
+                headline: Headline::ConnectionsOnly,
+            },
+        ),
+        scenario(
+            "churn_soak",
+            "churn soak",
+            ServerWork::ChurnSoak {
+                rounds: 300,
+                connections: 1_000,
+                smoke_rounds: 3,
+                smoke_connections: 50,
+            },
+        ),
+        scenario(
+            "paced_pubsub",
+            "pub/sub 1:1 at 20k msgs/s",
+            ServerWork::Paced(paced_pubsub(1, 20_000)),
+        ),
+        scenario(
+            "paced_reqrep",
+            "request/reply at 5k req/s",
+            ServerWork::Paced(paced_request_reply(5_000)),
+        ),
+        scenario(
+            "paced_fanout4",
+            "fan-out 1:4 at 5k msgs/s",
+            ServerWork::Paced(paced_pubsub(4, 5_000)),
+        ),
+        scenario(
+            "stall",
+            "fan-out 1:8 at 50k msgs/s",
+            ServerWork::Stall {
+                subscribers: 8,
+                rate: 50_000,
             },
         ),
         Scenario {
@@ -112,6 +187,9 @@ pub fn all() -> Vec<Scenario> {
     ]);
     all
 }
+
+/// Subscriptions each device-like connection holds (`dev.<n>.s<m>.>`).
+const DEVICE_SUBS: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
@@ -127,12 +205,25 @@ impl Scale {
             Scale::Smoke => (full / 1000).max(10),
         }
     }
+
+    /// `full` or `smoke`, for what does not scale by a thousandth.
+    fn pick<T>(self, full: T, smoke: T) -> T {
+        match self {
+            Scale::Full => full,
+            Scale::Smoke => smoke,
+        }
+    }
 }
 
 impl Scenario {
-    /// True when one measurement per server says it all.
+    /// True when one measurement per server says it all: the binary's
+    /// size, and the churn soak (300,000 connections, one to two and a
+    /// half minutes per server, is its own long average).
     pub fn once(&self) -> bool {
-        matches!(self.work, Work::BinarySize)
+        matches!(
+            self.work,
+            Work::BinarySize | Work::OnServer(ServerWork::ChurnSoak { .. })
+        )
     }
 
     /// One run against `bin`, on a fresh server that is killed on return.
@@ -162,8 +253,35 @@ impl Scenario {
             }
             ServerWork::Footprint {
                 connections,
+                smoke,
                 subs_each,
-            } => run_footprint(scale.count(*connections), *subs_each, server),
+                headline,
+            } => run_footprint(
+                scale.pick(*connections, *smoke),
+                *subs_each,
+                *headline,
+                server,
+            ),
+            ServerWork::ChurnSoak {
+                rounds,
+                connections,
+                smoke_rounds,
+                smoke_connections,
+            } => run_churn_soak(
+                scale.pick(*rounds, *smoke_rounds),
+                scale.pick(*connections, *smoke_connections),
+                DEVICE_SUBS,
+                scale.pick(Duration::from_secs(2), Duration::from_millis(200)),
+                server,
+            ),
+            ServerWork::Paced(paced) => run_paced(self.title, paced, scale.pick(5.0, 0.3), server),
+            ServerWork::Stall { subscribers, rate } => run_stall(
+                self.title,
+                *subscribers,
+                *rate,
+                scale.pick(3.0, 0.2),
+                server,
+            ),
         }
     }
 }
