@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn per_connection_state_stays_small() {
         assert!(std::mem::size_of::<Conn>() <= 640);
-        assert!(std::mem::size_of::<SidMap>() <= 56);
+        assert_eq!(std::mem::size_of::<SidMap>(), 24);
     }
 
     #[test]

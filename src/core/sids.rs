@@ -25,10 +25,14 @@ pub struct SidMap(Sids);
 
 enum Sids {
     Few(Vec<u32>),
-    Many {
-        by_hash: HashMap<u64, usize, BuildHasherDefault<KeyIsHash>>,
-        collided: Vec<usize>,
-    },
+    /// Boxed: every connection carries a `Sids`, few need the table, and
+    /// inline it would make all of them 32 bytes bigger.
+    Many(Box<ManySids>),
+}
+
+struct ManySids {
+    by_hash: HashMap<u64, usize, BuildHasherDefault<KeyIsHash>>,
+    collided: Vec<usize>,
 }
 
 impl Default for Sids {
@@ -62,7 +66,7 @@ impl SidMap {
     pub fn len(&self) -> usize {
         match &self.0 {
             Sids::Few(keys) => keys.len(),
-            Sids::Many { by_hash, collided } => by_hash.len() + collided.len(),
+            Sids::Many(many) => many.by_hash.len() + many.collided.len(),
         }
     }
 
@@ -71,9 +75,9 @@ impl SidMap {
         let is = |k: usize| subs.get(k).is_some_and(|s| s.sid() == sid);
         match &self.0 {
             Sids::Few(keys) => keys.iter().map(|&k| k as usize).find(|&k| is(k)),
-            Sids::Many { by_hash, collided } => match by_hash.get(&hash) {
+            Sids::Many(many) => match many.by_hash.get(&hash) {
                 Some(&k) if is(k) => Some(k),
-                Some(_) => collided.iter().copied().find(|&k| is(k)),
+                Some(_) => many.collided.iter().copied().find(|&k| is(k)),
                 None => None,
             },
         }
@@ -95,10 +99,10 @@ impl SidMap {
                 return;
             }
             let listed = std::mem::take(keys);
-            self.0 = Sids::Many {
+            self.0 = Sids::Many(Box::new(ManySids {
                 by_hash: HashMap::default(),
                 collided: Vec::new(),
-            };
+            }));
             for k in listed {
                 let k = k as usize;
                 if let Some(sub) = subs.get(k) {
@@ -106,13 +110,13 @@ impl SidMap {
                 }
             }
         }
-        let Sids::Many { by_hash, collided } = &mut self.0 else {
+        let Sids::Many(many) = &mut self.0 else {
             unreachable!("a full list became a table above");
         };
-        if let std::collections::hash_map::Entry::Vacant(e) = by_hash.entry(hash) {
+        if let std::collections::hash_map::Entry::Vacant(e) = many.by_hash.entry(hash) {
             e.insert(sub_key);
         } else {
-            collided.push(sub_key);
+            many.collided.push(sub_key);
         }
     }
 
@@ -132,7 +136,7 @@ impl SidMap {
                 }
                 return;
             }
-            Sids::Many { by_hash, collided } => (by_hash, collided),
+            Sids::Many(many) => (&mut many.by_hash, &mut many.collided),
         };
         if let Some(i) = collided.iter().position(|&k| k == sub_key) {
             collided.swap_remove(i);
@@ -153,7 +157,12 @@ impl SidMap {
     pub fn keys(&self) -> Vec<usize> {
         match &self.0 {
             Sids::Few(keys) => keys.iter().map(|&k| k as usize).collect(),
-            Sids::Many { by_hash, collided } => by_hash.values().chain(collided).copied().collect(),
+            Sids::Many(many) => many
+                .by_hash
+                .values()
+                .chain(&many.collided)
+                .copied()
+                .collect(),
         }
     }
 
@@ -214,7 +223,7 @@ mod tests {
                 .map(|i| add(format!("x{i}").as_bytes(), 7))
                 .collect();
             assert_eq!(map.len(), 4 + extra);
-            assert_eq!(matches!(map.0, Sids::Many { .. }), extra > 0);
+            assert_eq!(matches!(map.0, Sids::Many(_)), extra > 0);
             for (sid, hash, key) in [
                 (&b"1"[..], 7, keys[0]),
                 (b"2", 7, keys[1]),
