@@ -11,6 +11,7 @@ pub mod control;
 pub mod core;
 pub mod go_format;
 pub mod logging;
+#[cfg(feature = "monitor")]
 pub mod monitor;
 pub mod net;
 pub mod options;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use getopts::{Matches, Options as Getopts, ParsingStyle};
 use natsd::conf::{self, Loaded};
 use natsd::net::ReloadSource;
-use natsd::options::Overrides;
+use natsd::options::{monitor_not_built, Overrides, MONITOR_BUILT};
 use natsd::{Options, Server, NATS_SERVER_VERSION, VERSION};
 
 fn flags() -> Getopts {
@@ -38,7 +38,11 @@ fn flags() -> Getopts {
     o.optopt(
         "m",
         "http_port",
-        "Use port for http monitoring (-1: random)",
+        if MONITOR_BUILT {
+            "Use port for http monitoring (-1: random)"
+        } else {
+            "Use port for http monitoring (not in this build: no `monitor` feature)"
+        },
         "PORT",
     );
     o.optopt(
@@ -151,6 +155,9 @@ fn normalize(args: Vec<String>) -> Vec<String> {
 /// The flags given, as overrides of the config file: nats-server parses its
 /// flags again after the file, so a flag given always wins.
 fn overrides_from(m: &Matches) -> Result<Overrides, String> {
+    if (m.opt_present("https_port") || m.opt_present("ms")) && !MONITOR_BUILT {
+        return Err(monitor_not_built("https_port"));
+    }
     if m.opt_present("https_port") || m.opt_present("ms") {
         return Err("monitoring over https (--ms/--https_port) is not supported: natsd has no TLS; use -m/--http_port".into());
     }
@@ -429,6 +436,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "monitor")]
     fn monitoring_flags() {
         assert_eq!(Options::default().http_port, 0, "off unless asked for");
         let o = parse(&["-m", "8222", "--http_base_path", "/nats"]).unwrap();
@@ -436,6 +444,30 @@ mod tests {
         let o = parse(&["-http_port", "-1", "-http_base_path=/x"]).unwrap();
         assert_eq!((o.http_port, o.http_base_path.as_str()), (-1, "/x"));
         assert!(parse(&["-m", "70000"]).is_err());
+        assert!(parse(&["-ms", "8443"]).unwrap_err().contains("no TLS"));
+        assert!(parse(&["--https_port", "8443"])
+            .unwrap_err()
+            .contains("no TLS"));
+    }
+
+    #[test]
+    #[cfg(not(feature = "monitor"))]
+    fn monitoring_flags_are_refused_by_a_build_without_the_monitor() {
+        let not_built = "is not supported by this build: \
+                         natsd was built without the `monitor` feature";
+        for (args, what) in [
+            (&["-m", "8222"][..], "http_port"),
+            (&["--http_port=-1"][..], "http_port"),
+            (&["-ms", "8443"][..], "https_port"),
+            (&["--https_port", "8443"][..], "https_port"),
+        ] {
+            assert_eq!(
+                parse(args).unwrap_err(),
+                format!("monitoring ({what}) {not_built}"),
+                "{args:?}"
+            );
+        }
+        assert_eq!(parse(&["-m", "0"]).unwrap().http_port, 0, "off");
     }
 
     #[test]
@@ -443,10 +475,6 @@ mod tests {
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["-p", "x"]).unwrap_err().contains("invalid value"));
         assert!(parse(&["-m", "x"]).unwrap_err().contains("invalid value"));
-        assert!(parse(&["-ms", "8443"]).unwrap_err().contains("no TLS"));
-        assert!(parse(&["--https_port", "8443"])
-            .unwrap_err()
-            .contains("no TLS"));
         assert!(parse(&["--user", "u", "--auth", "t"]).is_err());
         assert!(parse(&["extra"]).is_err());
     }

@@ -14,6 +14,19 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// nats-server's default `system_account`.
 pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
+/// This build serves HTTP monitoring: it has the `monitor` cargo feature.
+pub const MONITOR_BUILT: bool = cfg!(feature = "monitor");
+
+/// Why `what` (`http_port`, `https_port`, ...) is refused by a build
+/// without the `monitor` feature: asking for monitoring and starting
+/// without it would be a silent surprise.
+pub fn monitor_not_built(what: &str) -> String {
+    format!(
+        "monitoring ({what}) is not supported by this build: \
+         natsd was built without the `monitor` feature"
+    )
+}
+
 /// Server configuration. `Options::default()` is nats-server with no flags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -85,11 +98,10 @@ pub struct Options {
     /// as nats-server accepts it without JetStream; natsd will use it when
     /// persistence comes.
     pub store_dir: Option<PathBuf>,
-    /// natsd only: after a turn with traffic the reactor keeps polling
-    /// without sleeping this long, so a reply that follows soon is read
-    /// without waking the thread (lower request/reply latency for some CPU
-    /// while busy). Zero blocks at once, as a battery-powered device may
-    /// prefer.
+    /// natsd only: after a turn with traffic the reactor may keep polling
+    /// without sleeping up to this long, so a reply that follows soon is
+    /// read without waking the thread; it does only where recent gaps were
+    /// short (see `net/reactor/spin.rs`). Zero never spins.
     pub busy_poll: Duration,
 }
 
@@ -242,6 +254,9 @@ impl Options {
         }
         if !(-1..=i32::from(u16::MAX)).contains(&self.http_port) {
             return Err(format!("invalid http port {}", self.http_port));
+        }
+        if self.http_port != 0 && !MONITOR_BUILT {
+            return Err(monitor_not_built("http_port"));
         }
         Ok(())
     }

@@ -193,6 +193,26 @@ fn bad_command_lines_exit_1_with_a_message() {
     }
 }
 
+/// A build without the monitor refuses to be asked for one, rather than
+/// start without it.
+#[test]
+#[cfg(not(feature = "monitor"))]
+fn monitoring_is_refused_by_a_build_without_the_monitor() {
+    for args in [
+        &["-m", "8222"][..],
+        &["--http_port", "-1"],
+        &["-ms", "8443"],
+    ] {
+        let out = Command::new(NATSD).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("natsd was built without the `monitor` feature"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -460,8 +460,12 @@ fn natsd_and_nats_server_agree_on_these_files() {
         "authorization { users: [ {user: a, bogus: 1} ] }\n",
         "max_payload: 3000000000\n",
     ];
+    // A build without the monitor refuses `http`, where nats-server has it.
+    let cases = cases
+        .iter()
+        .filter(|text| cfg!(feature = "monitor") || !text.contains("http"));
     let mut disagreements = Vec::new();
-    for (i, text) in cases.iter().enumerate() {
+    for (i, text) in cases.enumerate() {
         let path = write(&dir, &format!("case{i}.conf"), text);
         let verdict = |bin: &Path| {
             let out = Command::new(bin)

@@ -1,7 +1,8 @@
 //! Monitoring over HTTP: every endpoint over a real socket, its query
 //! options, the HTTP edges (keep-alive, malformed requests, limits), and
 //! the JSON compared with the reference nats-server's, key by key and type
-//! by type.
+//! by type. Only in a build with the `monitor` feature.
+#![cfg(feature = "monitor")]
 
 mod common;
 

@@ -14,7 +14,7 @@ use super::keys::{self, Unsupported};
 use super::value::{Entry, Map, Value};
 use super::Diagnostic;
 use crate::go_format;
-use crate::options::{Options, User, DEFAULT_HOST, DEFAULT_PORT};
+use crate::options::{monitor_not_built, Options, User, DEFAULT_HOST, DEFAULT_PORT, MONITOR_BUILT};
 
 pub(super) type Result<T> = std::result::Result<T, Diagnostic>;
 
@@ -127,9 +127,12 @@ fn apply_key(
                 opts.http_host = host;
                 *http_host_set = true;
             }
-            opts.http_port = port;
+            opts.http_port = monitor_port(entry, port)?;
         }
-        "http_port" | "monitor_port" => opts.http_port = int_in(entry)?,
+        "http_port" | "monitor_port" => opts.http_port = monitor_port(entry, int_in(entry)?)?,
+        "https" | "https_port" if !MONITOR_BUILT => {
+            return Err(at_key(entry, monitor_not_built(&entry.key)));
+        }
         "http_base_path" => opts.http_base_path = string(entry)?.to_string(),
         "authorization" => authorization(entry, opts, report)?,
         "no_auth_user" => opts.no_auth_user = Some(string(entry)?.to_string()),
@@ -624,6 +627,15 @@ fn invalid_use(entry: &Entry, reason: &str) -> Diagnostic {
         entry,
         format!("invalid use of field {:?}: {reason}", entry.key),
     )
+}
+
+/// The monitor's port, refused when it would turn monitoring on in a build
+/// without it.
+fn monitor_port(entry: &Entry, port: i32) -> Result<i32> {
+    if port != 0 && !MONITOR_BUILT {
+        return Err(at_key(entry, monitor_not_built(&entry.key)));
+    }
+    Ok(port)
 }
 
 fn refused(entry: &Entry, why: &str) -> Diagnostic {

@@ -226,6 +226,7 @@ fn lame_duck() {
 }
 
 #[test]
+#[cfg(feature = "monitor")]
 fn monitoring() {
     let o = opts("http: 8222");
     assert_eq!((o.http_host.as_str(), o.http_port), ("0.0.0.0", 8222));
@@ -235,6 +236,46 @@ fn monitoring() {
     assert_eq!((o.http_host.as_str(), o.http_port), ("10.0.0.1", 8222));
     assert_eq!(opts("monitor_port: -1").http_port, -1);
     assert_eq!(opts("http_base_path: /nats").http_base_path, "/nats");
+    // The file's port is kept under flags that do not set it.
+    let overrides = Overrides {
+        http_base_path: Some("/x".into()),
+        ..Overrides::default()
+    };
+    let o = load_with("http_port: 8222", &overrides).unwrap().options;
+    assert_eq!((o.http_port, o.http_base_path.as_str()), (8222, "/x"));
+}
+
+#[test]
+#[cfg(not(feature = "monitor"))]
+fn monitoring_is_refused_by_a_build_without_the_monitor() {
+    let not_built = "is not supported by this build: \
+                     natsd was built without the `monitor` feature";
+    for (text, key) in [
+        ("http_port: 8222", "http_port"),
+        ("monitor_port: -1", "monitor_port"),
+        ("http: \"127.0.0.1:8222\"", "http"),
+        ("https_port: 8443", "https_port"),
+        ("HTTPS: 8443", "HTTPS"),
+    ] {
+        assert_eq!(
+            error(text),
+            format!("n.conf:1:1: monitoring ({key}) {not_built}"),
+            "{text}"
+        );
+    }
+    // Off, as without the key; a base path alone serves nothing.
+    assert_eq!(opts("http_port: 0").http_port, 0);
+    assert_eq!(opts("http_base_path: /nats").http_base_path, "/nats");
+    // A flag that asks for monitoring is refused too.
+    let overrides = Overrides {
+        http_port: Some(8222),
+        ..Overrides::default()
+    };
+    let e = load_with("port: 4222", &overrides).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("monitoring (http_port) {not_built}")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -438,7 +479,7 @@ fn an_empty_file_warns_as_in_nats_server() {
 #[test]
 fn flags_given_win_and_others_keep_the_file() {
     let file = "port: 4333\nhost: 127.0.0.1\ndebug: false\nserver_name: file\n\
-                authorization { user: a, password: b }\nhttp_port: 8222";
+                authorization { user: a, password: b }";
     let overrides = Overrides {
         port: Some(5000),
         debug: true,
@@ -453,7 +494,7 @@ fn flags_given_win_and_others_keep_the_file() {
     assert_eq!(o.username.as_deref(), Some("a"), "from the file");
     assert_eq!(o.host, "127.0.0.1");
     assert_eq!(o.server_name.as_deref(), Some("file"));
-    assert_eq!((o.http_port, o.http_base_path.as_str()), (8222, "/x"));
+    assert_eq!(o.http_base_path, "/x");
     // The monitor follows a host given on the command line too.
     let o = load_with(
         file,

@@ -7,10 +7,19 @@
 //! [`MAX_CLOSED_CLIENTS`], holding together at most [`MAX_CLOSED_SUBS`]
 //! subscriptions (a connection with more keeps its first ones; its
 //! `subscriptions` count stays exact). That bounds the history near 0.5 MiB.
-//! It is kept only while monitoring is on: nothing else reads it.
+//! It is kept only while monitoring is on: nothing else reads it. A build
+//! without the `monitor` feature has no history at all: [`ClosedClients`]
+//! is then empty and [`ClosedClients::record`] does nothing.
 
+#[cfg(feature = "monitor")]
 use std::collections::VecDeque;
+use std::time::Instant;
 
+use slab::Slab;
+
+use super::account::Accounts;
+use super::conn::{Conn, Subscription};
+#[cfg(feature = "monitor")]
 use super::view::ClientInfo;
 
 /// Why a connection was closed, in nats-server's words (as /connz reports).
@@ -60,6 +69,7 @@ pub const MAX_CLOSED_CLIENTS: usize = 1_000;
 /// Subscriptions kept across all closed connections.
 pub const MAX_CLOSED_SUBS: usize = 4_096;
 
+#[cfg(feature = "monitor")]
 #[derive(Debug, Default)]
 pub struct ClosedClients {
     enabled: bool,
@@ -68,6 +78,7 @@ pub struct ClosedClients {
     subs: usize,
 }
 
+#[cfg(feature = "monitor")]
 impl ClosedClients {
     /// A history that keeps records only when `enabled`.
     pub fn new(enabled: bool) -> ClosedClients {
@@ -77,8 +88,22 @@ impl ClosedClients {
         }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.enabled
+    /// Keep connection `conn`, closed at `now` for `reason`, when the
+    /// history is kept.
+    pub fn record(
+        &mut self,
+        conn: &Conn,
+        subs: &Slab<Subscription>,
+        accounts: &Accounts,
+        reason: CloseReason,
+        now: Instant,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let mut info = conn.info(subs, accounts, MAX_CLOSED_SUBS);
+        info.closed = Some((now, reason.as_str()));
+        self.push(info);
     }
 
     /// Add a closed connection, dropping the oldest ones to stay in bounds.
@@ -106,7 +131,29 @@ impl ClosedClients {
     }
 }
 
-#[cfg(test)]
+/// No history: a build without monitoring has nothing that would read it.
+#[cfg(not(feature = "monitor"))]
+#[derive(Debug, Default)]
+pub struct ClosedClients;
+
+#[cfg(not(feature = "monitor"))]
+impl ClosedClients {
+    pub fn new(_enabled: bool) -> ClosedClients {
+        ClosedClients
+    }
+
+    pub fn record(
+        &mut self,
+        _conn: &Conn,
+        _subs: &Slab<Subscription>,
+        _accounts: &Accounts,
+        _reason: CloseReason,
+        _now: Instant,
+    ) {
+    }
+}
+
+#[cfg(all(test, feature = "monitor"))]
 mod tests {
     use super::*;
     use crate::core::view::{ConnSummary, SubInfo};

@@ -27,6 +27,7 @@ pub mod rng;
 mod sids;
 pub mod stats;
 mod timers;
+#[cfg(feature = "monitor")]
 pub mod view;
 
 use self::account::{Accounts, GLOBAL};
@@ -167,6 +168,19 @@ impl Core {
         };
         core.place_routes();
         core
+    }
+
+    /// Wall-clock times for the core's instants; its reading is the start.
+    pub fn wall_clock(&self) -> &WallClock {
+        &self.clock
+    }
+
+    pub fn num_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn num_subscriptions(&self) -> usize {
+        self.accounts.list.iter().map(|a| a.sublist.count()).sum()
     }
 
     /// A new client connection: its INFO is queued, or it is refused when
@@ -449,11 +463,8 @@ impl Core {
         };
         let reason = conn.closing.unwrap_or(CloseReason::ClientClosed);
         self.stats.count_close(reason);
-        if self.closed.enabled() {
-            let mut info = conn.info(&self.subs, &self.accounts, closed::MAX_CLOSED_SUBS);
-            info.closed = Some((now, reason.as_str()));
-            self.closed.push(info);
-        }
+        self.closed
+            .record(&conn, &self.subs, &self.accounts, reason, now);
         for sub_key in conn.subs.drain() {
             self.drop_subscription(sub_key, conn.account);
         }

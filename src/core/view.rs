@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::account::{AccountStats, Accounts, Route, GLOBAL};
 use super::conn::{Conn, Subscription};
-use super::stats::{ServerStats, WallClock};
+use super::stats::ServerStats;
 use super::Core;
 use crate::options::AccountConfig;
 use crate::sublist::SublistStats;
@@ -184,21 +184,8 @@ impl SubRef<'_> {
 }
 
 impl Core {
-    /// Wall-clock times for the core's instants; its reading is the start.
-    pub fn wall_clock(&self) -> &WallClock {
-        &self.clock
-    }
-
     pub fn stats(&self) -> &ServerStats {
         &self.stats
-    }
-
-    pub fn num_connections(&self) -> usize {
-        self.conns.len()
-    }
-
-    pub fn num_subscriptions(&self) -> usize {
-        self.accounts.list.iter().map(|a| a.sublist.count()).sum()
     }
 
     /// Every account's sublist figures, summed.
@@ -393,7 +380,7 @@ mod tests {
             opts,
             info,
             1,
-            WallClock::new(Instant::now(), std::time::SystemTime::now()),
+            crate::core::stats::WallClock::new(Instant::now(), std::time::SystemTime::now()),
         )
     }
 

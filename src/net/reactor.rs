@@ -22,6 +22,8 @@ pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
 pub const SIGNALS: Token = Token(usize::MAX - 3);
 
+// The monitor's sockets, or hooks that do nothing in a build without it.
+#[cfg_attr(not(feature = "monitor"), path = "reactor/no_monitor.rs")]
 mod monitor;
 mod spin;
 
