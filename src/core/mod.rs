@@ -465,6 +465,9 @@ impl Core {
         self.stats.count_close(reason);
         self.closed
             .record(&conn, &self.subs, &self.accounts, reason, now);
+        self.accounts.list[conn.account as usize]
+            .sublist
+            .expect_removals(conn.subs.len());
         for sub_key in conn.subs.drain() {
             self.drop_subscription(sub_key, conn.account);
         }
