@@ -138,11 +138,16 @@ fn expected(live: &[Sub], subject: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
     (psubs, groups)
 }
 
-/// The root plus one node per distinct token path of a live subscription.
+/// The root plus one node per distinct token path of a live subscription;
+/// a plain subscription on `X.>` is kept in `X`'s node, so its path ends
+/// before the `>`.
 fn nodes_needed(live: &[Sub]) -> usize {
     let mut prefixes: BTreeSet<Vec<&[u8]>> = BTreeSet::new();
     for s in live {
-        let tokens: Vec<&[u8]> = s.subject.split(|&b| b == b'.').collect();
+        let mut tokens: Vec<&[u8]> = s.subject.split(|&b| b == b'.').collect();
+        if s.queue.is_none() && tokens.last() == Some(&&b">"[..]) {
+            tokens.pop();
+        }
         for end in 1..=tokens.len() {
             prefixes.insert(tokens[..end].to_vec());
         }
