@@ -709,9 +709,8 @@ impl<T: Copy + Eq> Cache<T> {
         }
     }
 
-    /// Forgets every cached match, and gives back the entries' memory:
-    /// they were allocated among the subscriptions now leaving, and
-    /// scattered over the heap they would keep its pages resident.
+    /// Forgets every cached match, and gives back the entries' memory
+    /// (after a crowd has left, nothing says the cache will fill again).
     fn clear(&mut self) {
         self.live = 0;
         self.entries = Vec::new();
