@@ -16,6 +16,14 @@ pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
 /// This build serves HTTP monitoring: it has the `monitor` cargo feature.
 pub const MONITOR_BUILT: bool = cfg!(feature = "monitor");
+/// This build knows NKeys and JWTs: it has the `jwt` cargo feature.
+pub const JWT_BUILT: bool = cfg!(feature = "jwt");
+
+/// Why `what` (an nkey user, `operator`, ...) is refused by a build
+/// without the `jwt` feature.
+pub fn jwt_not_built(what: &str) -> String {
+    format!("{what} is not supported by this build: natsd was built without the `jwt` feature")
+}
 
 /// Why `what` (`http_port`, `https_port`, ...) is refused by a build
 /// without the `monitor` feature: asking for monitoring and starting
@@ -25,6 +33,13 @@ pub fn monitor_not_built(what: &str) -> String {
         "monitoring ({what}) is not supported by this build: \
          natsd was built without the `monitor` feature"
     )
+}
+
+/// Where account JWTs come from in operator mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountResolver {
+    /// `resolver: MEMORY`: the JWTs of `resolver_preload`, and no others.
+    Memory,
 }
 
 /// Server configuration. `Options::default()` is nats-server with no flags.
@@ -54,6 +69,16 @@ pub struct Options {
     pub accounts: Vec<AccountConfig>,
     /// `system_account`: the account of the server's own traffic.
     pub system_account: String,
+    /// `operator`: the JWTs of the trusted operators, as read from their
+    /// files. Any operator (or `trusted_keys`) is JWT operator mode: every
+    /// client presents a user JWT signed for an account they trust.
+    pub trusted_operators: Vec<String>,
+    /// `trusted_keys`: operator public keys trusted without their JWT.
+    pub trusted_keys: Vec<String>,
+    /// `resolver`: where account JWTs come from.
+    pub resolver: Option<AccountResolver>,
+    /// `resolver_preload`: account public keys and their JWTs.
+    pub resolver_preload: Vec<(String, String)>,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -118,6 +143,10 @@ impl Default for Options {
             no_auth_user: None,
             accounts: Vec::new(),
             system_account: SYSTEM_ACCOUNT.to_string(),
+            trusted_operators: Vec::new(),
+            trusted_keys: Vec::new(),
+            resolver: None,
+            resolver_preload: Vec::new(),
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -194,9 +223,24 @@ impl Options {
             && self.users.iter().flatten().all(|u| u.account.is_some())
     }
 
+    /// nats-server's `nonceRequired`: INFO carries a nonce for the client
+    /// to sign when some user logs in with an NKey, and in operator mode.
+    pub fn nonce_required(&self) -> bool {
+        self.operator_mode() || self.users.iter().flatten().any(|u| u.nkey.is_some())
+    }
+
+    /// JWT operator mode: clients log in with user JWTs of trusted
+    /// operators' accounts.
+    pub fn operator_mode(&self) -> bool {
+        !self.trusted_operators.is_empty() || !self.trusted_keys.is_empty()
+    }
+
     /// Whether clients must authenticate in CONNECT.
     pub fn auth_required(&self) -> bool {
-        self.username.is_some() || self.authorization.is_some() || self.users.is_some()
+        self.username.is_some()
+            || self.authorization.is_some()
+            || self.users.is_some()
+            || self.operator_mode()
     }
 
     /// Refuse combinations nats-server refuses.
@@ -222,17 +266,24 @@ impl Options {
                 return Err("Can not have a token and a users array".into());
             }
             for (i, user) in users.iter().enumerate() {
-                if users[..i].iter().any(|u| u.username == user.username) {
-                    return Err(format!("Duplicate user {:?} detected", user.username));
+                if users[..i].iter().any(|u| u.name() == user.name()) {
+                    return Err(match &user.nkey {
+                        Some(nkey) => format!("Duplicate nkey {nkey:?} detected"),
+                        None => format!("Duplicate user {:?} detected", user.username),
+                    });
+                }
+                if user.nkey.is_some() && !JWT_BUILT {
+                    return Err(jwt_not_built("nkey users"));
                 }
             }
         }
+        self.check_operator_mode()?;
         if let Some(name) = &self.no_auth_user {
             // nats-server's validateNoAuthUser texts.
             let users = self.users.as_deref().ok_or_else(|| {
                 format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
             })?;
-            if !users.iter().any(|u| u.username == *name) {
+            if !users.iter().any(|u| u.name() == name) {
                 return Err(format!(
                     "no_auth_user: \"{name}\" not present as user or nkey in authorization \
                      block or account configuration"
@@ -263,6 +314,35 @@ impl Options {
 }
 
 impl Options {
+    /// nats-server's `validateTrustedOperators` (what the config layer
+    /// could not check alone) and `validateNoAuthUser`.
+    fn check_operator_mode(&self) -> Result<(), String> {
+        if !self.operator_mode() {
+            return Ok(());
+        }
+        if !JWT_BUILT {
+            return Err(jwt_not_built("operator mode"));
+        }
+        if !self.trusted_operators.is_empty() {
+            if self.resolver.is_none() {
+                return Err("operators require an account resolver to be configured".into());
+            }
+            if !self.accounts.is_empty() {
+                return Err("operators do not allow Accounts to be configured directly".into());
+            }
+            if self.users.as_ref().is_some_and(|u| !u.is_empty()) {
+                return Err("operators do not allow users to be configured directly".into());
+            }
+            if !self.trusted_keys.is_empty() {
+                return Err("conflicting options for 'TrustedKeys' and 'TrustedOperators'".into());
+            }
+        }
+        if self.no_auth_user.is_some() {
+            return Err("no_auth_user not compatible with Trusted Operator".into());
+        }
+        Ok(())
+    }
+
     /// nats-server's checks of accounts as its `parseAccounts` links them:
     /// users in known accounts, exports to known accounts, imports of
     /// subjects their exporter allows the importer.
@@ -309,65 +389,9 @@ impl Options {
         }
         for account in &self.accounts {
             for import in &account.imports {
-                let (kind, local) = match &import.kind {
-                    ImportKind::Stream { .. } => ("stream", None),
-                    ImportKind::Service { to } => ("service", Some(to)),
-                };
-                let Some(exporter) = self.accounts.iter().find(|a| a.name == import.account) else {
-                    if known(&import.account) {
-                        return Err(format!(
-                            "Error adding {kind} import {:?}: {kind} import not authorized",
-                            import.subject
-                        ));
-                    }
-                    return Err(format!(
-                        "{:?} account not defined for {kind} import",
-                        import.account
-                    ));
-                };
-                let fail = |why: &str| {
-                    Err(format!(
-                        "Error adding {kind} import {:?}: {why}",
-                        import.subject
-                    ))
-                };
-                let subject_ok = crate::subject::is_valid_subject(import.subject.as_bytes())
-                    && local.is_none_or(|to| crate::subject::is_valid_subject(to.as_bytes()));
-                if !subject_ok {
-                    return fail("invalid subject");
-                }
-                let authorized = exporter.exports.iter().any(|e| {
-                    e.service.is_some() == local.is_some()
-                        && crate::auth::permissions::is_subset_match(
-                            import.subject.as_bytes(),
-                            e.subject.as_bytes(),
-                        )
-                        && e.accounts
-                            .as_ref()
-                            .is_none_or(|names| names.contains(&account.name))
-                });
-                if !authorized {
-                    return fail(&format!("{kind} import not authorized"));
-                }
-                if let ImportKind::Stream { prefix, to } = &import.kind {
-                    if let Some(prefix) = prefix {
-                        // nats-server adds the separator unless it is there.
-                        let prefix = prefix.strip_suffix('.').unwrap_or(prefix);
-                        if !crate::subject::is_literal(prefix.as_bytes())
-                            || !crate::subject::is_valid_subject(prefix.as_bytes())
-                        {
-                            return fail("stream import prefix can not contain wildcard tokens");
-                        }
-                    }
-                    if let Some(to) = to {
-                        crate::subject_mapping::SubjectMapping::new(&import.subject, to)
-                            .map_err(|why| {
-                                format!(
-                                    "Error adding stream import {:?}: failed to create mapping                                      transform for stream import subject from {:?} to {to:?}:                                      {why}",
-                                    import.subject, import.subject
-                                )
-                            })?;
-                    }
+                if let Some(problem) = import_problem(&self.accounts, &known, &account.name, import)
+                {
+                    return Err(problem);
                 }
             }
         }
@@ -375,17 +399,96 @@ impl Options {
     }
 }
 
+/// Why `importer`'s `import` does not resolve against `accounts` (its
+/// exporter missing, the export not allowing it, a bad subject), in
+/// nats-server's texts; `known` says which account names exist at all.
+pub fn import_problem(
+    accounts: &[AccountConfig],
+    known: &dyn Fn(&str) -> bool,
+    importer: &str,
+    import: &Import,
+) -> Option<String> {
+    let (kind, local) = match &import.kind {
+        ImportKind::Stream { .. } => ("stream", None),
+        ImportKind::Service { to } => ("service", Some(to)),
+    };
+    let Some(exporter) = accounts.iter().find(|a| a.name == import.account) else {
+        if known(&import.account) {
+            return Some(format!(
+                "Error adding {kind} import {:?}: {kind} import not authorized",
+                import.subject
+            ));
+        }
+        return Some(format!(
+            "{:?} account not defined for {kind} import",
+            import.account
+        ));
+    };
+    let fail = |why: &str| format!("Error adding {kind} import {:?}: {why}", import.subject);
+    let subject_ok = crate::subject::is_valid_subject(import.subject.as_bytes())
+        && local.is_none_or(|to| crate::subject::is_valid_subject(to.as_bytes()));
+    if !subject_ok {
+        return Some(fail("invalid subject"));
+    }
+    let authorized = exporter.exports.iter().any(|e| {
+        e.service.is_some() == local.is_some()
+            && crate::auth::permissions::is_subset_match(
+                import.subject.as_bytes(),
+                e.subject.as_bytes(),
+            )
+            && e.accounts
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == importer))
+    });
+    if !authorized {
+        return Some(fail(&format!("{kind} import not authorized")));
+    }
+    if let ImportKind::Stream { prefix, to } = &import.kind {
+        if let Some(prefix) = prefix {
+            // nats-server adds the separator unless it is there.
+            let prefix = prefix.strip_suffix('.').unwrap_or(prefix);
+            if !crate::subject::is_literal(prefix.as_bytes())
+                || !crate::subject::is_valid_subject(prefix.as_bytes())
+            {
+                return Some(fail("stream import prefix can not contain wildcard tokens"));
+            }
+        }
+        if let Some(to) = to {
+            if let Err(why) = crate::subject_mapping::SubjectMapping::new(&import.subject, to) {
+                return Some(format!(
+                    "Error adding stream import {:?}: failed to create mapping \
+                                 transform for stream import subject from {:?} to {to:?}: {why}",
+                    import.subject, import.subject
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// One of the config file's users (`authorization { users [...] }` or an
 /// account's `users`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
+    /// Empty for an NKey user.
     pub username: String,
     /// Plain, or a bcrypt hash; empty when the entry has none.
     pub password: String,
+    /// An NKey user's public key (`U...`): it logs in by signing the
+    /// server's nonce, and has no username or password.
+    pub nkey: Option<String>,
     /// Its own, or the default permissions of its block; `None`: no limits.
     pub permissions: Option<Permissions>,
     /// The account it logs into; `None` is `$G`.
     pub account: Option<String>,
+}
+
+impl User {
+    /// How nats-server names the user: its NKey, else its user name (what
+    /// `no_auth_user` names and `/connz?auth=1` shows).
+    pub fn name(&self) -> &str {
+        self.nkey.as_deref().unwrap_or(&self.username)
+    }
 }
 
 /// One account of the config file's `accounts { NAME: { ... } }`.

@@ -898,6 +898,7 @@ fn accounts_options() -> Options {
         password: format!("{name}-pw"),
         permissions: None,
         account: account.map(Into::into),
+        nkey: None,
     };
     let mut alice = user("alice", None);
     alice.permissions = Some(Permissions {

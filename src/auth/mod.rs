@@ -2,6 +2,18 @@
 //! configured credentials and what a client presented in CONNECT; no I/O,
 //! no clock, so tests and fuzz targets call them directly.
 
+#[cfg(feature = "jwt")]
+pub mod jwt;
+#[cfg(feature = "jwt")]
+pub mod limits;
+#[cfg(feature = "jwt")]
+pub mod nkeys;
+#[cfg(feature = "jwt")]
+pub mod nonce;
+#[cfg(feature = "jwt")]
+pub mod operator;
+#[cfg(feature = "jwt")]
+pub mod template;
 pub mod password;
 pub mod permissions;
 
@@ -28,34 +40,57 @@ impl Login<'_> {
             Login::Anyone => None,
             Login::Token => Some("[REDACTED]"),
             Login::SingleUser(name) => Some(name),
-            Login::User(user) => Some(&user.username),
+            Login::User(user) => Some(user.name()),
         }
     }
 }
 
 /// nats-server's checks: the users list first (a client that presents no
-/// credentials at all is the `no_auth_user`, when there is one), else the
-/// token, else the single user. `None`: refused.
+/// credentials at all is the `no_auth_user`, when there is one; one that
+/// presents an NKey must sign `nonce` with it), else the token, else the
+/// single user. `None`: refused; `why` may say why, for the debug log.
 pub fn authenticate<'a>(
     opts: &'a Options,
     client: &ConnectOpts,
+    nonce: &[u8],
     logins: &mut password::VerifiedLogins,
+    why: &mut Option<&'static str>,
 ) -> Option<Login<'a>> {
     if let Some(users) = &opts.users {
-        let anonymous =
-            client.user.is_empty() && client.pass.is_empty() && client.auth_token.is_empty();
+        let anonymous = client.user.is_empty()
+            && client.pass.is_empty()
+            && client.auth_token.is_empty()
+            && client.nkey().is_empty()
+            && client.jwt().is_empty();
         if let (true, Some(no_auth_user)) = (anonymous, &opts.no_auth_user) {
             return users
                 .iter()
-                .find(|u| u.username == *no_auth_user)
+                .find(|u| u.name() == no_auth_user)
                 .map(Login::User);
         }
         if anonymous && opts.anonymous_into_global() {
             return Some(Login::Anyone);
         }
+        let has_nkeys = users.iter().any(|u| u.nkey.is_some());
+        if has_nkeys && !client.nkey().is_empty() {
+            let user = users
+                .iter()
+                .find(|u| u.nkey.as_deref() == Some(client.nkey()))?;
+            return match signed_nonce(client, nonce) {
+                Ok(()) => Some(Login::User(user)),
+                Err(reason) => {
+                    *why = Some(reason);
+                    None
+                }
+            };
+        }
         return users
             .iter()
-            .find(|u| *u.username == *client.user && logins.matches(&u.password, &client.pass))
+            .find(|u| {
+                u.nkey.is_none()
+                    && *u.username == *client.user
+                    && logins.matches(&u.password, &client.pass)
+            })
             .map(Login::User);
     }
     if let Some(token) = &opts.authorization {
@@ -69,4 +104,25 @@ pub fn authenticate<'a>(
         return ok.then_some(Login::SingleUser(user));
     }
     Some(Login::Anyone)
+}
+
+/// Whether the client's `sig` is its `nkey`'s signature of `nonce`;
+/// if not, nats-server's debug text for why.
+#[cfg(feature = "jwt")]
+fn signed_nonce(client: &ConnectOpts, nonce: &[u8]) -> Result<(), &'static str> {
+    if client.sig().is_empty() {
+        return Err("Signature missing");
+    }
+    let sig = nonce::decode_sig(client.sig()).ok_or("Signature not valid base64")?;
+    let key = nkeys::PublicKey::decode(client.nkey()).map_err(|_| "User nkey not valid")?;
+    if !key.verify(nonce, &sig) {
+        return Err("Signature not verified");
+    }
+    Ok(())
+}
+
+/// Without NKeys no user has one (`Options::validate` refuses them).
+#[cfg(not(feature = "jwt"))]
+fn signed_nonce(_client: &ConnectOpts, _nonce: &[u8]) -> Result<(), &'static str> {
+    Err("Signature not verified")
 }

@@ -270,11 +270,8 @@ pub(super) fn accounts(entry: &Entry, opts: &mut Options, report: &mut Report<'_
                         user.permissions = defaults.clone();
                     }
                     user.account = Some(config.name.clone());
-                    if users.iter().any(|u| u.username == user.username) {
-                        return Err(at_key(
-                            account,
-                            format!("Duplicate user {:?} detected", user.username),
-                        ));
+                    if users.iter().any(|u| u.name() == user.name()) {
+                        return Err(at_key(account, duplicate(&user)));
                     }
                     users.push(user);
                 }
@@ -297,16 +294,21 @@ pub(super) fn accounts(entry: &Entry, opts: &mut Options, report: &mut Report<'_
     if !users.is_empty() {
         let listed = opts.users.get_or_insert_with(Vec::new);
         for user in users {
-            if listed.iter().any(|u| u.username == user.username) {
-                return Err(at_key(
-                    entry,
-                    format!("Duplicate user {:?} detected", user.username),
-                ));
+            if listed.iter().any(|u| u.name() == user.name()) {
+                return Err(at_key(entry, duplicate(&user)));
             }
             listed.push(user);
         }
     }
     opts.check_accounts().map_err(|e| at_key(entry, e))
+}
+
+/// nats-server's text for a user listed twice.
+fn duplicate(user: &User) -> String {
+    match &user.nkey {
+        Some(nkey) => format!("Duplicate nkey {nkey:?} detected"),
+        None => format!("Duplicate user {:?} detected", user.username),
+    }
 }
 
 fn field_named<'a>(entries: &'a [Entry], name: &str) -> Option<&'a Entry> {

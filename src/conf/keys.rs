@@ -17,7 +17,9 @@ pub enum Unsupported {
 }
 
 const NO_TLS: &str = "natsd has no TLS yet: clients would connect in clear";
-const NO_JWT: &str = "natsd has no JWT (operator mode) authentication yet";
+/// Without them a server would trust only the accounts natsd can resolve;
+/// natsd refuses rather than admit fewer or more than the file says.
+const NO_PINNED: &str = "natsd has no pinned accounts yet";
 
 /// `key` in lower case, as nats-server matches it. None: a key natsd
 /// supports, or one nats-server does not know either.
@@ -25,10 +27,7 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
     use Unsupported::{Ignored, Refused};
     let what = match key {
         "tls" => Refused(NO_TLS),
-        "operator" | "operators" | "roots" | "root" | "root_operators" | "root_operator"
-        | "resolver" | "account_resolver" | "accounts_resolver" | "trusted" | "trusted_keys" => {
-            Refused(NO_JWT)
-        }
+        "resolver_pinned_accounts" => Refused(NO_PINNED),
         "client_advertise"
         | "trace_headers"
         | "logtime_utc"
@@ -59,8 +58,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "allow_non_tls"
         | "write_timeout"
         | "resolver_tls"
-        | "resolver_preload"
-        | "resolver_pinned_accounts"
         | "no_system_account"
         | "no_system"
         | "no_sys_acc"

@@ -21,6 +21,8 @@ mod digest;
 pub mod duration;
 pub mod files;
 mod keys;
+#[cfg(feature = "jwt")]
+mod operator;
 mod options;
 mod parser;
 mod scalar;
@@ -178,6 +180,7 @@ pub fn options_from_text(
         )));
     }
     let mut report = options::Report {
+        loader,
         errors: &mut errors,
         warnings: &mut loaded.warnings,
         unsupported: &mut loaded.unsupported,

@@ -19,6 +19,8 @@ use crate::options::{monitor_not_built, Options, User, DEFAULT_HOST, DEFAULT_POR
 pub(super) type Result<T> = std::result::Result<T, Diagnostic>;
 
 pub(super) struct Report<'a> {
+    /// Reads the files keys name (an operator's JWT).
+    pub loader: &'a mut dyn super::Loader,
     pub errors: &'a mut Vec<Diagnostic>,
     pub warnings: &'a mut Vec<Diagnostic>,
     pub unsupported: &'a mut Vec<Diagnostic>,
@@ -31,6 +33,12 @@ pub(super) fn apply(map: &Map, opts: &mut Options, report: &mut Report<'_>) -> b
     let mut http_host_set = false;
     for entry in map.entries() {
         if let Err(e) = apply_key(entry, opts, report, &mut http_host_set) {
+            report.errors.push(e);
+        }
+    }
+    #[cfg(feature = "jwt")]
+    if report.errors.is_empty() {
+        if let Err(e) = super::operator::finish(map, opts) {
             report.errors.push(e);
         }
     }
@@ -142,6 +150,27 @@ fn apply_key(
             if jetstream_enabled(entry) {
                 return Err(refused(entry, "natsd has no JetStream yet"));
             }
+        }
+        #[cfg(feature = "jwt")]
+        "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
+            super::operator::operators(entry, opts, report)?
+        }
+        #[cfg(feature = "jwt")]
+        "trusted" | "trusted_keys" => super::operator::trusted_keys(entry, opts)?,
+        #[cfg(feature = "jwt")]
+        "resolver" | "account_resolver" | "accounts_resolver" => {
+            super::operator::resolver(entry, opts)?
+        }
+        #[cfg(feature = "jwt")]
+        "resolver_preload" => super::operator::preload(entry, opts)?,
+        #[cfg(not(feature = "jwt"))]
+        "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators"
+        | "trusted" | "trusted_keys" | "resolver" | "account_resolver" | "accounts_resolver"
+        | "resolver_preload" => {
+            return Err(at_key(
+                entry,
+                crate::options::jwt_not_built(&format!("{:?}", entry.key)),
+            ))
         }
         "system_account" | "system" => {
             let name = string(entry)?;
@@ -337,28 +366,31 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
         }
         let username = username.unwrap_or_default();
         let password = password.unwrap_or_default();
-        if let Some(nkey) = nkey.filter(|k| !k.is_empty()) {
+        let nkey = nkey.filter(|k| !k.is_empty());
+        if let Some(nkey) = &nkey {
+            // nats-server's parseUsers texts.
             if !username.is_empty() || !password.is_empty() {
                 return Err(Diagnostic::at(
                     item.pos.clone(),
                     "Nkey users do not take usernames or passwords",
                 ));
             }
-            // Left out, the nkey user cannot connect: natsd stays closed
-            // to it rather than open.
-            report.unsupported.push(Diagnostic::at(
-                item.pos.clone(),
-                format!("nkey user {nkey:?} is ignored: natsd has no NKey authentication yet"),
-            ));
-            continue;
-        }
-        if username.is_empty() {
+            if !valid_user_nkey(nkey) {
+                return Err(Diagnostic::at(
+                    item.pos.clone(),
+                    "Not a valid public nkey for a user",
+                ));
+            }
+            if users.iter().any(|u| u.nkey.as_ref() == Some(nkey)) {
+                return Err(at_key(field, format!("Duplicate nkey {nkey:?} detected")));
+            }
+        } else if username.is_empty() {
             return Err(Diagnostic::at(
                 item.pos.clone(),
                 "User entry requires a user",
             ));
         }
-        if users.iter().any(|u| u.username == username) {
+        if nkey.is_none() && users.iter().any(|u| u.username == username) {
             return Err(at_key(
                 field,
                 format!("Duplicate user {username:?} detected"),
@@ -367,10 +399,11 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
         if !standard_connections {
             // The user may only come over WebSocket, MQTT or as a leaf
             // node, none of which natsd serves.
+            let name = nkey.as_deref().unwrap_or(&username);
             report.unsupported.push(Diagnostic::at(
                 item.pos.clone(),
                 format!(
-                    "user {username:?} is ignored: its allowed_connection_types leave out STANDARD"
+                    "user {name:?} is ignored: its allowed_connection_types leave out STANDARD"
                 ),
             ));
             continue;
@@ -378,11 +411,25 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
         users.push(User {
             username,
             password,
+            nkey,
             permissions,
             account: None,
         });
     }
     Ok(users)
+}
+
+/// nats-server's `nkeys.IsValidPublicUserKey`. A build without NKeys
+/// takes the key as written; `Options::validate` refuses it.
+fn valid_user_nkey(nkey: &str) -> bool {
+    #[cfg(feature = "jwt")]
+    {
+        crate::auth::nkeys::is_valid_public_key(nkey, crate::auth::nkeys::KeyKind::User)
+    }
+    #[cfg(not(feature = "jwt"))]
+    {
+        !nkey.is_empty()
+    }
 }
 
 /// nats-server's `jetstream` values: a boolean, `enabled`/`disabled`

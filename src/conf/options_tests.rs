@@ -387,6 +387,41 @@ fn users_and_no_auth_user() {
 }
 
 #[test]
+fn nkey_users_are_checked_as_nats_server_checks_them() {
+    const KEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    let o = opts(&format!(
+        "authorization {{ users: [ {{nkey: {KEY}, permissions: {{publish: a}}}} ] }}\n\
+         no_auth_user: {KEY}"
+    ));
+    let users = o.users.unwrap();
+    assert_eq!(users[0].nkey.as_deref(), Some(KEY));
+    assert_eq!(users[0].name(), KEY);
+    assert!(users[0].permissions.is_some());
+    assert!(o.no_auth_user.is_some());
+    for (text, message) in [
+        (
+            format!("authorization {{ users: [ {{nkey: {KEY}, user: a}} ] }}"),
+            "n.conf:1:26: Nkey users do not take usernames or passwords",
+        ),
+        (
+            // A checksum off by one letter, and an account key.
+            "authorization { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF5} ] }".into(),
+            "n.conf:1:26: Not a valid public nkey for a user",
+        ),
+        (
+            "authorization { users: [ {nkey: ADXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] }".into(),
+            "n.conf:1:26: Not a valid public nkey for a user",
+        ),
+        (
+            format!("authorization {{ users: [ {{nkey: {KEY}}}, {{nkey: {KEY}}} ] }}"),
+            &format!("n.conf:1:17: Duplicate nkey \"{KEY}\" detected"),
+        ),
+    ] {
+        assert_eq!(error(&text), message, "{text}");
+    }
+}
+
+#[test]
 fn users_natsd_cannot_serve_are_left_out_or_refused() {
     let loaded = load_with(
         "authorization { users: [\n  {user: a}\n  {user: ws, allowed_connection_types: [WEBSOCKET]}\n  \
@@ -395,17 +430,20 @@ fn users_natsd_cannot_serve_are_left_out_or_refused() {
         &Overrides::default(),
     )
     .unwrap();
+    let nkey_user = User {
+        nkey: Some("UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4".into()),
+        ..User::default()
+    };
     assert_eq!(
         loaded.options.users,
-        Some(vec![user("a", ""), user("both", "")])
+        Some(vec![user("a", ""), user("both", ""), nkey_user])
     );
     let notes: Vec<String> = loaded.unsupported.iter().map(ToString::to_string).collect();
-    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(
         notes[0].starts_with("n.conf:3:3: user \"ws\" is ignored"),
         "{notes:?}"
     );
-    assert!(notes[1].starts_with("n.conf:5:3: nkey user"), "{notes:?}");
     assert_eq!(
         error("authorization { users: [ {user: a, allowed_connection_types: [BOGUS]} ] }"),
         "n.conf:1:36: unknown connection type \"BOGUS\""

@@ -167,9 +167,18 @@ impl Core {
     /// user's account with its user's permissions. A refused client is
     /// told and closed (false).
     pub(super) fn admit(&mut self, key: usize) -> bool {
+        let nonce = self.nonce(self.conns[key].cid);
+        let nonce = nonce.as_ref().map_or(&[][..], |n| &n[..]);
         let conn = &self.conns[key];
-        let login = crate::auth::authenticate(&self.opts, &conn.opts, &mut self.verified_logins)
-            .filter(|_| !conn.opts.new_account && !conn.opts.named_account);
+        let mut why = None;
+        let login = crate::auth::authenticate(
+            &self.opts,
+            &conn.opts,
+            nonce,
+            &mut self.verified_logins,
+            &mut why,
+        )
+        .filter(|_| !conn.opts.new_account && !conn.opts.named_account);
         let placed = login.and_then(|login| {
             let user = match login {
                 crate::auth::Login::User(user) => Some(user),
@@ -178,11 +187,17 @@ impl Core {
             let account = self
                 .accounts
                 .of_user(user.and_then(|u| u.account.as_deref()))?;
-            let perms = user.and_then(|u| self.permissions.get(u.username.as_str()).cloned());
+            let perms = user.and_then(|u| self.permissions.get(u.name()).cloned());
             Some((account, perms, login.user_name().map(Box::<str>::from)))
         });
         let Some((account, perms, user)) = placed else {
-            let who = if !conn.opts.user.is_empty() {
+            if let Some(why) = why {
+                log::debug!("{} - cid:{} - {why}", conn.addr, conn.cid);
+            }
+            let who = if self.opts.nonce_required() {
+                // nats-server names the nkey once any user has one.
+                format!(" - Nkey {:?}", conn.opts.nkey())
+            } else if !conn.opts.user.is_empty() {
                 format!(" - User {:?}", conn.opts.user)
             } else if !conn.opts.auth_token.is_empty() {
                 " - Token \"[REDACTED]\"".to_string()

@@ -72,6 +72,9 @@ pub struct Core {
     routes_hit: Vec<u32>,
     /// bcrypt logins already verified, so a reconnect is cheap.
     verified_logins: VerifiedLogins,
+    /// Where nonces come from, once one is needed.
+    #[cfg(feature = "jwt")]
+    nonces: Option<crate::auth::nonce::Nonces>,
     /// Every user's permissions, compiled once; by user name.
     permissions: HashMap<Box<str>, Arc<CompiledPermissions>>,
     timers: Timers,
@@ -127,10 +130,7 @@ fn compile_permissions(opts: &Options) -> HashMap<Box<str>, Arc<CompiledPermissi
         .flatten()
         .filter_map(|u| {
             let perms = u.permissions.as_ref()?;
-            Some((
-                u.username.as_str().into(),
-                Arc::new(CompiledPermissions::new(perms)),
-            ))
+            Some((u.name().into(), Arc::new(CompiledPermissions::new(perms))))
         })
         .collect()
 }
@@ -149,6 +149,8 @@ impl Core {
             routes_hit: Vec::new(),
             permissions: compile_permissions(&opts),
             verified_logins: VerifiedLogins::new(seed),
+            #[cfg(feature = "jwt")]
+            nonces: None,
             timers: Timers::default(),
             rng: Rng::new(seed),
             dirty: Vec::new(),
@@ -227,6 +229,9 @@ impl Core {
         info.client_ip = addr.ip().to_string();
         // Only the greeting says so; the connect INFO keeps the server's.
         info.auth_required = self.opts.info_auth_required();
+        if let Some(nonce) = self.nonce(cid) {
+            info.nonce = String::from_utf8_lossy(&nonce).into_owned();
+        }
         let conn = &mut self.conns[key];
         info.write_to(&mut conn.wbuf.buf);
         if self.trace {
@@ -250,6 +255,24 @@ impl Core {
         self.conns[key].next_ping = at;
         self.schedule(key, cid, TimerKind::Ping, at);
         key
+    }
+
+    /// The nonce connection `cid` is to sign, when the configuration asks
+    /// for one (see `auth/nonce.rs`: derived, not stored).
+    #[cfg(feature = "jwt")]
+    fn nonce(&mut self, cid: u64) -> Option<[u8; crate::auth::nonce::NONCE_LEN]> {
+        if !self.opts.nonce_required() {
+            return None;
+        }
+        let nonces = self
+            .nonces
+            .get_or_insert_with(crate::auth::nonce::Nonces::new);
+        Some(nonces.for_connection(cid))
+    }
+
+    #[cfg(not(feature = "jwt"))]
+    fn nonce(&mut self, _cid: u64) -> Option<[u8; 0]> {
+        None
     }
 
     /// Read once from `src` into connection `key` and process every

@@ -29,11 +29,39 @@ pub struct ConnectOpts {
     pub user: Box<str>,
     pub pass: Box<str>,
     pub auth_token: Box<str>,
-    /// A non-empty `account` was given: natsd has only the global account,
-    /// so only whether one was named matters (`nkey`, `jwt` and `sig` are
-    /// type-checked and dropped for the same reason: nothing reads them).
+    /// A non-empty `account` was given (nats-server refuses a client
+    /// that names one), so only whether one was named matters.
     pub named_account: bool,
     pub new_account: bool,
+    /// `nkey`, `jwt` and `sig`, boxed apart as most clients send none.
+    /// Kept while connected: a reload checks the client again with them.
+    pub signed: Option<Box<SignedCredentials>>,
+}
+
+/// What a client that proves a key presents: its public NKey or a user
+/// JWT, and its signature of the server's nonce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedCredentials {
+    pub nkey: Box<str>,
+    pub jwt: Box<str>,
+    pub sig: Box<str>,
+}
+
+impl ConnectOpts {
+    /// The `nkey` the client presented; empty when none.
+    pub fn nkey(&self) -> &str {
+        self.signed.as_ref().map_or("", |s| &s.nkey)
+    }
+
+    /// The user `jwt` the client presented; empty when none.
+    pub fn jwt(&self) -> &str {
+        self.signed.as_ref().map_or("", |s| &s.jwt)
+    }
+
+    /// The `sig` the client presented; empty when none.
+    pub fn sig(&self) -> &str {
+        self.signed.as_ref().map_or("", |s| &s.sig)
+    }
 }
 
 impl Default for ConnectOpts {
@@ -56,6 +84,7 @@ impl Default for ConnectOpts {
             auth_token: Box::default(),
             named_account: false,
             new_account: false,
+            signed: None,
         }
     }
 }
@@ -105,12 +134,21 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
+#[derive(Clone, Copy)]
+enum SignedField {
+    Nkey,
+    Jwt,
+    Sig,
+}
+
 enum Field<'a> {
     Bool(&'a mut bool),
     Str(&'a mut Box<str>),
     /// A string of which only its being non-empty is kept.
     NonEmpty(&'a mut bool),
     Int(&'a mut i64),
+    /// One of `nkey`, `jwt`, `sig`.
+    Signed(SignedField),
     /// Known to nats-server (routes and leaf nodes), type-checked, unused here.
     IgnoredStr,
     /// `import`/`export`: a subject permission, `{"allow":[..],"deny":[..]}`.
@@ -143,6 +181,16 @@ impl ConnectOpts {
                 }
                 (Field::Int(i), Value::Number(n)) => n.as_i64().map(|v| *i = v).is_some(),
                 (Field::IgnoredStr, Value::String(_)) => true,
+                (Field::Signed(which), Value::String(v)) => {
+                    let signed = self.signed.get_or_insert_with(Default::default);
+                    let field = match which {
+                        SignedField::Nkey => &mut signed.nkey,
+                        SignedField::Jwt => &mut signed.jwt,
+                        SignedField::Sig => &mut signed.sig,
+                    };
+                    *field = v.as_str().into();
+                    true
+                }
                 (Field::IgnoredPermission, Value::Object(p)) => is_subject_permission(p),
                 _ => false,
             };
@@ -173,6 +221,9 @@ impl ConnectOpts {
             "headers" => Field::Bool(&mut self.headers),
             "no_responders" => Field::Bool(&mut self.no_responders),
             "import" | "export" => Field::IgnoredPermission,
+            "nkey" => Field::Signed(SignedField::Nkey),
+            "jwt" => Field::Signed(SignedField::Jwt),
+            "sig" => Field::Signed(SignedField::Sig),
             _ => Field::IgnoredStr,
         })
     }
@@ -341,6 +392,17 @@ mod tests {
             "a number for nkey"
         );
         o.apply_json(b"null").unwrap();
+    }
+
+    #[test]
+    fn signed_credentials_are_kept_apart() {
+        let mut o = ConnectOpts::default();
+        o.apply_json(br#"{"verbose":false}"#).unwrap();
+        assert_eq!(o.signed, None, "nothing boxed for a client without keys");
+        o.apply_json(br#"{"nkey":"UABC","SIG":"c2ln","jwt":"a.b.c"}"#)
+            .unwrap();
+        assert_eq!((o.nkey(), o.sig(), o.jwt()), ("UABC", "c2ln", "a.b.c"));
+        assert!(o.apply_json(br#"{"sig":1}"#).is_err());
     }
 
     #[test]
