@@ -60,6 +60,23 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
+/// `2006-01-02 15:04:05` in UTC: the date and time Go's `Time.String`
+/// starts with.
+pub fn utc_date_time(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let (y, mo, day) = crate::logging::civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{day:02} {:02}:{:02}:{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// Go's `time.RFC3339Nano` in UTC, as `encoding/json` writes a
 /// `time.Time`: `2006-01-02T15:04:05.999999999Z`, the fraction without its
 /// trailing zeros (none at all for a whole second).

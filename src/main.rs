@@ -320,6 +320,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = natsd::Server::check_start(&loaded.options) {
+        // As nats-server's NewServer refuses: before logging starts.
+        eprintln!("natsd: {e}");
+        return ExitCode::from(1);
+    }
     if let Err(e) = natsd::logging::init(&loaded.options.log_settings()) {
         eprintln!("natsd: cannot open log file: {e}");
         return ExitCode::from(1);

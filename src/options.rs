@@ -278,7 +278,7 @@ impl Options {
             }
         }
         self.check_operator_mode()?;
-        if let Some(name) = &self.no_auth_user {
+        if let (Some(name), false) = (&self.no_auth_user, self.operator_mode()) {
             // nats-server's validateNoAuthUser texts.
             let users = self.users.as_deref().ok_or_else(|| {
                 format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
@@ -337,7 +337,7 @@ impl Options {
                 return Err("conflicting options for 'TrustedKeys' and 'TrustedOperators'".into());
             }
         }
-        if self.no_auth_user.is_some() {
+        if self.no_auth_user.is_some() && !self.trusted_operators.is_empty() {
             return Err("no_auth_user not compatible with Trusted Operator".into());
         }
         Ok(())
@@ -352,7 +352,9 @@ impl Options {
                 || name == self.system_account
                 || self.accounts.iter().any(|a| a.name == name)
         };
+        // In operator mode the system account comes from its JWT.
         if self.system_account != SYSTEM_ACCOUNT
+            && !self.operator_mode()
             && !self.accounts.iter().any(|a| a.name == self.system_account)
         {
             return Err("error resolving system account: account missing".into());

@@ -133,6 +133,7 @@ fn with_accounts(opts: &mut Options, no_auth_in_b: bool) {
         password: format!("p{name}"),
         permissions,
         account: account.map(Into::into),
+        nkey: None,
     };
     let a_perms = Permissions {
         publish: Some(SubjectPermission {

@@ -12,10 +12,10 @@ pub mod nkeys;
 pub mod nonce;
 #[cfg(feature = "jwt")]
 pub mod operator;
-#[cfg(feature = "jwt")]
-pub mod template;
 pub mod password;
 pub mod permissions;
+#[cfg(feature = "jwt")]
+pub mod template;
 
 use crate::options::{Options, User};
 use crate::proto::ConnectOpts;

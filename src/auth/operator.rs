@@ -177,6 +177,23 @@ pub fn resolve(opts: &Options, trust: &Trust, now: i64) -> Resolved {
     resolved
 }
 
+/// nats-server's `SetSystemAccount` at start in operator mode: a system
+/// account other than `$SYS` must resolve (`Can't set system account: ...`).
+pub fn system_account_problem(opts: &Options, now: i64) -> Option<&'static str> {
+    if !opts.operator_mode() || opts.system_account == crate::options::SYSTEM_ACCOUNT {
+        return None;
+    }
+    let trust = Trust::new(opts);
+    let Some((_, token)) = opts
+        .resolver_preload
+        .iter()
+        .find(|(key, _)| *key == opts.system_account)
+    else {
+        return Some("account missing");
+    };
+    load_account(&trust, &opts.system_account, token, now).err()
+}
+
 /// The accounts' exports and imports as the config-file accounts natsd
 /// routes by. An export that needs an activation token allows the
 /// accounts whose import carries a valid one; an import that does not
@@ -318,7 +335,9 @@ fn activated_importers(
 
 /// The subject an import names in its exporter.
 fn import_subject(import: &jwt::Import) -> &str {
-    if import.kind == ExportType::Service && import.local_subject.is_empty() && !import.to.is_empty()
+    if import.kind == ExportType::Service
+        && import.local_subject.is_empty()
+        && !import.to.is_empty()
     {
         &import.to
     } else {
@@ -337,8 +356,7 @@ fn activation_valid(
     if import.token.is_empty() {
         return false;
     }
-    let Ok((claims, activation)) =
-        jwt::decode(&import.token).and_then(|t| t.into_activation())
+    let Ok((claims, activation)) = jwt::decode(&import.token).and_then(|t| t.into_activation())
     else {
         return false;
     };
@@ -445,7 +463,9 @@ pub fn check_user<'a>(
             return refuse("User JWT is not valid: issuer not the scoped signer");
         }
         if !limits.is_empty() {
-            return refuse("User JWT is not valid: scoped users require no permissions or limits set");
+            return refuse(
+                "User JWT is not valid: scoped users require no permissions or limits set",
+            );
         }
         limits = scope.template.clone();
         let values = TemplateValues {

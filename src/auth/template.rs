@@ -34,7 +34,10 @@ pub fn expand(permission: &mut Permission, values: &TemplateValues<'_>) -> Resul
         *deny = expand_list(deny, values, true)?;
     }
     if had_allow && permission.allow.as_ref().is_some_and(|a| a.is_empty()) {
-        permission.deny.get_or_insert_with(Vec::new).push(">".into());
+        permission
+            .deny
+            .get_or_insert_with(Vec::new)
+            .push(">".into());
     }
     Ok(())
 }
@@ -78,7 +81,9 @@ fn expand_list(
             .iter()
             .try_fold(1usize, |n, c| n.checked_mul(c.len().max(1)))
             .filter(|&n| n <= MAX_EXPANSIONS)
-            .ok_or(format!("template expansion exceeds limit: {MAX_EXPANSIONS}"))?;
+            .ok_or(format!(
+                "template expansion exceeds limit: {MAX_EXPANSIONS}"
+            ))?;
         for index in 0..combinations {
             // The first operation varies slowest.
             let mut picks = Vec::with_capacity(ops.len());
@@ -103,7 +108,9 @@ fn expand_list(
                 return Err("generated invalid subject".into());
             }
             if out.len() > MAX_EXPANSIONS {
-                return Err(format!("template expansion exceeds limit: {MAX_EXPANSIONS}"));
+                return Err(format!(
+                    "template expansion exceeds limit: {MAX_EXPANSIONS}"
+                ));
             }
         }
     }
@@ -187,7 +194,11 @@ mod tests {
     #[test]
     fn names_and_subjects_are_filled_in() {
         let mut p = Permission {
-            allow: list(&["user.{{name()}}.>", "{{account-name()}}.{{subject()}}", "plain"]),
+            allow: list(&[
+                "user.{{name()}}.>",
+                "{{account-name()}}.{{subject()}}",
+                "plain",
+            ]),
             deny: None,
         };
         expand(&mut p, &values(&[])).unwrap();

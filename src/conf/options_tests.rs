@@ -503,7 +503,89 @@ fn unknown_unsupported_and_refused_keys() {
         error("tls { cert_file: a }"),
         "n.conf:1:1: \"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
     );
-    assert!(error("operator: op.jwt").contains("no JWT"));
+    assert!(error("operator: op.jwt").contains("error parsing operator JWT"));
+}
+
+#[test]
+fn operator_mode_keys_are_checked_as_nats_server_checks_them() {
+    use crate::auth::jwt;
+    use crate::auth::nkeys::{KeyKind, KeyPair};
+    let op = KeyPair::from_raw_seed(KeyKind::Operator, [1; 32]);
+    let op_key = op.public_key().encode();
+    let op_jwt = jwt::encode(
+        &serde_json::json!({"sub": op_key, "name": "OP", "nats": {"type": "operator", "version": 2}}),
+        &op,
+        1,
+    );
+    let account = KeyPair::from_raw_seed(KeyKind::Account, [2; 32]);
+    let account_key = account.public_key().encode();
+    let account_jwt = jwt::encode(
+        &serde_json::json!({"sub": account_key, "nats": {"type": "account", "version": 2}}),
+        &op,
+        1,
+    );
+    let o = opts(&format!(
+        "operator: {op_jwt}\nresolver: MEMORY\nresolver_preload {{ {account_key}: {account_jwt} }}\n\
+         system_account: {account_key}"
+    ));
+    assert_eq!(o.trusted_operators, vec![op_jwt.clone()]);
+    assert_eq!(o.resolver, Some(crate::options::AccountResolver::Memory));
+    assert_eq!(
+        o.resolver_preload,
+        vec![(account_key.clone(), account_jwt.clone())]
+    );
+    assert_eq!(o.system_account, account_key);
+    assert!(o.auth_required() && o.nonce_required());
+    let o = opts(&format!("trusted_keys: [{op_key}]"));
+    assert_eq!(o.trusted_keys, vec![op_key.clone()]);
+
+    for (text, message) in [
+        (
+            format!("operator: {op_jwt}"),
+            "operators require an account resolver to be configured".to_string(),
+        ),
+        (
+            format!("operator: {op_jwt}\nresolver: MEM\naccounts {{ A {{}} }}"),
+            "operators do not allow Accounts to be configured directly".into(),
+        ),
+        (
+            format!("operator: {op_jwt}\nresolver: MEM\nauthorization {{ users [{{user: a}}] }}"),
+            "operators do not allow users to be configured directly".into(),
+        ),
+        (
+            format!("operator: {op_jwt}\nresolver: MEM\ntrusted_keys: {op_key}"),
+            "conflicting options for 'TrustedKeys' and 'TrustedOperators'".into(),
+        ),
+        (
+            format!("operator: {op_jwt}\nresolver: MEM\nno_auth_user: a"),
+            "no_auth_user not compatible with Trusted Operator".into(),
+        ),
+        (
+            "trusted_keys: [ABC]".into(),
+            "n.conf:1:1: trust key \"ABC\" required to be a valid public operator nkey".into(),
+        ),
+        (
+            "resolver_preload: x".into(),
+            "n.conf:1:1: preload should be a map of account_public_key:account_jwt".into(),
+        ),
+        (
+            format!("resolver_preload {{ {account_key}: bad }}"),
+            "n.conf:1:20: invalid account JWT".into(),
+        ),
+        (
+            format!("operator: {account_jwt}"),
+            "n.conf:1:1: error parsing operator JWT: not operator claim".into(),
+        ),
+    ] {
+        assert_eq!(error(&text), message, "{text}");
+    }
+    assert!(
+        error("resolver: URL(http://localhost:9090/jwt/v1/accounts/)")
+            .contains("the URL account resolver is not supported by natsd yet")
+    );
+    assert!(error("resolver { type: full, dir: \"./jwt\" }")
+        .contains("account resolvers (full, cache) are not supported by natsd yet"));
+    assert!(error("resolver_pinned_accounts: [A]").contains("no pinned accounts"));
 }
 
 #[test]

@@ -61,6 +61,9 @@ pub struct Account {
     pub removed: bool,
     /// The configuration's exports and imports, for `/accountz`.
     pub config: crate::options::AccountConfig,
+    /// The account's JWT and claims, when it came from one (operator mode).
+    #[cfg(feature = "jwt")]
+    pub jwt: Option<std::sync::Arc<crate::auth::operator::JwtAccount>>,
 }
 
 impl Account {
@@ -80,6 +83,8 @@ impl Account {
                 name: name.to_string(),
                 ..Default::default()
             },
+            #[cfg(feature = "jwt")]
+            jwt: None,
         }
     }
 }

@@ -143,10 +143,12 @@ impl Core {
         self.conns[key].pinged_since_connect = false;
         self.arm_first_ping(key, now);
 
-        if !self.admit(key) {
+        if !self.admit(key, now) {
             return;
         }
         parser.awaiting_connect = false;
+        // The user's payload limit (a user JWT's), as admitted.
+        parser.max_payload = self.conns[key].parser.max_payload;
         let conn = &self.conns[key];
         if !(0..=CLIENT_PROTO_INFO).contains(&conn.opts.protocol) {
             self.send_err(key, text::INVALID_CLIENT_PROTOCOL);
@@ -166,7 +168,12 @@ impl Core {
     /// Authenticate connection `key` by its CONNECT and place it in its
     /// user's account with its user's permissions. A refused client is
     /// told and closed (false).
-    pub(super) fn admit(&mut self, key: usize) -> bool {
+    pub(super) fn admit(&mut self, key: usize, now: Instant) -> bool {
+        #[cfg(feature = "jwt")]
+        if self.opts.operator_mode() {
+            return self.admit_jwt(key, now);
+        }
+        let _ = now;
         let nonce = self.nonce(self.conns[key].cid);
         let nonce = nonce.as_ref().map_or(&[][..], |n| &n[..]);
         let conn = &self.conns[key];
@@ -194,8 +201,8 @@ impl Core {
             if let Some(why) = why {
                 log::debug!("{} - cid:{} - {why}", conn.addr, conn.cid);
             }
-            let who = if self.opts.nonce_required() {
-                // nats-server names the nkey once any user has one.
+            // nats-server names what the client presented.
+            let who = if !conn.opts.nkey().is_empty() {
                 format!(" - Nkey {:?}", conn.opts.nkey())
             } else if !conn.opts.user.is_empty() {
                 format!(" - User {:?}", conn.opts.user)
@@ -248,8 +255,13 @@ impl Core {
                 return;
             }
         }
-        let max = self.opts.max_subscriptions;
-        if max > 0 && conn.subs.len() >= max {
+        let server_max = (self.opts.max_subscriptions > 0).then_some(self.opts.max_subscriptions);
+        let user_max = conn.user_jwt.as_ref().and_then(|u| u.max_subs);
+        let max = match (server_max, user_max) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if max.is_some_and(|max| conn.subs.len() >= max) {
             log::error!(
                 "{} - cid:{} - maximum subscriptions exceeded",
                 conn.addr,

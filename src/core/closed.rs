@@ -40,6 +40,9 @@ pub enum CloseReason {
     ReadError,
     WriteError,
     ServerShutdown,
+    /// A user JWT (or its connect window) expired.
+    AuthenticationExpired,
+    MaxAccountConnectionsExceeded,
 }
 
 impl CloseReason {
@@ -60,6 +63,8 @@ impl CloseReason {
             CloseReason::ReadError => "Read Error",
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
         }
     }
 }

@@ -139,6 +139,25 @@ pub struct Conn {
     pub closing: Option<CloseReason>,
     /// Traffic and times for monitoring.
     pub stats: ConnStats,
+    /// What the user JWT it logged in with granted (operator mode).
+    pub user_jwt: Option<Box<UserJwt>>,
+}
+
+/// What a connection's user JWT granted besides its account and
+/// permissions, and what `/connz?auth=1` shows of it.
+#[derive(Debug, Clone, Default)]
+pub struct UserJwt {
+    /// Its own and its account's subscription limit, the smaller.
+    pub max_subs: Option<usize>,
+    /// Its own and its account's payload limit, the smaller.
+    pub max_payload: Option<usize>,
+    /// When the JWT expires or its connect window ends.
+    pub expires_at: Option<Instant>,
+    /// The account signing key that signed it, when not the account's own.
+    pub issuer_key: Box<str>,
+    pub tags: Vec<String>,
+    /// A bearer JWT is not shown (it is a password).
+    pub bearer: bool,
 }
 
 /// What the keepalive timer of a connection calls for.

@@ -21,6 +21,8 @@ pub mod closed;
 mod conn;
 mod deliver;
 mod imports;
+#[cfg(feature = "jwt")]
+mod jwt_login;
 mod lame_duck;
 mod reload;
 pub mod rng;
@@ -75,6 +77,9 @@ pub struct Core {
     /// Where nonces come from, once one is needed.
     #[cfg(feature = "jwt")]
     nonces: Option<crate::auth::nonce::Nonces>,
+    /// Operator mode: whom the server trusts, the accounts' JWTs.
+    #[cfg(feature = "jwt")]
+    operator: Option<Box<jwt_login::OperatorState>>,
     /// Every user's permissions, compiled once; by user name.
     permissions: HashMap<Box<str>, Arc<CompiledPermissions>>,
     timers: Timers,
@@ -140,6 +145,16 @@ const COMPACT_AFTER_REMOVALS: usize = 256;
 
 impl Core {
     pub fn new(opts: Options, info: Info, seed: u64, clock: WallClock) -> Core {
+        #[cfg(feature = "jwt")]
+        let (opts, operator) = {
+            let mut opts = opts;
+            let now = jwt_login::unix_seconds(clock.start().1);
+            let operator = jwt_login::prepare(&mut opts, now);
+            if let Some(state) = &operator {
+                jwt_login::log_start(&opts, state);
+            }
+            (opts, operator)
+        };
         let mut core = Core {
             info,
             conns: Slab::new(),
@@ -151,6 +166,8 @@ impl Core {
             verified_logins: VerifiedLogins::new(seed),
             #[cfg(feature = "jwt")]
             nonces: None,
+            #[cfg(feature = "jwt")]
+            operator,
             timers: Timers::default(),
             rng: Rng::new(seed),
             dirty: Vec::new(),
@@ -168,6 +185,8 @@ impl Core {
             lame_duck: None,
             opts,
         };
+        #[cfg(feature = "jwt")]
+        core.attach_account_jwts();
         core.place_routes();
         core
     }
@@ -218,6 +237,7 @@ impl Core {
             dirty: false,
             closing: None,
             stats: ConnStats::new(now),
+            user_jwt: None,
         });
         self.stats.total_connections += 1;
         self.accounts.list[GLOBAL as usize].num_conns += 1;
@@ -524,6 +544,10 @@ impl Core {
                     && match kind {
                         TimerKind::Ping => c.next_ping == t.at,
                         TimerKind::Auth => c.auth_deadline == Some(t.at),
+                        TimerKind::Expiry => c
+                            .user_jwt
+                            .as_ref()
+                            .is_some_and(|u| u.expires_at == Some(t.at)),
                         _ => c.write_deadline.is_some(),
                     }
             }),
@@ -666,6 +690,10 @@ impl Core {
                     }
                 }
                 TimerKind::Responses => {}
+                #[cfg(feature = "jwt")]
+                TimerKind::Expiry => self.expiry_timer(timer.key, timer.at),
+                #[cfg(not(feature = "jwt"))]
+                TimerKind::Expiry => {}
                 TimerKind::Write => match conn.write_deadline {
                     Some(at) if at <= now => {
                         log::info!(

@@ -14,9 +14,16 @@ impl Core {
     /// Replace the running options with `new`. Nothing is applied when an
     /// option that cannot change live differs; the error names it as
     /// nats-server does (`config reload not supported for Port: ...`).
-    pub fn reload(&mut self, new: Options) -> Result<(), String> {
+    pub fn reload(&mut self, new: Options, now: std::time::Instant) -> Result<(), String> {
         refuse_unsupported(&self.opts, &new)?;
         new.validate()?;
+        #[cfg(feature = "jwt")]
+        let (new, operator) = {
+            let mut new = new;
+            let unix = super::jwt_login::unix_seconds(self.clock.at(now));
+            let operator = super::jwt_login::prepare(&mut new, unix);
+            (new, operator)
+        };
         // What can fail is done first, so a failed reload changes nothing.
         if self.opts.pid_file != new.pid_file {
             if let Some(path) = &new.pid_file {
@@ -105,14 +112,21 @@ impl Core {
         );
         for (_, conn) in self.conns.iter_mut() {
             conn.parser.max_control_line = max_control_line;
-            conn.parser.max_payload = max_payload;
+            let user_max = conn.user_jwt.as_ref().and_then(|u| u.max_payload);
+            conn.parser.max_payload = user_max.map_or(max_payload, |u| u.min(max_payload));
         }
         if self.auth_changed(&old) {
+            #[cfg(feature = "jwt")]
+            {
+                self.operator = operator;
+            }
             self.remove_routes();
             self.accounts.configure(&self.opts);
+            #[cfg(feature = "jwt")]
+            self.attach_account_jwts();
             self.permissions = super::compile_permissions(&self.opts);
             self.place_routes();
-            self.recheck_clients();
+            self.recheck_clients(now);
         }
         self.enforce_max_connections();
 
@@ -131,13 +145,16 @@ impl Core {
             || old.no_auth_user != self.opts.no_auth_user
             || old.accounts != self.opts.accounts
             || old.system_account != self.opts.system_account
+            || old.trusted_operators != self.opts.trusted_operators
+            || old.trusted_keys != self.opts.trusted_keys
+            || old.resolver_preload != self.opts.resolver_preload
     }
 
     /// nats-server's `reloadAuthorization` for connected clients: one
     /// whose user is gone or now in another account is closed; one whose
     /// credentials no longer pass is told and closed; the others get their
     /// user's new permissions, and lose the subscriptions those deny.
-    fn recheck_clients(&mut self) {
+    fn recheck_clients(&mut self, now: std::time::Instant) {
         let keys: Vec<usize> = self
             .conns
             .iter()
@@ -167,7 +184,7 @@ impl Core {
                     continue;
                 }
             }
-            if !self.admit(key) {
+            if !self.admit(key, now) {
                 continue;
             }
             self.recheck_subscriptions(key);

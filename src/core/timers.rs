@@ -19,6 +19,8 @@ pub enum TimerKind {
     /// An account's requests awaiting responses are swept; `key` is the
     /// account, not a connection.
     Responses,
+    /// A connection's user JWT expires.
+    Expiry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -58,8 +58,7 @@ impl ServerHandle {
 impl Server {
     /// Bind the client listener. Nothing is served until [`Server::run`].
     pub fn new(opts: Options) -> io::Result<Server> {
-        opts.validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Server::check_start(&opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = bind(&opts.host, opts.port)?;
         let addr = listener.local_addr()?;
         let seed = random_seed();
@@ -92,6 +91,23 @@ impl Server {
             reactor.serve_monitor(listener)?;
         }
         Ok(Server { reactor, addr })
+    }
+
+    /// What nats-server checks of its options before it starts: the
+    /// options' own rules ([`Options::validate`]) and, in operator mode,
+    /// that the system account's JWT resolves.
+    pub fn check_start(opts: &Options) -> Result<(), String> {
+        opts.validate()?;
+        #[cfg(feature = "jwt")]
+        {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if let Some(why) = crate::auth::operator::system_account_problem(opts, now) {
+                return Err(format!("error resolving system account: {why}"));
+            }
+        }
+        Ok(())
     }
 
     /// Where monitoring is served (`http_port`), when it is.

@@ -225,7 +225,9 @@ impl Reactor {
 
     fn reload(&mut self) {
         let result = match self.reload_source.as_mut() {
-            Some(read_options) => read_options().and_then(|opts| self.core.reload(opts)),
+            Some(read_options) => {
+                read_options().and_then(|opts| self.core.reload(opts, Instant::now()))
+            }
             None => {
                 Err("can only reload config when a file is provided using -c or --config".into())
             }

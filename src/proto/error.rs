@@ -112,6 +112,8 @@ pub const MAX_CONNECTIONS_EXCEEDED: &str = "maximum connections exceeded";
 pub const MAX_SUBSCRIPTIONS_EXCEEDED: &str = "maximum subscriptions exceeded";
 pub const NO_RESPONDERS_REQUIRES_HEADERS: &str = "no responders requires headers support";
 pub const INVALID_CLIENT_PROTOCOL: &str = "invalid client protocol";
+pub const MAX_ACCOUNT_CONNECTIONS_EXCEEDED: &str = "maximum account active connections exceeded";
+pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
 
 /// Every text natsd can send in an `-ERR`, for tests and fuzz targets that
 /// check a server never says anything else.
@@ -128,4 +130,6 @@ pub const ALL: &[&str] = &[
     MAX_SUBSCRIPTIONS_EXCEEDED,
     NO_RESPONDERS_REQUIRES_HEADERS,
     INVALID_CLIENT_PROTOCOL,
+    MAX_ACCOUNT_CONNECTIONS_EXCEEDED,
+    USER_AUTHENTICATION_EXPIRED,
 ];

@@ -27,7 +27,13 @@ impl Running {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut child = Command::new(NATSD)
+        Running::start_program(NATSD, args, env)
+    }
+
+    /// Another server that logs as nats-server does (the reference
+    /// nats-server itself, for tests that put both side by side).
+    pub fn start_program(program: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+        let mut child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
             .stderr(Stdio::piped())
@@ -54,7 +60,7 @@ impl Running {
                 let _ = tx.send(line);
             }
         });
-        let addr = addr.unwrap_or_else(|| panic!("natsd did not start: {log:?}"));
+        let addr = addr.unwrap_or_else(|| panic!("{program} did not start: {log:?}"));
         Running {
             child,
             addr,
@@ -65,6 +71,11 @@ impl Running {
 
     pub fn connect(&self) -> Raw {
         Raw::connect(&super::at(self.addr))
+    }
+
+    /// The log lines that came since the last look, without waiting.
+    pub fn drain_log(&self) -> Vec<String> {
+        self.later.try_iter().collect()
     }
 
     /// Wait for a log line containing `needle`.

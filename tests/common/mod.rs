@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod binary;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
