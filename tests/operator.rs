@@ -689,3 +689,148 @@ fn operator_configs_are_refused_as_nats_server_refuses_them() {
         assert_eq!(natsd, go, "natsd against nats-server for:\n{config}");
     }
 }
+
+/// Read from `client` until what came contains `needle`.
+fn read_for(client: &mut Client, needle: &str) -> String {
+    read_until(&mut client.sock, |b| {
+        String::from_utf8_lossy(b).contains(needle)
+    })
+}
+
+/// Log `user` (signed for `account`) in on `server`, quietly.
+fn login(server: &Running, user: &KeyPair, user_jwt: String) -> Client {
+    let mut client = Client::connect(server);
+    let connect = with_jwt(user_jwt, user)(&client.nonce);
+    let got = client.exchange(&format!("CONNECT {connect}\r\nPING\r\n"));
+    if got != OK {
+        std::thread::sleep(Duration::from_millis(1000));
+        panic!(
+            "login refused by {}: {got:?}; log: {:#?}",
+            server.child.id(),
+            server.drain_log()
+        );
+    }
+    client
+}
+
+#[test]
+fn accounts_share_through_exports_and_activated_imports() {
+    let operator = key(KeyKind::Operator);
+    let exporter = key(KeyKind::Account);
+    let importer = key(KeyKind::Account);
+    let outsider = key(KeyKind::Account);
+    let exports = json!({"exports": [
+        {"name": "events", "subject": "events.>", "type": "stream"},
+        {"name": "echo", "subject": "svc.>", "type": "service", "token_req": true},
+    ]});
+    let token = activation_jwt(&exporter, &importer, "svc.>", "service");
+    let imports = json!({"imports": [
+        {"name": "events", "subject": "events.>", "account": public(&exporter), "type": "stream",
+         "local_subject": "from_exporter.>"},
+        {"name": "echo", "subject": "svc.echo", "account": public(&exporter), "type": "service",
+         "local_subject": "echo", "token": token},
+    ]});
+    // The outsider imports the private service without an activation.
+    let outsider_imports = json!({"imports": [
+        {"name": "echo", "subject": "svc.echo", "account": public(&exporter), "type": "service",
+         "local_subject": "echo"},
+    ]});
+    // One that shows an activation made out to someone else is not a
+    // valid account at all.
+    let borrower = key(KeyKind::Account);
+    let borrowed = json!({"imports": [
+        {"name": "echo", "subject": "svc.echo", "account": public(&exporter), "type": "service",
+         "local_subject": "echo", "token": token},
+    ]});
+    let preload = [
+        (&exporter, account_jwt(&exporter, "EXP", &operator, exports)),
+        (&importer, account_jwt(&importer, "IMP", &operator, imports)),
+        (
+            &outsider,
+            account_jwt(&outsider, "OUT", &operator, outsider_imports),
+        ),
+        (
+            &borrower,
+            account_jwt(&borrower, "BORROWER", &operator, borrowed),
+        ),
+    ]
+    .iter()
+    .map(|(k, j)| format!("  {}: {j}\n", public(k)))
+    .collect::<String>();
+    let config = format!(
+        "operator: {}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n",
+        operator_jwt(&operator, "OP", json!({}))
+    );
+    let servers = Servers::start("jwt-imports", &config);
+    let none = json!({});
+    let b = key(KeyKind::User);
+    servers.check(
+        &with_jwt(user_jwt(&b, &borrower, none.clone(), none.clone()), &b),
+        "",
+        VIOLATION,
+        Some("Account JWT lookup error: account validation failed"),
+    );
+    for (name, server) in servers.each() {
+        let (e, i, o) = (key(KeyKind::User), key(KeyKind::User), key(KeyKind::User));
+        let mut service = login(
+            server,
+            &e,
+            user_jwt(&e, &exporter, none.clone(), none.clone()),
+        );
+        let mut client = login(
+            server,
+            &i,
+            user_jwt(&i, &importer, none.clone(), none.clone()),
+        );
+        let mut outside = login(
+            server,
+            &o,
+            user_jwt(&o, &outsider, none.clone(), none.clone()),
+        );
+        assert_eq!(service.exchange("SUB svc.echo 1\r\nPING\r\n"), OK, "{name}");
+        assert_eq!(
+            client.exchange("SUB from_exporter.> 1\r\nSUB _INBOX.me 2\r\nPING\r\n"),
+            OK,
+            "{name}"
+        );
+        assert_eq!(
+            outside.exchange("SUB _INBOX.out 2\r\nPING\r\n"),
+            OK,
+            "{name}"
+        );
+
+        // The stream, under the importer's own subject.
+        assert_eq!(service.exchange("PUB events.a 2\r\nhi\r\nPING\r\n"), OK);
+        let got = read_for(&mut client, "hi\r\n");
+        assert_eq!(got, "MSG from_exporter.a 1 2\r\nhi\r\n", "{name}");
+
+        // The service, through the activated import only.
+        assert_eq!(
+            outside.exchange("PUB echo _INBOX.out 4\r\nping\r\nPING\r\n"),
+            OK,
+            "{name}: the outsider's request goes nowhere"
+        );
+        client
+            .sock
+            .write_all(b"PUB echo _INBOX.me 4\r\nping\r\n")
+            .unwrap();
+        let request = read_for(&mut service, "ping\r\n");
+        let reply = request
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_else(|| panic!("{name}: {request:?}"))
+            .to_string();
+        assert!(reply.starts_with("_R_."), "{name}: {request:?}");
+        service
+            .sock
+            .write_all(format!("PUB {reply} 4\r\npong\r\n").as_bytes())
+            .unwrap();
+        let answer = read_for(&mut client, "pong\r\n");
+        assert_eq!(answer, "MSG _INBOX.me 2 4\r\npong\r\n", "{name}");
+        assert_eq!(
+            outside.exchange("PING\r\n"),
+            OK,
+            "{name}: nothing for the outsider"
+        );
+    }
+}

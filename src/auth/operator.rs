@@ -132,7 +132,11 @@ pub fn load_account(
     let (claims, account) = jwt::decode(token)
         .and_then(|t| t.into_account())
         .map_err(|_| INVALID)?;
-    if !trust.is_trusted(&claims.iss) || claims.sub != key || claims.time_check(now).is_err() {
+    if !trust.is_trusted(&claims.iss)
+        || claims.sub != key
+        || claims.time_check(now).is_err()
+        || !imports_valid(&claims, &account)
+    {
         return Err(INVALID);
     }
     let mut signers: Vec<(String, Option<Box<UserScope>>)> = account
@@ -149,6 +153,31 @@ pub fn load_account(
         account,
         signers,
     })
+}
+
+/// nats-io/jwt's `Import.Validate` for each import that carries an
+/// activation token: a token that does not decode, is not the exporter's,
+/// is made out to another account or another subject makes the whole
+/// account JWT invalid, as in nats-server.
+fn imports_valid(claims: &ClaimsData, account: &jwt::Account) -> bool {
+    account
+        .imports
+        .iter()
+        .filter(|i| !i.token.is_empty())
+        .all(|import| {
+            let Ok((act, activation)) =
+                jwt::decode(&import.token).and_then(|t| t.into_activation())
+            else {
+                return false;
+            };
+            (act.iss == import.account || activation.issuer_account == import.account)
+                && act.sub == claims.sub
+                && activation.kind == import.kind
+                && super::permissions::is_subset_match(
+                    import_subject(import).as_bytes(),
+                    activation.subject.as_bytes(),
+                )
+        })
 }
 
 /// The accounts of `resolver_preload`: those that load, by key, and for
