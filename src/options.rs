@@ -273,7 +273,7 @@ impl Options {
                     });
                 }
                 if user.nkey.is_some() && !JWT_BUILT {
-                    return Err(jwt_not_built("nkey users"));
+                    return Err(jwt_not_built("an nkey user"));
                 }
             }
         }

@@ -40,16 +40,33 @@ struct Servers {
 
 impl Servers {
     fn start(name: &str, config: &str) -> Servers {
+        Servers::start_with(name, config, &[])
+    }
+
+    fn start_with(name: &str, config: &str, extra: &[&str]) -> Servers {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("operator-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("server.conf");
         std::fs::write(&conf, config).unwrap();
         let conf = conf.to_str().unwrap().to_string();
-        let args = ["-c", &conf, "-a", "127.0.0.1", "-p", "-1", "-D"];
+        let mut args = vec!["-c", &conf, "-a", "127.0.0.1", "-p", "-1", "-D"];
+        args.extend_from_slice(extra);
+        let natsd = Running::start_program(NATSD, &args, &[]);
+        let reference = reference().map(|r| {
+            // Each its own monitor port, when there is one.
+            let mut args = args.clone();
+            let port;
+            if let Some(i) = args.iter().position(|a| *a == "-m") {
+                port = free_port().to_string();
+                args[i + 1] = &port;
+                return Running::start_program(&r, &args, &[]);
+            }
+            Running::start_program(&r, &args, &[])
+        });
         Servers {
-            natsd: Running::start_program(NATSD, &args, &[]),
-            reference: reference().map(|r| Running::start_program(&r, &args, &[])),
+            natsd,
+            reference,
             _dir: dir,
         }
     }
@@ -87,6 +104,34 @@ impl Servers {
             }
         }
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The monitor's port a server logged.
+fn monitor_port(server: &Running) -> u16 {
+    let line = server
+        .log
+        .iter()
+        .find(|l| l.contains("monitor on"))
+        .expect("a monitor");
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// GET `path` from the monitor on `port`: the JSON body.
+fn monitor_json(port: u16, path: &str) -> serde_json::Value {
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(sock, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
+    let mut text = String::new();
+    sock.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").expect("a body").1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// A raw client that has read INFO and keeps its nonce.
@@ -832,5 +877,71 @@ fn accounts_share_through_exports_and_activated_imports() {
             OK,
             "{name}: nothing for the outsider"
         );
+    }
+}
+
+#[test]
+fn monitoring_shows_jwt_accounts_and_users_as_nats_server_does() {
+    let w = world();
+    let port = free_port().to_string();
+    let servers = Servers::start_with("jwt-monitor", &w.config, &["-m", &port]);
+    let user = key(KeyKind::User);
+    let user_jwt = user_jwt(
+        &user,
+        &w.account_signer,
+        json!({"issuer_account": public(&w.account), "tags": ["site:a"]}),
+        json!({}),
+    );
+    let account = public(&w.account);
+    let mut seen = Vec::new();
+    for (name, server) in servers.each() {
+        let _client = login(server, &user, user_jwt.clone());
+        let port = monitor_port(server);
+        let varz = monitor_json(port, "/varz");
+        let detail =
+            monitor_json(port, &format!("/accountz?acc={account}"))["account_detail"].clone();
+        let connz = monitor_json(port, "/connz?auth=1");
+        let conn = connz["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["authorized_user"] == public(&user))
+            .unwrap_or_else(|| panic!("{name}: {connz}"))
+            .clone();
+        let shown = json!({
+            "varz": {
+                "trusted_operators_jwt": varz["trusted_operators_jwt"],
+                "operator": varz["trusted_operators_claim"][0]["sub"],
+                "system_account": varz["system_account"],
+            },
+            "accountz": {
+                "account_name": detail["account_name"],
+                "expired": detail["expired"],
+                "jwt": detail["jwt"],
+                "issuer_key": detail["issuer_key"],
+                "name_tag": detail["name_tag"],
+                "decoded_sub": detail["decoded_jwt"]["sub"],
+                "decoded_type": detail["decoded_jwt"]["nats"]["type"],
+                "revoked_user": detail["revoked_user"],
+            },
+            "connz": {
+                "authorized_user": conn["authorized_user"],
+                "account": conn["account"],
+                "jwt": conn["jwt"],
+                "issuer_key": conn["issuer_key"],
+                "name_tag": conn["name_tag"],
+                "tags": conn["tags"],
+            },
+        });
+        assert_eq!(
+            shown["connz"]["issuer_key"],
+            public(&w.account_signer),
+            "{name}"
+        );
+        assert_eq!(shown["accountz"]["name_tag"], "APP", "{name}");
+        seen.push(shown);
+    }
+    if seen.len() == 2 {
+        assert_eq!(seen[0], seen[1], "natsd, then nats-server");
     }
 }

@@ -20,6 +20,7 @@ pub(super) type Result<T> = std::result::Result<T, Diagnostic>;
 
 pub(super) struct Report<'a> {
     /// Reads the files keys name (an operator's JWT).
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     pub loader: &'a mut dyn super::Loader,
     pub errors: &'a mut Vec<Diagnostic>,
     pub warnings: &'a mut Vec<Diagnostic>,

@@ -386,6 +386,19 @@ fn users_and_no_auth_user() {
     }
 }
 
+#[cfg(not(feature = "jwt"))]
+#[test]
+fn a_build_without_jwt_refuses_nkeys_and_operators() {
+    const KEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    assert_eq!(
+        error(&format!("authorization {{ users: [ {{nkey: {KEY}}} ] }}")),
+        "an nkey user is not supported by this build: natsd was built without the `jwt` feature"
+    );
+    assert!(error("operator: op.jwt").contains("built without the `jwt` feature"));
+    assert!(error("resolver: MEMORY").contains("built without the `jwt` feature"));
+}
+
+#[cfg(feature = "jwt")]
 #[test]
 fn nkey_users_are_checked_as_nats_server_checks_them() {
     const KEY: &str = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
@@ -421,6 +434,7 @@ fn nkey_users_are_checked_as_nats_server_checks_them() {
     }
 }
 
+#[cfg(feature = "jwt")]
 #[test]
 fn users_natsd_cannot_serve_are_left_out_or_refused() {
     let loaded = load_with(
@@ -503,9 +517,11 @@ fn unknown_unsupported_and_refused_keys() {
         error("tls { cert_file: a }"),
         "n.conf:1:1: \"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
     );
+    #[cfg(feature = "jwt")]
     assert!(error("operator: op.jwt").contains("error parsing operator JWT"));
 }
 
+#[cfg(feature = "jwt")]
 #[test]
 fn operator_mode_keys_are_checked_as_nats_server_checks_them() {
     use crate::auth::jwt;

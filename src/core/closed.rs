@@ -197,6 +197,7 @@ mod tests {
                     cid,
                 })
                 .collect(),
+            signed: None,
         }
     }
 

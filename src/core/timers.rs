@@ -20,6 +20,7 @@ pub enum TimerKind {
     /// account, not a connection.
     Responses,
     /// A connection's user JWT expires.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     Expiry,
 }
 

@@ -51,6 +51,21 @@ pub struct ClientInfo {
     /// Subscriptions, when asked for (always kept for closed connections,
     /// within the history's bound).
     pub subs: Vec<SubInfo>,
+    /// What an NKey or JWT user shows with `auth=1`.
+    pub signed: Option<Box<SignedInfo>>,
+}
+
+/// nats-server's `jwt`, `issuer_key`, `name_tag` and `tags` of a
+/// connection that logged in with a key.
+#[derive(Debug, Clone, Default)]
+pub struct SignedInfo {
+    /// The user JWT; empty for a bearer one (it is a password).
+    pub jwt: Box<str>,
+    /// The account signing key that signed the user, else the account.
+    pub issuer_key: Box<str>,
+    /// The account's JWT name, when it has one.
+    pub name_tag: Option<Box<str>>,
+    pub tags: Vec<String>,
 }
 
 impl ClientInfo {
@@ -65,6 +80,7 @@ impl ClientInfo {
             user: Box::default(),
             account: Box::default(),
             subs: Vec::new(),
+            signed: None,
         }
     }
 }
@@ -148,7 +164,47 @@ impl Conn {
                 .filter_map(|k| subs.get(k))
                 .map(|s| SubInfo::of(s, self.cid))
                 .collect(),
+            signed: self.signed_info(accounts),
         }
+    }
+
+    /// What a key-holding user shows: a JWT user its JWT and signer, an
+    /// NKey user of the config file its account as issuer (nats-server's
+    /// `issuerForClient`).
+    fn signed_info(&self, accounts: &Accounts) -> Option<Box<SignedInfo>> {
+        let account = accounts.list.get(self.account as usize)?;
+        if let Some(user) = &self.user_jwt {
+            #[cfg(feature = "jwt")]
+            let name_tag = account
+                .jwt
+                .as_ref()
+                .map(|j| j.name_tag())
+                .filter(|t| !t.is_empty())
+                .map(Box::from);
+            #[cfg(not(feature = "jwt"))]
+            let name_tag = None;
+            return Some(Box::new(SignedInfo {
+                jwt: if user.bearer {
+                    Box::default()
+                } else {
+                    self.opts.jwt().into()
+                },
+                issuer_key: if user.issuer_key.is_empty() {
+                    account.name.clone()
+                } else {
+                    user.issuer_key.clone()
+                },
+                name_tag,
+                tags: user.tags.clone(),
+            }));
+        }
+        let nkey = self.opts.nkey();
+        (!nkey.is_empty() && self.authorized_user.as_deref() == Some(nkey)).then(|| {
+            Box::new(SignedInfo {
+                issuer_key: account.name.clone(),
+                ..SignedInfo::default()
+            })
+        })
     }
 }
 
@@ -293,10 +349,34 @@ impl Core {
                 to: text(&pending.reply),
             })
             .collect();
+        #[cfg(feature = "jwt")]
+        let jwt = account.jwt.as_ref().map(|j| {
+            let now = super::jwt_login::unix_seconds(std::time::SystemTime::now());
+            let claims = crate::auth::jwt::claims_json(&j.jwt).unwrap_or_default();
+            let mut revocations: Vec<(String, i64)> = j
+                .account
+                .revocations
+                .iter()
+                .map(|(k, t)| (k.clone(), *t))
+                .collect();
+            revocations.sort();
+            AccountJwtInfo {
+                jwt: j.jwt.clone(),
+                issuer_key: j.claims.iss.clone(),
+                name_tag: j.name_tag().to_string(),
+                tags: j.tags().to_vec(),
+                claims,
+                revocations,
+                expired: j.expired(now),
+            }
+        });
+        #[cfg(not(feature = "jwt"))]
+        let jwt = None;
         Some(AccountDetail {
             info: self.info_of(index),
             config: account.config.clone(),
             responses,
+            jwt,
         })
     }
 
@@ -336,6 +416,23 @@ pub struct AccountDetail {
     /// Requests that came in through its service exports and may still be
     /// answered, in no particular order.
     pub responses: Vec<ResponseInfo>,
+    /// Its JWT, when it came from one (operator mode).
+    pub jwt: Option<AccountJwtInfo>,
+}
+
+/// What `/accountz` shows of an account's JWT.
+#[derive(Debug, Clone)]
+pub struct AccountJwtInfo {
+    pub jwt: String,
+    /// The operator key (or operator signing key) that signed it.
+    pub issuer_key: String,
+    pub name_tag: String,
+    pub tags: Vec<String>,
+    /// The claims, as the JWT carries them.
+    pub claims: serde_json::Value,
+    /// Revoked user keys and the time before which their JWTs are revoked.
+    pub revocations: Vec<(String, i64)>,
+    pub expired: bool,
 }
 
 /// A request that came in through a service export, awaiting responses.

@@ -55,7 +55,7 @@ struct Accountz<'a> {
 }
 
 /// nats-server's `AccountInfo`, less what natsd has none of (mappings,
-/// JWTs, tags, revocations).
+/// JWT validation results).
 #[derive(Serialize)]
 struct AccountInfo {
     account_name: Box<str>,
@@ -72,7 +72,18 @@ struct AccountInfo {
     exports: Vec<ExtExport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     imports: Vec<ExtImport>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    jwt: Box<str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    issuer_key: Box<str>,
     name_tag: Box<str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded_jwt: Option<serde_json::Value>,
+    /// Go marshals a map with its keys sorted.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    revoked_user: BTreeMap<String, String>,
     sublist_stats: SublistJson,
     /// Go marshals a map with its keys sorted.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -146,10 +157,16 @@ pub fn accountz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
 fn account_info(ctx: &Context<'_>, detail: AccountDetail) -> AccountInfo {
     let (start, _) = ctx.core.wall_clock().start();
     let info = detail.info;
+    let jwt = detail.jwt;
+    let unix = |t: i64| {
+        crate::go_format::rfc3339_nano(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
+        )
+    };
     AccountInfo {
         update_time: ctx.time(start),
         is_system: info.is_system,
-        expired: false,
+        expired: jwt.as_ref().is_some_and(|j| j.expired),
         complete: true,
         jetstream_enabled: false,
         leafnode_connections: 0,
@@ -157,7 +174,19 @@ fn account_info(ctx: &Context<'_>, detail: AccountDetail) -> AccountInfo {
         subscriptions: info.num_subs,
         exports: exports(&detail.config.exports),
         imports: imports(&detail.config.imports),
-        name_tag: info.name.clone(),
+        jwt: jwt.as_ref().map_or("", |j| &j.jwt).into(),
+        issuer_key: jwt.as_ref().map_or("", |j| &j.issuer_key).into(),
+        name_tag: match jwt.as_ref().map(|j| j.name_tag.as_str()) {
+            Some(tag) if !tag.is_empty() => tag.into(),
+            _ => info.name.clone(),
+        },
+        tags: jwt.as_ref().map(|j| j.tags.clone()).unwrap_or_default(),
+        decoded_jwt: jwt.as_ref().map(|j| j.claims.clone()),
+        revoked_user: jwt
+            .iter()
+            .flat_map(|j| j.revocations.iter())
+            .map(|(key, at)| (key.clone(), unix(*at)))
+            .collect(),
         sublist_stats: info.sublist.into(),
         responses: detail
             .responses

@@ -194,7 +194,13 @@ struct ConnInfo {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list_detail: Vec<SubDetail>,
     #[serde(skip_serializing_if = "str::is_empty")]
+    jwt: Box<str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    issuer_key: Box<str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
     name_tag: Box<str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
 }
 
 /// nats-server's `SubDetail`, also listed by `/subsz`.
@@ -500,6 +506,18 @@ impl Shown {
                     .collect(),
             ),
         };
+        // A JWT account is known by its JWT's name.
+        let (jwt, issuer_key, name_tag, tags) = match client.signed.filter(|_| self.auth) {
+            Some(signed) => {
+                let signed = *signed;
+                let tag = match signed.name_tag {
+                    Some(tag) if !name_tag.is_empty() => tag,
+                    _ => name_tag,
+                };
+                (signed.jwt, signed.issuer_key, tag, signed.tags)
+            }
+            None => (Box::default(), Box::default(), name_tag, Vec::new()),
+        };
         ConnInfo {
             cid: s.cid,
             kind: "Client",
@@ -530,7 +548,10 @@ impl Shown {
             account,
             subscriptions_list,
             subscriptions_list_detail,
+            jwt,
+            issuer_key,
             name_tag,
+            tags,
         }
     }
 }

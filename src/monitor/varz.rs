@@ -86,11 +86,28 @@ struct Varz<'a> {
     config_load_time: String,
     config_digest: &'a str,
     feature_flags: FeatureFlags,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    trusted_operators_jwt: Vec<&'a str>,
+    /// The operators' claims, as their JWTs carry them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    trusted_operators_claim: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "str::is_empty")]
     system_account: &'a str,
     slow_consumer_stats: ByKind,
     stale_connection_stats: ByKind,
     disk_io_wait_stats: DiskIoWaitStats,
+}
+
+/// The claims of an operator's JWT. Only a build with the `jwt` feature
+/// has operators to show.
+#[cfg(feature = "jwt")]
+fn claims_json(jwt: &str) -> Option<serde_json::Value> {
+    crate::auth::jwt::claims_json(jwt)
+}
+
+#[cfg(not(feature = "jwt"))]
+fn claims_json(_jwt: &str) -> Option<serde_json::Value> {
+    None
 }
 
 /// `{}`.
@@ -193,6 +210,18 @@ pub fn varz(
         config_load_time: start_text,
         config_digest: "",
         feature_flags: FeatureFlags::NATS_SERVER_2_15,
+        trusted_operators_jwt: core
+            .opts
+            .trusted_operators
+            .iter()
+            .map(String::as_str)
+            .collect(),
+        trusted_operators_claim: core
+            .opts
+            .trusted_operators
+            .iter()
+            .filter_map(|jwt| claims_json(jwt))
+            .collect(),
         system_account: core.system_account(),
         slow_consumer_stats: ByKind::clients(stats.slow_consumers),
         stale_connection_stats: ByKind::clients(stats.stale_connections),
