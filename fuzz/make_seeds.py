@@ -207,6 +207,56 @@ def config_seeds():
         write("config", name, text)
 
 
+# A user JWT signed by the fuzz world's account (fuzz/src/jwt.rs: the keys
+# from seeds of 2s and 4s), with the user's seed and public key.
+USER_JWT = (
+    b"eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ."
+    b"eyJqdGkiOiJYIiwiaWF0IjoxNzk5OTk5OTkwLCJpc3MiOiJBQ0FUUzVZT1ZCNlJPWDJXVU5LR05RMk1QM0dNWERNS1NH"
+    b"Mk80TjVDTFgzQTZXNFBaR1paSUwyUiIsIm5hbWUiOiJ1Iiwic3ViIjoiVURGSkhMQVhBVU1IQTRPV1BPQjRQN1lPNzJB"
+    b"UVIySE1JVVlGT1hMWEUyRFpHTTYzM0s3SFlSRVYiLCJuYXRzIjp7InR5cGUiOiJ1c2VyIiwidmVyc2lvbiI6MiwicHVi"
+    b"Ijp7ImFsbG93IjpbImEuPiJdfSwic3VicyI6LTEsImRhdGEiOi0xLCJwYXlsb2FkIjotMX19."
+    b"B4Px1dEwSJh8ZW_XIqV9nHULwxbjHOTZj2SkYcbQMzFaI1QqLQwRVmn0OSGvkt11Hf3GcD4bGHKd0AnpqVHnAA"
+)
+USER_SEED = b"SUAAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBAEAQCAIBH4FY"
+USER_KEY = b"UDFJHLAXAUMHA4OWPOB4P7YO72AQR2HMIUYFOXLXE2DZGM633K7HYREV"
+ACCOUNT_KEY = b"ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R"
+
+# User claims as nsc writes them, and the fields the login checks read.
+USER_CLAIMS = [
+    b'{"name":"u","nats":{"type":"user","version":2,"pub":{},"sub":{},"subs":-1,"data":-1,"payload":-1}}',
+    b'{"name":"bob","nats":{"type":"user","version":2,"bearer_token":true,"subs":1,"payload":8}}',
+    b'{"nats":{"type":"user","version":2,"pub":{"allow":["a.>"],"deny":["a.b"]},"sub":{"allow":["q g"]},'
+    b'"resp":{"max":2,"ttl":1000000000},"src":["127.0.0.0/8","::1/128"],'
+    b'"times":[{"start":"00:00:00","end":"23:59:59"}],"times_location":"UTC",'
+    b'"allowed_connection_types":["STANDARD","WEBSOCKET"],"tags":["t:x"]}}',
+    b'{"name":"kim","tags":["t:a","t:b"],"nats":{"type":"user","version":2,"issuer_account":"'
+    + ACCOUNT_KEY + b'","tags":["t:a","t:b"]}}',
+    b'{"exp":1,"nbf":99999999999,"nats":{"type":"user","version":2,"src":"10.0.0.0/8, 1.2.3.4/32"}}',
+    b'{"type":"user","issuer_account":"' + ACCOUNT_KEY + b'","nats":{"pub":{"allow":["x"]}}}',
+    b'{"nats":{"type":"account","version":2,"limits":{"conn":1},"signing_keys":["' + ACCOUNT_KEY + b'"]}}',
+    b'{"nats":{"type":"activation","version":2,"subject":"svc.>","kind":"service"}}',
+]
+
+
+def jwt_seeds():
+    write("jwt", "token-user", b"\x00" + USER_JWT)
+    write("jwt", "token-truncated", b"\x00" + USER_JWT[:-10])
+    write("jwt", "nkey-public", b"\x01" + USER_KEY)
+    write("jwt", "nkey-seed", b"\x01" + USER_SEED)
+    write("jwt", "nkey-account", b"\x01" + ACCOUNT_KEY)
+    creds = (
+        b"-----BEGIN NATS USER JWT-----\n" + USER_JWT + b"\n------END NATS USER JWT------\n\n"
+        b"************************* IMPORTANT *************************\n"
+        b"NKEY Seed printed below can be used to sign and prove identity.\n\n"
+        b"-----BEGIN USER NKEY SEED-----\n" + USER_SEED + b"\n------END USER NKEY SEED------\n"
+    )
+    write("jwt", "creds", b"\x02" + creds)
+    write("jwt", "creds-undecorated", b"\x02" + USER_JWT + b"\n" + USER_SEED + b"\n")
+    for i, claims in enumerate(USER_CLAIMS):
+        write("jwt", f"login-{i}", b"\x03" + claims + b"\xff" + b"c2ln")
+        write("jwt", f"tamper-{i}", b"\x04" + claims + b"\xff" + bytes([65 + i]) * (i * 7 + 3))
+
+
 if __name__ == "__main__":
     shutil.rmtree(SEEDS, ignore_errors=True)
     parser_seeds()
@@ -214,4 +264,5 @@ if __name__ == "__main__":
     sublist_seeds()
     session_seeds()
     config_seeds()
+    jwt_seeds()
     print("seeds written to", SEEDS)

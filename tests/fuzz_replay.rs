@@ -57,3 +57,9 @@ fn session_inputs() {
 fn config_inputs() {
     replay("config", natsd_fuzz::config::check);
 }
+
+#[cfg(feature = "jwt")]
+#[test]
+fn jwt_inputs() {
+    replay("jwt", natsd_fuzz::jwt::check);
+}

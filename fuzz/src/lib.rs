@@ -7,6 +7,8 @@
 
 pub mod config;
 pub mod input;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod model;
 pub mod parser;
 pub mod roundtrip;
