@@ -460,6 +460,23 @@ fn user_jwts_are_checked_as_nats_server_checks_them() {
         Some("Outside connect times"),
     );
 
+    // Permissions whose subjects are not subjects.
+    for bad in [
+        json!({"pub": {"allow": ["a..b"]}}),
+        json!({"pub": {"deny": ["a q"]}}),
+        json!({"sub": {"allow": ["a q r"]}}),
+        json!({"src": ["10.0.0.0/33"]}),
+        json!({"times": [{"start": "25:00:00", "end": "26:00:00"}]}),
+    ] {
+        let jwt = user_jwt(&user, &w.account, bad, none.clone());
+        servers.check(
+            &with_jwt(jwt, &user),
+            "",
+            VIOLATION,
+            Some("User JWT no longer valid"),
+        );
+    }
+
     // Where from, and how.
     let elsewhere = user_jwt(
         &user,

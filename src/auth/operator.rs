@@ -607,9 +607,37 @@ pub fn check_user<'a>(
     })
 }
 
+/// nats-io/jwt's `Permission.Validate` of one list: subjects that are
+/// not empty, do not start or end with `.` nor hold `..`; a queue only in
+/// subscribe entries.
+fn permission_subjects_valid(list: &jwt::Permission, queues: bool) -> Result<(), String> {
+    for subject in list.allow.iter().chain(list.deny.iter()).flatten() {
+        let mut parts = subject.split(' ');
+        let name = parts.next().unwrap_or_default();
+        let queue = parts.next();
+        if name.is_empty() {
+            return Err("subject cannot be empty".into());
+        }
+        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+            return Err(format!("subject {subject:?} is not a valid subject"));
+        }
+        if queue.is_some() && !queues {
+            return Err(format!(
+                "Permission Subject {subject:?} is not allowed to contain queue"
+            ));
+        }
+        if parts.next().is_some() {
+            return Err(format!("subject {subject:?} contains too many spaces"));
+        }
+    }
+    Ok(())
+}
+
 /// What nats-io/jwt's `UserClaims.Validate` checks besides time.
 fn validate_user(claims: &ClaimsData, user: &jwt::User) -> Result<(), String> {
     let limits = &user.limits;
+    permission_subjects_valid(&limits.permissions.publish, false)?;
+    permission_subjects_valid(&limits.permissions.subscribe, true)?;
     for cidr in limits.src.iter().flatten() {
         if !limits::cidrs_valid(std::slice::from_ref(cidr)) {
             return Err(format!("invalid cidr {cidr:?} in user src limits"));
