@@ -2,7 +2,7 @@
 //! presented: a bcrypt hash is verified, anything else compared in constant
 //! time, as nats-server's `comparePasswords` does.
 
-use sha2::{Digest, Sha256};
+use ring::digest::{Context, SHA256};
 
 /// bcrypt never looks past this many bytes of a password; a longer one is
 /// refused rather than matched on its first 72 bytes.
@@ -46,7 +46,8 @@ const VERIFIED_MAX: usize = 1024;
 impl VerifiedLogins {
     /// `seed` keys the digests (the server's random seed).
     pub fn new(seed: u64) -> VerifiedLogins {
-        let key: [u8; 32] = Sha256::digest(seed.to_le_bytes()).into();
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ring::digest::digest(&SHA256, &seed.to_le_bytes()).as_ref());
         VerifiedLogins {
             key,
             verified: Default::default(),
@@ -58,12 +59,13 @@ impl VerifiedLogins {
         if !is_bcrypt(secret) {
             return matches(secret, presented);
         }
-        let mut h = Sha256::new();
-        h.update(self.key);
-        h.update((secret.len() as u64).to_le_bytes());
-        h.update(secret);
-        h.update(presented);
-        let digest: [u8; 32] = h.finalize().into();
+        let mut h = Context::new(&SHA256);
+        h.update(&self.key);
+        h.update(&(secret.len() as u64).to_le_bytes());
+        h.update(secret.as_bytes());
+        h.update(presented.as_bytes());
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(h.finish().as_ref());
         if self.verified.contains(&digest) {
             return true;
         }

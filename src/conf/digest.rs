@@ -5,7 +5,6 @@
 
 use std::fmt::Write as _;
 
-use sha2::{Digest, Sha256};
 
 use super::value::{Map, Value};
 
@@ -14,7 +13,8 @@ pub fn digest(map: &Map) -> String {
     let mut json = String::new();
     write_map(&mut json, map);
     json.push('\n');
-    let hash = Sha256::digest(json.as_bytes());
+    let hash = ring::digest::digest(&ring::digest::SHA256, json.as_bytes());
+    let hash = hash.as_ref();
     let mut out = String::from("sha256:");
     for byte in hash {
         let _ = write!(out, "{byte:02x}");
