@@ -68,7 +68,10 @@ fn check_token(token: &str) {
         Body::User(_) => &[KeyKind::Account],
         Body::Account(_) | Body::Activation(_) => &[KeyKind::Account, KeyKind::Operator],
     };
-    assert!(expected.contains(&issuer.kind), "an issuer of the wrong role");
+    assert!(
+        expected.contains(&issuer.kind),
+        "an issuer of the wrong role"
+    );
 }
 
 fn check_nkey(text: &str) {
@@ -102,7 +105,13 @@ struct World {
     resolved: operator::Resolved,
 }
 
-fn world() -> World {
+/// The world, made once: every input runs against the same keys.
+fn world() -> &'static World {
+    static WORLD: std::sync::OnceLock<World> = std::sync::OnceLock::new();
+    WORLD.get_or_init(make_world)
+}
+
+fn make_world() -> World {
     let op = KeyPair::from_raw_seed(KeyKind::Operator, [1; 32]);
     let account = KeyPair::from_raw_seed(KeyKind::Account, [2; 32]);
     let scoped = KeyPair::from_raw_seed(KeyKind::Account, [3; 32]);
@@ -197,7 +206,10 @@ fn check_login(rest: &[u8]) {
         if !login.bearer {
             let key = PublicKey::decode(&login.user).expect("an admitted user is a key");
             let sig = natsd::auth::nonce::decode_sig(sig).expect("an admitted sig decodes");
-            assert!(key.verify(NONCE, &sig), "admitted without signing the nonce");
+            assert!(
+                key.verify(NONCE, &sig),
+                "admitted without signing the nonce"
+            );
         }
     }
 }
