@@ -354,6 +354,7 @@ fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
         Server::new(opts).map_err(|e| format!("Error listening on port: {listen}, \"{e}\""))?;
     log::info!("  Name:     {}", server.name());
     log::info!("  ID:       {}", server.id());
+    server.log_start();
     let pid = std::process::id();
     if let Some(path) = &pid_file {
         std::fs::write(path, pid.to_string())

@@ -150,9 +150,6 @@ impl Core {
             let mut opts = opts;
             let now = jwt_login::unix_seconds(clock.start().1);
             let operator = jwt_login::prepare(&mut opts, now);
-            if let Some(state) = &operator {
-                jwt_login::log_start(&opts, state);
-            }
             (opts, operator)
         };
         let mut core = Core {
@@ -189,6 +186,15 @@ impl Core {
         core.attach_account_jwts();
         core.place_routes();
         core
+    }
+
+    /// The start-up lines of operator mode (`Trusted Operators`, ...), as
+    /// nats-server logs them after its name and id.
+    pub fn log_start(&self) {
+        #[cfg(feature = "jwt")]
+        if let Some(state) = &self.operator {
+            jwt_login::log_start(&self.opts, state);
+        }
     }
 
     /// Wall-clock times for the core's instants; its reading is the start.

@@ -128,6 +128,12 @@ impl Server {
         &self.reactor.core.info.server_name
     }
 
+    /// Log what nats-server logs after its name and id (operator mode's
+    /// trusted operators).
+    pub fn log_start(&self) {
+        self.reactor.core.log_start();
+    }
+
     pub fn handle(&self) -> io::Result<ServerHandle> {
         Ok(ServerHandle {
             stop: self.reactor.stop.clone(),
