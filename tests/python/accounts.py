@@ -65,7 +65,7 @@ async def check(url):
 
     apart = await b.subscribe("apart")
     events = await b.subscribe("from_a.events.>")
-    await b.flush()
+    await serve.sync(b)
     await a.publish("apart", b"no")
     await a.publish("events.order.1", b"hello")
     await a.flush()
@@ -82,7 +82,7 @@ async def check(url):
         await msg.respond(b"echo: " + msg.data)
 
     await a.subscribe("svc.echo", cb=responder)
-    await a.flush()
+    await serve.sync(a)
     reply = await b.request("echo", b"ping", timeout=2)
     assert reply.data == b"echo: ping", reply.data
 

@@ -109,27 +109,12 @@ async def refused(url, what, **auth):
     raise AssertionError(f"{what}: the server let the client in")
 
 
-async def sync(nc):
-    """A round trip through the server, after everything `nc` sent before.
-
-    Not `flush()`: nats-py 2.16 writes flush's PING straight to the socket,
-    ahead of commands still pending (a SUB just made), so its PONG does not
-    mean the server has seen them. A message to the client's own inbox
-    queues behind them.
-    """
-    inbox = nc.new_inbox()
-    sentinel = await nc.subscribe(inbox)
-    await nc.publish(inbox, b"sync")
-    assert (await sentinel.next_msg(timeout=2)).data == b"sync"
-    await sentinel.unsubscribe()
-
-
 async def messages_flow(a, b):
     """Publish/subscribe both ways, and a request from b answered by a."""
     on_a = await a.subscribe("greet.a")
     on_b = await b.subscribe("greet.b")
-    await sync(a)
-    await sync(b)
+    await serve.sync(a)
+    await serve.sync(b)
     await a.publish("greet.b", b"hello b")
     await b.publish("greet.a", b"hello a")
     assert (await on_b.next_msg(timeout=2)).data == b"hello b"
@@ -139,7 +124,7 @@ async def messages_flow(a, b):
         await msg.respond(b"echo: " + msg.data)
 
     service = await a.subscribe("svc.echo", cb=responder)
-    await sync(a)
+    await serve.sync(a)
     reply = await b.request("svc.echo", b"ping", timeout=2)
     assert reply.data == b"echo: ping", reply.data
     # Nothing left unread (a drain would wait for it).
@@ -169,9 +154,9 @@ async def check_operator(url, app, other, revoked, revoked_at, scratch):
     dave = Key(nkeys.PREFIX_BYTE_USER)
     d = await connect(url, user_credentials=write("dave.creds", creds(user_jwt(dave, other), dave)))
     apart = await d.subscribe("greet.a")
-    await sync(d)
+    await serve.sync(d)
     await b.publish("greet.a", b"not for OTHER")
-    await sync(b)
+    await serve.sync(b)
     await d.publish("greet.a", b"within OTHER")
     assert (await apart.next_msg(timeout=2)).data == b"within OTHER"
 
