@@ -219,13 +219,22 @@ pub(super) fn accounts(entry: &Entry, opts: &mut Options, report: &mut Report<'_
                         "exports" => config.exports = exports(field)?,
                         "imports" => config.imports = imports(field)?,
                         "nkey" => {
-                            return Err(at_key(
+                            // nats-server checks it and keeps it as the
+                            // account's identity; nothing natsd does reads it.
+                            let key = super::options::string(field)?;
+                            if !valid_account_nkey(key) {
+                                return Err(at_key(
+                                    field,
+                                    format!("Not a valid public nkey for an account: {key:?}"),
+                                ));
+                            }
+                            report.unsupported.push(at_key(
                                 field,
                                 format!(
-                                    "{:?} is not supported: natsd has no NKey authentication yet",
-                                    field.key
+                                    "\"nkey\" of account {:?} is not acted on by natsd",
+                                    account.key
                                 ),
-                            ))
+                            ));
                         }
                         // Without its limits an account would admit more
                         // than the file allows.
@@ -301,6 +310,19 @@ pub(super) fn accounts(entry: &Entry, opts: &mut Options, report: &mut Report<'_
         }
     }
     opts.check_accounts().map_err(|e| at_key(entry, e))
+}
+
+/// nats-server's `nkeys.IsValidPublicAccountKey` (a build without NKeys
+/// only checks the letter).
+fn valid_account_nkey(key: &str) -> bool {
+    #[cfg(feature = "jwt")]
+    {
+        crate::auth::nkeys::is_valid_public_key(key, crate::auth::nkeys::KeyKind::Account)
+    }
+    #[cfg(not(feature = "jwt"))]
+    {
+        key.starts_with('A')
+    }
 }
 
 /// nats-server's text for a user listed twice.
