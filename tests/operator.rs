@@ -271,6 +271,7 @@ struct World {
     no_bearer: KeyPair,
     expired: KeyPair,
     untrusted: KeyPair,
+    defaults: KeyPair,
     revoked: KeyPair,
     revoked_at: i64,
     config: String,
@@ -287,6 +288,7 @@ fn world() -> World {
     let no_bearer = key(KeyKind::Account);
     let expired = key(KeyKind::Account);
     let untrusted = key(KeyKind::Account);
+    let defaults = key(KeyKind::Account);
     let revoked = key(KeyKind::User);
     let revoked_at = now() - 30;
     let op_jwt = operator_jwt(
@@ -308,8 +310,8 @@ fn world() -> World {
                     "signing_keys": [
                         public(&account_signer),
                         {"kind": "user_scope", "key": public(&scoped), "role": "dev",
-                         "template": {"pub": {"allow": ["dev.{{name()}}.>"]}, "sub": {},
-                                      "subs": -1, "data": -1, "payload": -1}}
+                         "template": {"pub": {"allow": ["dev.{{name()}}.>", "team.{{tag(team)}}.>"]},
+                                      "sub": {}, "subs": -1, "data": -1, "payload": -1}}
                     ],
                     "revocations": revocations,
                 }),
@@ -350,6 +352,17 @@ fn world() -> World {
             &untrusted,
             account_jwt(&untrusted, "UNTRUSTED", &key(KeyKind::Operator), json!({})),
         ),
+        (
+            &defaults,
+            account_jwt(
+                &defaults,
+                "DEFAULTS",
+                &operator,
+                json!({"default_permissions": {"pub": {"allow": ["d.>"]}, "sub": {}},
+                       "limits": {"subs": 1, "data": -1, "payload": 2, "imports": -1,
+                                  "exports": -1, "wildcards": true, "conn": -1, "leaf": -1}}),
+            ),
+        ),
     ];
     let preload: String = accounts
         .iter()
@@ -369,6 +382,7 @@ fn world() -> World {
         no_bearer,
         expired,
         untrusted,
+        defaults,
         revoked,
         revoked_at,
         config,
@@ -476,6 +490,20 @@ fn user_jwts_are_checked_as_nats_server_checks_them() {
             Some("User JWT no longer valid"),
         );
     }
+
+    // Inside a window (one that may cross midnight), in UTC.
+    let clock = |t: i64| {
+        let t = t.rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+    };
+    let inside = user_jwt(
+        &user,
+        &w.account,
+        json!({"times": [{"start": clock(now() - 3600), "end": clock(now() + 3600)}],
+               "times_location": "UTC"}),
+        none.clone(),
+    );
+    servers.check(&with_jwt(inside, &user), "", OK, None);
 
     // Where from, and how.
     let elsewhere = user_jwt(
@@ -594,14 +622,48 @@ fn user_jwt_permissions_and_limits_apply() {
     // user itself says nothing (as nsc writes scoped users).
     let bare = natsd::auth::jwt::encode(
         &json!({"sub": public(&user), "name": "kim",
-                "nats": {"type": "user", "version": 2, "issuer_account": public(&w.account)}}),
+                "nats": {"type": "user", "version": 2, "issuer_account": public(&w.account),
+                         "tags": ["team:red", "team:blue"]}}),
         &w.scoped,
         now() - 60,
     );
     servers.check(
         &with_jwt(bare, &user),
-        "PUB dev.kim.x 1\r\nx\r\nPUB dev.other.x 1\r\nx\r\n",
-        "-ERR 'Permissions Violation for Publish to \"dev.other.x\"'\r\nPONG\r\n",
+        "PUB dev.kim.x 1\r\nx\r\nPUB dev.other.x 1\r\nx\r\nPUB team.red.x 1\r\nx\r\n\
+         PUB team.blue.y 1\r\nx\r\nPUB team.green.x 1\r\nx\r\n",
+        "-ERR 'Permissions Violation for Publish to \"dev.other.x\"'\r\n\
+         -ERR 'Permissions Violation for Publish to \"team.green.x\"'\r\nPONG\r\n",
+        None,
+    );
+
+    // A user without permissions gets its account's defaults, and the
+    // account's limits when they are the smaller.
+    let plain = user_jwt(&user, &w.defaults, none.clone(), none.clone());
+    servers.check(
+        &with_jwt(plain.clone(), &user),
+        "PUB d.x 1\r\nx\r\nPUB e.x 1\r\nx\r\nSUB a 1\r\nSUB b 2\r\n",
+        "-ERR 'Permissions Violation for Publish to \"e.x\"'\r\n\
+         -ERR 'maximum subscriptions exceeded'\r\nPONG\r\n",
+        None,
+    );
+    servers.check(
+        &with_jwt(plain, &user),
+        "PUB d.x 3\r\nabc\r\n",
+        "-ERR 'Maximum Payload Violation'\r\n<closed>",
+        None,
+    );
+    // `resp`: a reply to a request it received, once.
+    let responder = user_jwt(
+        &user,
+        &w.account,
+        json!({"pub": {"allow": ["svc"]}, "resp": {"max": 1, "ttl": 0}}),
+        none.clone(),
+    );
+    servers.check(
+        &with_jwt(responder, &user),
+        "SUB svc 1\r\nPUB svc reply.1 1\r\nq\r\nPUB reply.1 1\r\na\r\nPUB reply.1 1\r\nb\r\n",
+        "MSG svc 1 reply.1 1\r\nq\r\n\
+         -ERR 'Permissions Violation for Publish to \"reply.1\"'\r\nPONG\r\n",
         None,
     );
     let with_perms = user_jwt(
