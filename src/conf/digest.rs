@@ -5,7 +5,6 @@
 
 use std::fmt::Write as _;
 
-
 use super::value::{Map, Value};
 
 /// `sha256:<hex>`.
