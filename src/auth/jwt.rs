@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use data_encoding::BASE64URL_NOPAD;
-use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use super::nkeys::{KeyKind, KeyPair, PublicKey};
 
@@ -40,9 +40,122 @@ fn err<T>(text: impl Into<String>) -> Result<T, JwtError> {
     Err(JwtError(text.into()))
 }
 
+/// A JSON object read as Go's `encoding/json` reads one into a struct: a
+/// field matches its key exactly, else in any case; `null` or an absent
+/// key leaves the field at its zero value; a value of the wrong type is
+/// an error. (Claims are read this way, not with serde's derive, which
+/// costs about 150 KiB of code for the same result.)
+#[derive(Clone, Copy)]
+struct Fields<'a>(&'a serde_json::Map<String, Value>);
+
+fn wrong(key: &str) -> JwtError {
+    JwtError(format!("json: cannot unmarshal into field {key}"))
+}
+
+impl<'a> Fields<'a> {
+    /// `value` as an object; `None` for `null`.
+    fn of(value: &'a Value, key: &str) -> Result<Option<Fields<'a>>, JwtError> {
+        match value {
+            Value::Null => Ok(None),
+            Value::Object(map) => Ok(Some(Fields(map))),
+            _ => Err(wrong(key)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        let found = self.0.get(key).or_else(|| {
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        });
+        found.filter(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str) -> Result<String, JwtError> {
+        match self.get(key) {
+            None => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(wrong(key)),
+        }
+    }
+
+    fn int(&self, key: &str) -> Result<i64, JwtError> {
+        match self.get(key) {
+            None => Ok(0),
+            Some(v) => v.as_i64().ok_or_else(|| wrong(key)),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<bool, JwtError> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(wrong(key)),
+        }
+    }
+
+    /// A list of strings; `None` when absent (Go's nil slice).
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, JwtError> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        let Value::Array(items) = value else {
+            return Err(wrong(key));
+        };
+        items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                Value::Null => Ok(String::new()),
+                _ => Err(wrong(key)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    fn object(&self, key: &str) -> Result<Option<Fields<'a>>, JwtError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => Fields::of(v, key),
+        }
+    }
+
+    /// A map of key to Unix time (`revocations`).
+    fn times(&self, key: &str) -> Result<HashMap<String, i64>, JwtError> {
+        let Some(map) = self.object(key)? else {
+            return Ok(HashMap::new());
+        };
+        map.0
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_i64().ok_or_else(|| wrong(key))?)))
+            .collect()
+    }
+
+    /// An array of objects, each read by `read`.
+    fn list<T>(
+        &self,
+        key: &str,
+        read: impl Fn(Fields<'a>) -> Result<T, JwtError>,
+    ) -> Result<Vec<T>, JwtError> {
+        let Some(value) = self.get(key) else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(items) = value else {
+            return Err(wrong(key));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(fields) = Fields::of(item, key)? {
+                out.push(read(fields)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The claims every JWT carries, at the top level of the payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimsData {
     pub aud: String,
     /// Unix seconds; 0 is never.
@@ -58,6 +171,19 @@ pub struct ClaimsData {
 }
 
 impl ClaimsData {
+    fn read(f: Fields<'_>) -> Result<ClaimsData, JwtError> {
+        Ok(ClaimsData {
+            aud: f.string("aud")?,
+            exp: f.int("exp")?,
+            jti: f.string("jti")?,
+            iat: f.int("iat")?,
+            iss: f.string("iss")?,
+            name: f.string("name")?,
+            nbf: f.int("nbf")?,
+            sub: f.string("sub")?,
+        })
+    }
+
     /// nats-io/jwt's `ClaimsData.Validate` time checks at `now` (Unix
     /// seconds): expired once `now` is past `exp`, not valid before `nbf`.
     pub fn time_check(&self, now: i64) -> Result<(), &'static str> {
@@ -102,18 +228,26 @@ impl Body {
 
 /// `allow` and `deny` subject lists. `None` and an empty list differ as
 /// Go's nil and empty slices do (a scoped user must have neither).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permission {
-    #[serde(deserialize_with = "string_list")]
     pub allow: Option<Vec<String>>,
-    #[serde(deserialize_with = "string_list")]
     pub deny: Option<Vec<String>>,
 }
 
+impl Permission {
+    fn read(f: Option<Fields<'_>>) -> Result<Permission, JwtError> {
+        let Some(f) = f else {
+            return Ok(Permission::default());
+        };
+        Ok(Permission {
+            allow: f.strings("allow")?,
+            deny: f.strings("deny")?,
+        })
+    }
+}
+
 /// `resp`: replies a user may publish to requests it received.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResponsePermission {
     pub max: i64,
     /// Nanoseconds.
@@ -121,19 +255,31 @@ pub struct ResponsePermission {
 }
 
 /// A user's or an account's default permissions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
-    #[serde(rename = "pub")]
     pub publish: Permission,
-    #[serde(rename = "sub")]
     pub subscribe: Permission,
     pub resp: Option<ResponsePermission>,
 }
 
+impl Permissions {
+    fn read(f: Fields<'_>) -> Result<Permissions, JwtError> {
+        Ok(Permissions {
+            publish: Permission::read(f.object("pub")?)?,
+            subscribe: Permission::read(f.object("sub")?)?,
+            resp: match f.object("resp")? {
+                None => None,
+                Some(r) => Some(ResponsePermission {
+                    max: r.int("max")?,
+                    ttl: r.int("ttl")?,
+                }),
+            },
+        })
+    }
+}
+
 /// `times`: a daily window, `HH:MM:SS` to `HH:MM:SS`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimeRange {
     pub start: String,
     pub end: String,
@@ -141,14 +287,11 @@ pub struct TimeRange {
 
 /// nats-io/jwt's `UserPermissionLimits`: what a user may do, and what a
 /// scoped signing key's template imposes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserPermissionLimits {
-    #[serde(flatten)]
     pub permissions: Permissions,
     /// Source CIDRs; an array, or (first JWT library) a comma-separated
     /// string.
-    #[serde(deserialize_with = "cidr_list")]
     pub src: Option<Vec<String>>,
     pub times: Option<Vec<TimeRange>>,
     pub times_location: String,
@@ -157,11 +300,33 @@ pub struct UserPermissionLimits {
     pub payload: i64,
     pub bearer_token: bool,
     pub proxy_required: bool,
-    #[serde(deserialize_with = "string_list")]
     pub allowed_connection_types: Option<Vec<String>>,
 }
 
 impl UserPermissionLimits {
+    fn read(f: Fields<'_>) -> Result<UserPermissionLimits, JwtError> {
+        Ok(UserPermissionLimits {
+            permissions: Permissions::read(f)?,
+            src: cidr_list(f)?,
+            times: match f.get("times") {
+                None => None,
+                Some(_) => Some(f.list("times", |t| {
+                    Ok(TimeRange {
+                        start: t.string("start")?,
+                        end: t.string("end")?,
+                    })
+                })?),
+            },
+            times_location: f.string("times_location")?,
+            subs: f.int("subs")?,
+            data: f.int("data")?,
+            payload: f.int("payload")?,
+            bearer_token: f.boolean("bearer_token")?,
+            proxy_required: f.boolean("proxy_required")?,
+            allowed_connection_types: f.strings("allowed_connection_types")?,
+        })
+    }
+
     /// nats-io/jwt's `HasEmptyPermissions`: nothing at all set.
     pub fn is_empty(&self) -> bool {
         *self == UserPermissionLimits::default()
@@ -169,37 +334,53 @@ impl UserPermissionLimits {
 }
 
 /// A user's claims (`nats` of a `user` JWT).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
-    #[serde(flatten)]
     pub limits: UserPermissionLimits,
     /// The account, when a signing key of it signed the user.
     pub issuer_account: String,
-    #[serde(deserialize_with = "string_list")]
     pub tags: Option<Vec<String>>,
 }
 
+impl User {
+    fn read(f: Fields<'_>) -> Result<User, JwtError> {
+        Ok(User {
+            limits: UserPermissionLimits::read(f)?,
+            issuer_account: f.string("issuer_account")?,
+            tags: f.strings("tags")?,
+        })
+    }
+}
+
 /// An operator's claims.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Operator {
-    #[serde(deserialize_with = "string_list")]
     pub signing_keys: Option<Vec<String>>,
     pub account_server_url: String,
-    #[serde(deserialize_with = "string_list")]
     pub operator_service_urls: Option<Vec<String>>,
     pub system_account: String,
     pub assert_server_version: String,
     pub strict_signing_key_usage: bool,
-    #[serde(deserialize_with = "string_list")]
     pub tags: Option<Vec<String>>,
+}
+
+impl Operator {
+    fn read(f: Fields<'_>) -> Result<Operator, JwtError> {
+        Ok(Operator {
+            signing_keys: f.strings("signing_keys")?,
+            account_server_url: f.string("account_server_url")?,
+            operator_service_urls: f.strings("operator_service_urls")?,
+            system_account: f.string("system_account")?,
+            assert_server_version: f.string("assert_server_version")?,
+            strict_signing_key_usage: f.boolean("strict_signing_key_usage")?,
+            tags: f.strings("tags")?,
+        })
+    }
 }
 
 /// An account's limits (`nats.limits`); -1 is no limit, and an absent
 /// field is 0, which nats-server enforces as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountLimits {
     pub subs: i64,
     pub data: i64,
@@ -210,27 +391,44 @@ pub struct AccountLimits {
     pub disallow_bearer: bool,
     pub conn: i64,
     pub leaf: i64,
-    pub mem_storage: i64,
-    pub disk_storage: i64,
-    #[serde(deserialize_with = "any_map")]
-    pub tiered_limits: Option<serde_json::Map<String, serde_json::Value>>,
+    /// JetStream limits that enable JetStream (memory or disk storage, in
+    /// any tier).
+    pub jetstream: bool,
 }
 
 impl AccountLimits {
+    fn read(f: Option<Fields<'_>>) -> Result<AccountLimits, JwtError> {
+        let Some(f) = f else {
+            return Ok(AccountLimits::default());
+        };
+        let storage = |t: Fields<'_>| -> Result<bool, JwtError> {
+            Ok(t.int("mem_storage")? != 0 || t.int("disk_storage")? != 0)
+        };
+        let mut jetstream = storage(f)?;
+        if let Some(tiers) = f.object("tiered_limits")? {
+            for (key, tier) in tiers.0 {
+                if let Some(tier) = Fields::of(tier, key)? {
+                    jetstream |= storage(tier)?;
+                }
+            }
+        }
+        Ok(AccountLimits {
+            subs: f.int("subs")?,
+            data: f.int("data")?,
+            payload: f.int("payload")?,
+            imports: f.int("imports")?,
+            exports: f.int("exports")?,
+            wildcards: f.boolean("wildcards")?,
+            disallow_bearer: f.boolean("disallow_bearer")?,
+            conn: f.int("conn")?,
+            leaf: f.int("leaf")?,
+            jetstream,
+        })
+    }
+
     /// Whether the limits give the account JetStream (natsd has none).
     pub fn jetstream_enabled(&self) -> bool {
-        let tier_enabled = |v: &serde_json::Value| {
-            ["mem_storage", "disk_storage"]
-                .iter()
-                .any(|k| v.get(k).and_then(|x| x.as_i64()).is_some_and(|x| x != 0))
-        };
-        self.mem_storage != 0
-            || self.disk_storage != 0
-            || self
-                .tiered_limits
-                .iter()
-                .flatten()
-                .any(|(_, v)| tier_enabled(v))
+        self.jetstream
     }
 }
 
@@ -243,8 +441,7 @@ pub struct SigningKey {
 
 /// A scoped signing key: users it signs get `template`, whatever their JWT
 /// says, and must say nothing themselves.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserScope {
     pub kind: String,
     pub key: String,
@@ -254,32 +451,46 @@ pub struct UserScope {
 }
 
 /// An account's claims.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Account {
     pub imports: Vec<Import>,
     pub exports: Vec<Export>,
     pub limits: AccountLimits,
-    #[serde(deserialize_with = "signing_keys")]
     pub signing_keys: Vec<SigningKey>,
     /// User keys (or `*`) and the time before which their JWTs are revoked.
     pub revocations: HashMap<String, i64>,
     pub default_permissions: Permissions,
-    #[serde(deserialize_with = "any_map")]
-    pub mappings: Option<serde_json::Map<String, serde_json::Value>>,
-    pub authorization: ExternalAuthorization,
-    #[serde(deserialize_with = "string_list")]
+    /// Subject mappings (natsd does not act on them).
+    pub has_mappings: bool,
+    /// Auth callout users (natsd does not act on them).
+    pub auth_users: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
     pub description: String,
     pub info_url: String,
 }
 
-/// Auth callout (`nats.authorization`); enabled when it names users.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ExternalAuthorization {
-    #[serde(deserialize_with = "string_list")]
-    pub auth_users: Option<Vec<String>>,
+impl Account {
+    fn read(f: Fields<'_>) -> Result<Account, JwtError> {
+        Ok(Account {
+            imports: f.list("imports", Import::read)?,
+            exports: f.list("exports", Export::read)?,
+            limits: AccountLimits::read(f.object("limits")?)?,
+            signing_keys: signing_keys(f)?,
+            revocations: f.times("revocations")?,
+            default_permissions: match f.object("default_permissions")? {
+                Some(p) => Permissions::read(p)?,
+                None => Permissions::default(),
+            },
+            has_mappings: f.object("mappings")?.is_some_and(|m| !m.0.is_empty()),
+            auth_users: match f.object("authorization")? {
+                Some(a) => a.strings("auth_users")?,
+                None => None,
+            },
+            tags: f.strings("tags")?,
+            description: f.string("description")?,
+            info_url: f.string("info_url")?,
+        })
+    }
 }
 
 /// `stream` or `service`.
@@ -291,27 +502,23 @@ pub enum ExportType {
     Service,
 }
 
-impl<'de> Deserialize<'de> for ExportType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
+impl ExportType {
+    fn read(f: Fields<'_>, key: &str) -> Result<ExportType, JwtError> {
+        let text = f.string(key)?;
         match text.to_lowercase().as_str() {
             "stream" => Ok(ExportType::Stream),
             "service" => Ok(ExportType::Service),
             "" => Ok(ExportType::Unknown),
-            _ => Err(serde::de::Error::custom(format!(
-                "unknown export type {text:?}"
-            ))),
+            _ => err(format!("unknown export type {text:?}")),
         }
     }
 }
 
 /// What an account offers other accounts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Export {
     pub name: String,
     pub subject: String,
-    #[serde(rename = "type")]
     pub kind: ExportType,
     /// Private: an importer needs an activation token.
     pub token_req: bool,
@@ -326,9 +533,27 @@ pub struct Export {
     pub info_url: String,
 }
 
+impl Export {
+    fn read(f: Fields<'_>) -> Result<Export, JwtError> {
+        Ok(Export {
+            name: f.string("name")?,
+            subject: f.string("subject")?,
+            kind: ExportType::read(f, "type")?,
+            token_req: f.boolean("token_req")?,
+            revocations: f.times("revocations")?,
+            response_type: f.string("response_type")?,
+            response_threshold: f.int("response_threshold")?,
+            account_token_position: u32::try_from(f.int("account_token_position")?)
+                .map_err(|_| wrong("account_token_position"))?,
+            advertise: f.boolean("advertise")?,
+            description: f.string("description")?,
+            info_url: f.string("info_url")?,
+        })
+    }
+}
+
 /// What an account takes from another's exports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Import {
     pub name: String,
     /// The subject in the exporting account.
@@ -340,46 +565,41 @@ pub struct Import {
     /// Deprecated form of `local_subject`.
     pub to: String,
     pub local_subject: String,
-    #[serde(rename = "type")]
     pub kind: ExportType,
     pub share: bool,
     pub allow_trace: bool,
 }
 
+impl Import {
+    fn read(f: Fields<'_>) -> Result<Import, JwtError> {
+        Ok(Import {
+            name: f.string("name")?,
+            subject: f.string("subject")?,
+            account: f.string("account")?,
+            token: f.string("token")?,
+            to: f.string("to")?,
+            local_subject: f.string("local_subject")?,
+            kind: ExportType::read(f, "type")?,
+            share: f.boolean("share")?,
+            allow_trace: f.boolean("allow_trace")?,
+        })
+    }
+}
+
 /// An activation: the exporter lets account `sub` import `subject`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Activation {
     pub subject: String,
     pub kind: ExportType,
     pub issuer_account: String,
 }
 
-/// A JSON list of strings, `null` as absent.
-fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    Option::<Vec<String>>::deserialize(d)
-}
-
-fn any_map<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<serde_json::Map<String, serde_json::Value>>, D::Error> {
-    Option::deserialize(d)
-}
-
 /// `src`: an array kept as written, or a comma-separated string split,
 /// trimmed, lower-cased and without empty or repeated entries (Go's
 /// `CIDRList.UnmarshalJSON`).
-fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Form {
-        List(Vec<String>),
-        Text(String),
-    }
-    Ok(match Option::<Form>::deserialize(d)? {
-        None => None,
-        Some(Form::List(list)) => Some(list),
-        Some(Form::Text(text)) => {
+fn cidr_list(f: Fields<'_>) -> Result<Option<Vec<String>>, JwtError> {
+    match f.get("src") {
+        Some(Value::String(text)) => {
             let mut list: Vec<String> = Vec::new();
             for item in text.split(',') {
                 let item = item.trim().to_lowercase();
@@ -387,41 +607,57 @@ fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::
                     list.push(item);
                 }
             }
-            Some(list)
+            Ok(Some(list))
         }
-    })
+        _ => f.strings("src"),
+    }
 }
 
 /// `signing_keys`: each a key, or a scope object (`kind: user_scope`).
-fn signing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SigningKey>, D::Error> {
-    let items = Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+fn signing_keys(f: Fields<'_>) -> Result<Vec<SigningKey>, JwtError> {
+    let Some(value) = f.get("signing_keys") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(items) = value else {
+        return Err(wrong("signing_keys"));
+    };
     let mut keys = Vec::new();
     for item in items {
         match item {
-            serde_json::Value::String(key) => keys.push(SigningKey { key, scope: None }),
-            serde_json::Value::Object(ref map) => {
-                let kind = map.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+            Value::String(key) => keys.push(SigningKey {
+                key: key.clone(),
+                scope: None,
+            }),
+            Value::Object(map) => {
+                let scope = Fields(map);
+                let kind = scope.string("kind")?;
                 if kind != "user_scope" {
-                    return Err(serde::de::Error::custom(format!(
+                    return err(format!(
                         "unknown signing key scope {:?}",
-                        map.get("type").and_then(|k| k.as_str()).unwrap_or("")
-                    )));
+                        scope.string("type").unwrap_or_default()
+                    ));
                 }
                 // A scope's template starts from nats-io/jwt's
                 // `NewUserScope`: no limits.
-                let mut template = serde_json::json!({"subs": -1, "data": -1, "payload": -1});
-                if let Some(serde_json::Value::Object(given)) = map.get("template") {
-                    for (k, v) in given {
-                        template[k] = v.clone();
+                let mut template = serde_json::Map::new();
+                for key in ["subs", "data", "payload"] {
+                    template.insert(key.into(), Value::from(NO_LIMIT));
+                }
+                if let Some(given) = scope.object("template")? {
+                    for (k, v) in given.0 {
+                        template.insert(k.clone(), v.clone());
                     }
                 }
-                let mut scope = map.clone();
-                scope.insert("template".into(), template);
-                let scope: UserScope = serde_json::from_value(serde_json::Value::Object(scope))
-                    .map_err(serde::de::Error::custom)?;
+                let key = scope.string("key")?;
                 keys.push(SigningKey {
-                    key: scope.key.clone(),
-                    scope: Some(Box::new(scope)),
+                    key: key.clone(),
+                    scope: Some(Box::new(UserScope {
+                        kind,
+                        key,
+                        role: scope.string("role")?,
+                        template: UserPermissionLimits::read(Fields(&template))?,
+                        description: scope.string("description")?,
+                    })),
                 });
             }
             _ => {}
@@ -430,40 +666,19 @@ fn signing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SigningKey>, D::E
     Ok(keys)
 }
 
-#[derive(Deserialize)]
-struct Header {
-    #[serde(default)]
-    typ: String,
-    #[serde(default)]
-    alg: String,
-}
-
-/// The claim type and version, from the top-level `type` (first JWT
-/// library) or `nats.type` and `nats.version`.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Identifier {
-    #[serde(rename = "type")]
-    top_type: String,
-    nats: GenericFields,
-    /// First-library tokens kept these at the top level.
-    issuer_account: String,
-    #[serde(deserialize_with = "string_list")]
-    tags: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct GenericFields {
-    #[serde(rename = "type")]
-    kind: String,
-    version: i64,
-}
-
 fn b64(part: &str) -> Result<Vec<u8>, JwtError> {
     BASE64URL_NOPAD
         .decode(part.as_bytes())
         .map_err(|e| JwtError(format!("illegal base64 data: {e}")))
+}
+
+/// A part of the token as a JSON object.
+fn json_object(part: &str, what: &str) -> Result<serde_json::Map<String, Value>, JwtError> {
+    match serde_json::from_slice(&b64(part)?) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => err(format!("invalid {what}: not an object")),
+        Err(e) => err(format!("invalid {what}: {e}")),
+    }
 }
 
 /// Decode and check `token` as nats-io/jwt's `Decode` does.
@@ -478,71 +693,62 @@ pub fn decode(token: &str) -> Result<Token, JwtError> {
     if chunks.len() != 3 {
         return err("expected 3 chunks");
     }
-    let header: Header = serde_json::from_slice(&b64(chunks[0])?)
-        .map_err(|e| JwtError(format!("invalid header: {e}")))?;
-    if !header.typ.eq_ignore_ascii_case("JWT") {
-        return err(format!("not supported type {:?}", header.typ));
+    let header = json_object(chunks[0], "header")?;
+    let header = Fields(&header);
+    let (typ, alg) = (header.string("typ")?, header.string("alg")?);
+    if !typ.eq_ignore_ascii_case("JWT") {
+        return err(format!("not supported type {typ:?}"));
     }
-    let alg = header.alg.to_lowercase();
-    if alg != "ed25519" && alg != "ed25519-nkey" {
-        return err(format!("unexpected {:?} algorithm", header.alg));
+    let lower = alg.to_lowercase();
+    if lower != "ed25519" && lower != "ed25519-nkey" {
+        return err(format!("unexpected {alg:?} algorithm"));
     }
-    let payload = b64(chunks[1])?;
-    let id: Identifier =
-        serde_json::from_slice(&payload).map_err(|e| JwtError(format!("invalid claims: {e}")))?;
-    let (kind, version) = if id.top_type.is_empty() {
-        (id.nats.kind.as_str(), id.nats.version)
+    let payload = json_object(chunks[1], "claims")?;
+    let top = Fields(&payload);
+    let nats = top.object("nats")?;
+    let empty = serde_json::Map::new();
+    let nats = nats.unwrap_or(Fields(&empty));
+    // First-library tokens have the type (and more) at the top level.
+    let top_type = top.string("type")?;
+    let (kind, version) = if top_type.is_empty() {
+        (nats.string("type")?, nats.int("version")?)
     } else {
-        (id.top_type.as_str(), 1)
+        (top_type, 1)
     };
     if version > 2 {
         return err("JWT was generated by a newer version ");
     }
-    let claims: ClaimsData =
-        serde_json::from_slice(&payload).map_err(|e| JwtError(format!("invalid claims: {e}")))?;
-    let nats = serde_json::from_slice::<serde_json::Value>(&payload)
-        .ok()
-        .and_then(|mut v| v.get_mut("nats").map(serde_json::Value::take))
-        .unwrap_or(serde_json::Value::Null);
-    let nats = if nats.is_null() {
-        serde_json::json!({})
-    } else {
-        nats
-    };
-    let known = matches!(kind, "operator" | "account" | "user" | "activation");
+    let claims = ClaimsData::read(top)?;
+    let known = matches!(
+        kind.as_str(),
+        "operator" | "account" | "user" | "activation"
+    );
     if known && version != 1 && version != 2 {
         return err(format!(
             "library supports version 2 or less - received {version}"
         ));
     }
-    let parse = |what: &str| JwtError(format!("invalid {what} claims"));
-    let body = match kind {
-        "operator" => Body::Operator(serde_json::from_value(nats).map_err(|_| parse(kind))?),
-        "account" => Body::Account(serde_json::from_value(nats).map_err(|_| parse(kind))?),
+    let body = match kind.as_str() {
+        "operator" => Body::Operator(Operator::read(nats)?),
+        "account" => Body::Account(Box::new(Account::read(nats)?)),
         "user" => {
-            let mut user: Box<User> = serde_json::from_value(nats).map_err(|_| parse(kind))?;
+            let mut user = User::read(nats)?;
             if version == 1 {
-                user.issuer_account = id.issuer_account.clone();
-                user.tags = id.tags.clone();
+                user.issuer_account = top.string("issuer_account")?;
+                user.tags = top.strings("tags")?;
             }
-            Body::User(user)
+            Body::User(Box::new(user))
         }
-        "activation" => {
-            let mut activation: Activation = if version == 1 {
-                // The first library called the kind `type`.
-                let mut v1 = nats;
-                if let Some(t) = v1.get("type").cloned() {
-                    v1["kind"] = t;
-                }
-                serde_json::from_value(v1).map_err(|_| parse(kind))?
+        "activation" => Body::Activation(Activation {
+            subject: nats.string("subject")?,
+            // The first library called the kind `type`.
+            kind: ExportType::read(nats, if version == 1 { "type" } else { "kind" })?,
+            issuer_account: if version == 1 {
+                top.string("issuer_account")?
             } else {
-                serde_json::from_value(nats).map_err(|_| parse(kind))?
-            };
-            if version == 1 {
-                activation.issuer_account = id.issuer_account.clone();
-            }
-            Body::Activation(activation)
-        }
+                nats.string("issuer_account")?
+            },
+        }),
         "cluster" => return err("ClusterClaims are not supported"),
         "server" => return err("ServerClaims are not supported"),
         // Generic claims are verified as first-library tokens, so a
@@ -748,6 +954,37 @@ mod tests {
         assert_eq!(body.limits.src, Some(vec!["10.0.0.0/8".to_string()]));
         assert_eq!(body.limits.subs, -1);
         assert!(!body.limits.is_empty());
+    }
+
+    #[test]
+    fn claims_are_read_as_go_reads_them() {
+        let account = pair(KeyKind::Account, 1);
+        // Keys in another case match, null is the zero value, an unknown
+        // key is ignored.
+        let token = encode(
+            &json!({"sub": "U", "EXP": 5, "Name": null, "extra": [1],
+                    "nats": {"Type": "user", "version": 2, "Pub": {"Allow": ["x"]},
+                             "bearer_token": null}}),
+            &account,
+            1,
+        );
+        let (claims, user) = decode(&token).unwrap().into_user().unwrap();
+        assert_eq!((claims.exp, claims.name.as_str()), (5, ""));
+        assert_eq!(
+            user.limits.permissions.publish.allow,
+            Some(vec!["x".into()])
+        );
+        assert!(!user.limits.bearer_token);
+        // A value of the wrong type is an error, as in Go.
+        for bad in [
+            json!({"sub": "U", "exp": "5", "nats": {"type": "user", "version": 2}}),
+            json!({"sub": "U", "nats": {"type": "user", "version": 2, "subs": 1.5}}),
+            json!({"sub": "U", "nats": {"type": "user", "version": 2, "pub": {"allow": "x"}}}),
+            json!({"sub": "U", "nats": {"type": "account", "version": 2,
+                                        "exports": [{"type": "bogus"}]}}),
+        ] {
+            assert!(decode(&encode(&bad, &account, 1)).is_err(), "{bad}");
+        }
     }
 
     #[test]
