@@ -120,7 +120,8 @@ pub fn time_left(windows: &[Window], second_of_day: u32) -> Option<u32> {
 /// (what Go's `time.Local` gives `times` without `times_location`).
 #[allow(unsafe_code)]
 pub fn local_utc_offset(unix: i64) -> i64 {
-    let t: libc::time_t = unix as libc::time_t;
+    // `time_t`'s width is the platform's (named, musl's is deprecated).
+    let t = unix as _;
     // SAFETY: localtime_r writes only into `tm`, which lives on this stack,
     // and reads only `t`; a null return leaves the offset at zero.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
