@@ -16,6 +16,17 @@ pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
 /// This build serves HTTP monitoring: it has the `monitor` cargo feature.
 pub const MONITOR_BUILT: bool = cfg!(feature = "monitor");
+/// nats-server's connection types (`allowed_connection_types`).
+pub const CONNECTION_TYPES: [&str; 7] = [
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+    "IN_PROCESS",
+];
+
 /// This build knows NKeys and JWTs: it has the `jwt` cargo feature.
 pub const JWT_BUILT: bool = cfg!(feature = "jwt");
 

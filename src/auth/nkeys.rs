@@ -28,6 +28,16 @@ const PREFIX_SEED: u8 = 18 << 3;
 const PREFIX_PRIVATE: u8 = 15 << 3;
 
 impl KeyKind {
+    /// Every role, in nats-io/nkeys' order.
+    pub const ALL: [KeyKind; 6] = [
+        KeyKind::Operator,
+        KeyKind::Account,
+        KeyKind::User,
+        KeyKind::Server,
+        KeyKind::Cluster,
+        KeyKind::Curve,
+    ];
+
     pub const fn prefix(self) -> u8 {
         match self {
             KeyKind::Operator => 14 << 3,
@@ -40,16 +50,7 @@ impl KeyKind {
     }
 
     fn from_prefix(byte: u8) -> Option<KeyKind> {
-        [
-            KeyKind::Operator,
-            KeyKind::Account,
-            KeyKind::User,
-            KeyKind::Server,
-            KeyKind::Cluster,
-            KeyKind::Curve,
-        ]
-        .into_iter()
-        .find(|k| k.prefix() == byte)
+        KeyKind::ALL.into_iter().find(|k| k.prefix() == byte)
     }
 
     /// How nats-server names the role in its messages.
@@ -313,14 +314,7 @@ mod tests {
 
     #[test]
     fn keys_round_trip_for_every_role() {
-        for kind in [
-            KeyKind::Operator,
-            KeyKind::Account,
-            KeyKind::User,
-            KeyKind::Server,
-            KeyKind::Cluster,
-            KeyKind::Curve,
-        ] {
+        for kind in KeyKind::ALL {
             let pair = KeyPair::from_raw_seed(kind, [kind.prefix(); 32]);
             let public = pair.public_key().encode();
             assert_eq!(public.len(), 56);

@@ -519,19 +519,10 @@ pub fn check_user<'a>(
         return refuse("Account does not allow bearer tokens");
     }
     if let Some(types) = &limits.allowed_connection_types {
-        const KNOWN: [&str; 7] = [
-            "STANDARD",
-            "WEBSOCKET",
-            "LEAFNODE",
-            "LEAFNODE_WS",
-            "MQTT",
-            "MQTT_WS",
-            "IN_PROCESS",
-        ];
         let known: Vec<String> = types
             .iter()
             .map(|t| t.to_uppercase())
-            .filter(|t| KNOWN.contains(&t.as_str()))
+            .filter(|t| crate::options::CONNECTION_TYPES.contains(&t.as_str()))
             .collect();
         if known.len() < types.len() {
             log::debug!("invalid connection types {types:?}");

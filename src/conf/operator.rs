@@ -20,26 +20,12 @@ const NO_NATS_RESOLVER: &str = "the nats-based account resolvers (full, cache) a
 /// The strings of a string-or-array value (nats-server's texts for other
 /// types, `what` naming the key).
 fn strings<'a>(entry: &'a Entry, what: &str) -> Result<Vec<&'a str>> {
-    match &entry.value.value {
-        Value::String(s) => Ok(vec![s.as_str()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match &item.value {
-                Value::String(s) => Ok(s.as_str()),
-                other => Err(Diagnostic::at(
-                    item.pos.clone(),
-                    format!(
-                        "error parsing {what}: unsupported type in array {}",
-                        other.kind()
-                    ),
-                )),
-            })
-            .collect(),
-        other => Err(at_key(
+    super::options::string_or_list(entry, what, |other| {
+        at_key(
             entry,
             format!("error parsing {what}: unsupported type {}", other.kind()),
-        )),
-    }
+        )
+    })
 }
 
 /// `operator: <file or JWT>` (or a list): nats-server's `readOperatorJWT`

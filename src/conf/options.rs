@@ -450,34 +450,14 @@ fn jetstream_enabled(entry: &Entry) -> bool {
 /// Whether an `allowed_connection_types` list admits plain client
 /// connections, after checking every name as nats-server does.
 fn allows_standard_connections(field: &Entry) -> Result<bool> {
-    const KNOWN: [&str; 7] = [
-        "STANDARD",
-        "WEBSOCKET",
-        "LEAFNODE",
-        "LEAFNODE_WS",
-        "MQTT",
-        "MQTT_WS",
-        "IN_PROCESS",
-    ];
-    let names: Vec<&str> = match &field.value.value {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match &item.value {
-                Value::String(s) => Ok(s.as_str()),
-                other => Err(Diagnostic::at(
-                    item.pos.clone(),
-                    format!(
-                        "error parsing allowed connection types: unsupported type in array {}",
-                        other.kind()
-                    ),
-                )),
-            })
-            .collect::<Result<_>>()?,
-        other => return Err(wrong_type(field, "an array of strings", other)),
-    };
+    let names = string_or_list(field, "allowed connection types", |other| {
+        wrong_type(field, "an array of strings", other)
+    })?;
     for name in &names {
-        if !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+        if !crate::options::CONNECTION_TYPES
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(name))
+        {
             return Err(at_key(field, format!("unknown connection type {name:?}")));
         }
     }
@@ -485,6 +465,33 @@ fn allows_standard_connections(field: &Entry) -> Result<bool> {
 }
 
 // ---- values of the types nats-server expects ---------------------------
+
+/// A string or an array of strings; an item of another type is refused
+/// with nats-server's `error parsing WHAT: unsupported type in array`,
+/// a value of another type with `not_strings`.
+pub(super) fn string_or_list<'a>(
+    entry: &'a Entry,
+    what: &str,
+    not_strings: impl Fn(&Value) -> Diagnostic,
+) -> Result<Vec<&'a str>> {
+    match &entry.value.value {
+        Value::String(s) => Ok(vec![s.as_str()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match &item.value {
+                Value::String(s) => Ok(s.as_str()),
+                other => Err(Diagnostic::at(
+                    item.pos.clone(),
+                    format!(
+                        "error parsing {what}: unsupported type in array {}",
+                        other.kind()
+                    ),
+                )),
+            })
+            .collect(),
+        other => Err(not_strings(other)),
+    }
+}
 
 pub(super) fn string(entry: &Entry) -> Result<&str> {
     match &entry.value.value {
