@@ -35,7 +35,7 @@ fn reference() -> Option<String> {
 struct Servers {
     natsd: Running,
     reference: Option<Running>,
-    _dir: PathBuf,
+    dir: PathBuf,
 }
 
 impl Servers {
@@ -67,7 +67,15 @@ impl Servers {
         Servers {
             natsd,
             reference,
-            _dir: dir,
+            dir,
+        }
+    }
+
+    /// Rewrite the configuration both read, and have both reload it.
+    fn reload(&self, config: &str) {
+        std::fs::write(self.dir.join("server.conf"), config).unwrap();
+        for (_, server) in self.each() {
+            server.signal("HUP");
         }
     }
 
@@ -1022,5 +1030,48 @@ fn monitoring_shows_jwt_accounts_and_users_as_nats_server_does() {
     }
     if seen.len() == 2 {
         assert_eq!(seen[0], seen[1], "natsd, then nats-server");
+    }
+}
+
+#[test]
+fn a_reload_that_revokes_a_user_closes_its_connection() {
+    let operator = key(KeyKind::Operator);
+    let account = key(KeyKind::Account);
+    let user = key(KeyKind::User);
+    let config = |revocations: serde_json::Value| {
+        let account_jwt = account_jwt(
+            &account,
+            "A",
+            &operator,
+            json!({"revocations": revocations}),
+        );
+        format!(
+            "operator: {}\nresolver: MEMORY\nresolver_preload: {{ {}: {account_jwt} }}\n",
+            operator_jwt(&operator, "OP", json!({})),
+            public(&account)
+        )
+    };
+    let servers = Servers::start("jwt-reload", &config(json!({})));
+    let issued = now() - 100;
+    let clients: Vec<Client> = servers
+        .each()
+        .into_iter()
+        .map(|(_, server)| {
+            login(
+                server,
+                &user,
+                user_jwt_issued(&user, &account, json!({}), issued),
+            )
+        })
+        .collect();
+    let mut revoked = serde_json::Map::new();
+    revoked.insert(public(&user), now().into());
+    servers.reload(&config(serde_json::Value::Object(revoked)));
+    for ((name, _), mut client) in servers.each().into_iter().zip(clients) {
+        let rest = read_until(&mut client.sock, |b| b.ends_with(b"<closed>"));
+        assert!(
+            rest.ends_with("-ERR 'User Authentication Revoked'\r\n<closed>"),
+            "{name}: {rest:?}"
+        );
     }
 }

@@ -433,12 +433,15 @@ pub struct UserLogin {
 pub struct Refusal {
     pub log: String,
     pub error: bool,
+    /// The user is revoked (what a connected client is told apart).
+    pub revoked: bool,
 }
 
 fn refuse<T>(log: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal {
         log: log.into(),
         error: false,
+        revoked: false,
     })
 }
 
@@ -550,13 +553,18 @@ pub fn check_user<'a>(
         }
     }
     if jwt::is_revoked(&account.account.revocations, &claims.sub, claims.iat) {
-        return refuse("User authentication revoked");
+        return Err(Refusal {
+            log: "User authentication revoked".into(),
+            error: false,
+            revoked: true,
+        });
     }
     let src = limits.src.as_deref().unwrap_or_default();
     if !limits::src_allows(src, presented.ip) {
         return Err(Refusal {
             log: format!("Bad src Ip {}", presented.ip),
             error: true,
+            revoked: false,
         });
     }
     let window = match connect_window(&limits, now) {
@@ -565,6 +573,7 @@ pub fn check_user<'a>(
             return Err(Refusal {
                 log: "Outside connect times".into(),
                 error: true,
+                revoked: false,
             })
         }
     };

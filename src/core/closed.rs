@@ -42,6 +42,8 @@ pub enum CloseReason {
     ServerShutdown,
     /// A user JWT (or its connect window) expired.
     AuthenticationExpired,
+    /// A reload revoked the user's JWT.
+    CredentialsRevoked,
     MaxAccountConnectionsExceeded,
 }
 
@@ -64,6 +66,7 @@ impl CloseReason {
             CloseReason::WriteError => "Write Error",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::CredentialsRevoked => "Credentials Revoked",
             CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
         }
     }

@@ -121,7 +121,7 @@ impl Core {
             jwt: conn.opts.jwt(),
             sig: conn.opts.sig(),
             nonce,
-            ip: conn.addr.ip(),
+            ip: conn.addr.ip().to_canonical(),
         };
         let checked = if conn.opts.new_account || conn.opts.named_account {
             Err(None)
@@ -130,6 +130,23 @@ impl Core {
         };
         let login = match checked {
             Ok(login) => login,
+            // A connected client revoked by a reload is told so, as
+            // nats-server tells one revoked by an account update.
+            Err(Some(refusal)) if refusal.revoked && conn.user_jwt.is_some() => {
+                let account = self.accounts.list[conn.account as usize]
+                    .jwt
+                    .as_ref()
+                    .map_or("", |j| j.name_tag());
+                log::debug!(
+                    "{} - cid:{} - {} - Account:{account}",
+                    conn.addr,
+                    conn.cid,
+                    text::USER_AUTHENTICATION_REVOKED
+                );
+                self.send_err(key, text::USER_AUTHENTICATION_REVOKED);
+                self.close(key, CloseReason::CredentialsRevoked);
+                return false;
+            }
             Err(refusal) => {
                 if let Some(refusal) = refusal {
                     if refusal.error {

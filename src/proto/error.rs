@@ -114,6 +114,7 @@ pub const NO_RESPONDERS_REQUIRES_HEADERS: &str = "no responders requires headers
 pub const INVALID_CLIENT_PROTOCOL: &str = "invalid client protocol";
 pub const MAX_ACCOUNT_CONNECTIONS_EXCEEDED: &str = "maximum account active connections exceeded";
 pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
+pub const USER_AUTHENTICATION_REVOKED: &str = "User Authentication Revoked";
 
 /// Every text natsd can send in an `-ERR`, for tests and fuzz targets that
 /// check a server never says anything else.
@@ -132,4 +133,5 @@ pub const ALL: &[&str] = &[
     INVALID_CLIENT_PROTOCOL,
     MAX_ACCOUNT_CONNECTIONS_EXCEEDED,
     USER_AUTHENTICATION_EXPIRED,
+    USER_AUTHENTICATION_REVOKED,
 ];
