@@ -199,6 +199,13 @@ t: a / b
     "env-cycle": b"port: $SELF\nx: $BROKEN\n",
     "include-loop": b"include loop.conf\ninclude bad.conf\n",
     "deep": b"a: " + b"[" * 70 + b"]" * 70 + b"\n",
+    "accounts": b'accounts {\n  A: {\n    users: [ {user: a, password: "$2a$04$abcdefghijklmnopqrstuu", permissions: {publish: {allow: ["a.>"], deny: "a.x"}, subscribe: ["b.*", "q g"], allow_responses: {max: 2, expires: "5s"}}} ]\n    default_permissions: { pub: "d.>" }\n    exports: [ {stream: "events.>"}, {service: "svc.>", response_type: stream, response_threshold: "2s", accounts: [B]} ]\n  }\n  B {\n    users: [ {user: b, password: b} ]\n    imports: [\n      {stream: {account: A, subject: "events.>"}, prefix: from_a}\n      {stream: {account: A, subject: "events.*"}, to: "mapped.$1"}\n      {service: {account: A, subject: "svc.echo"}, to: echo}\n    ]\n  }\n  SYS: {}\n}\nsystem_account: SYS\nauthorization { default_permissions: {subscribe: {deny: ">"}}, users: [{user: g, password: g, permissions: {allow_responses: true}}] }\nno_auth_user: g\n',
+    "accounts-list": b'accounts: [X, Y ]\nauthorization { timeout: 1, users: [ {user: x, password: y} ] }\n',
+    "operator": b"operator: eyJhbGciOiJlZDI1NTE5In0.e30.e30\nresolver: MEMORY\n"
+    b"resolver_preload { ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R: x.y.z }\n"
+    b"trusted_keys: [OABC]\nsystem_account: ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R\n",
+    "nkey-users": b"authorization { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, "
+    b"permissions: {publish: a}} ] }\nno_auth_user: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\n",
 }
 
 
