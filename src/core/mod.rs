@@ -213,6 +213,9 @@ impl Core {
     /// A new client connection: its INFO is queued, or it is refused when
     /// there are too many. Returns its key, the reactor's token for it.
     pub fn accept(&mut self, addr: SocketAddr, now: Instant) -> usize {
+        // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`;
+        // nats-server's logs, INFO and checks name them `a.b.c.d`.
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
         let cid = self.next_cid;
         self.next_cid += 1;
         let mut parser = Parser::new(
