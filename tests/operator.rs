@@ -1075,3 +1075,36 @@ fn a_reload_that_revokes_a_user_closes_its_connection() {
         );
     }
 }
+
+#[test]
+fn an_account_jwt_that_expires_closes_its_clients() {
+    let operator = key(KeyKind::Operator);
+    let account = key(KeyKind::Account);
+    let expires = now() + 4;
+    let config = format!(
+        "operator: {}\nresolver: MEMORY\nresolver_preload: {{ {}: {} }}\n",
+        operator_jwt(&operator, "OP", json!({})),
+        public(&account),
+        account_jwt_with(&account, "A", &operator, json!({}), json!({"exp": expires}))
+    );
+    let servers = Servers::start("jwt-account-expiry", &config);
+    let user = key(KeyKind::User);
+    let clients: Vec<Client> = servers
+        .each()
+        .into_iter()
+        .map(|(_, server)| {
+            login(
+                server,
+                &user,
+                user_jwt(&user, &account, json!({}), json!({})),
+            )
+        })
+        .collect();
+    for ((name, _), mut client) in servers.each().into_iter().zip(clients) {
+        let rest = read_until(&mut client.sock, |b| b.ends_with(b"<closed>"));
+        assert!(
+            rest.ends_with("-ERR 'Account Authentication Expired'\r\n<closed>"),
+            "{name}: {rest:?}"
+        );
+    }
+}

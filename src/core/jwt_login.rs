@@ -218,6 +218,67 @@ impl Core {
         true
     }
 
+    /// A timer for each account whose JWT expires, at its `exp`.
+    pub(super) fn schedule_account_expiries(&mut self, now: Instant) {
+        let unix = unix_seconds(self.clock.at(now));
+        for (index, account) in self.accounts.list.iter().enumerate() {
+            let Some(exp) = account.jwt.as_ref().map(|j| j.claims.exp) else {
+                continue;
+            };
+            if exp == 0 {
+                continue;
+            }
+            let left = std::time::Duration::from_secs(u64::try_from(exp - unix).unwrap_or(0));
+            self.timers.schedule(super::timers::Timer {
+                at: now + left,
+                key: index,
+                cid: 0,
+                kind: TimerKind::AccountExpiry,
+            });
+        }
+    }
+
+    /// An account's JWT expired: nats-server's `expiredTimeout` tells each
+    /// of its clients and closes it.
+    pub(super) fn account_expiry_timer(&mut self, account: u32, now: Instant) {
+        let unix = unix_seconds(self.clock.at(now));
+        let expired = self.accounts.list[account as usize]
+            .jwt
+            .as_ref()
+            .is_some_and(|j| j.expired(unix));
+        if !expired {
+            // Replaced by a reload, or the timer came a moment early.
+            if let Some(j) = &self.accounts.list[account as usize].jwt {
+                if j.claims.exp > unix {
+                    self.timers.schedule(super::timers::Timer {
+                        at: now + std::time::Duration::from_secs((j.claims.exp - unix) as u64),
+                        key: account as usize,
+                        cid: 0,
+                        kind: TimerKind::AccountExpiry,
+                    });
+                }
+            }
+            return;
+        }
+        let keys: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.account == account && c.connected && !c.is_closing())
+            .map(|(key, _)| key)
+            .collect();
+        for key in keys {
+            let conn = &self.conns[key];
+            log::debug!(
+                "{} - cid:{} - {}",
+                conn.addr,
+                conn.cid,
+                text::ACCOUNT_AUTHENTICATION_EXPIRED
+            );
+            self.send_err(key, text::ACCOUNT_AUTHENTICATION_EXPIRED);
+            self.close(key, CloseReason::AuthenticationExpired);
+        }
+    }
+
     /// A connection's user JWT expired (or its connect window ended).
     pub(super) fn expiry_timer(&mut self, key: usize, at: Instant) {
         let conn = &self.conns[key];

@@ -183,7 +183,11 @@ impl Core {
             opts,
         };
         #[cfg(feature = "jwt")]
-        core.attach_account_jwts();
+        {
+            core.attach_account_jwts();
+            let start = core.clock.start().0;
+            core.schedule_account_expiries(start);
+        }
         core.place_routes();
         core
     }
@@ -548,6 +552,8 @@ impl Core {
                 .list
                 .get(t.key)
                 .is_some_and(|a| a.response_sweep_at == Some(t.at)),
+            // One per account with an expiring JWT, at most.
+            TimerKind::AccountExpiry => accounts.list.get(t.key).is_some(),
             kind => conns.get(t.key).is_some_and(|c| {
                 c.cid == t.cid
                     && match kind {
@@ -683,6 +689,11 @@ impl Core {
                 self.response_timer(timer.key as u32, timer.at, now);
                 continue;
             }
+            if timer.kind == TimerKind::AccountExpiry {
+                #[cfg(feature = "jwt")]
+                self.account_expiry_timer(timer.key as u32, now);
+                continue;
+            }
             let Some(conn) = self.conns.get(timer.key) else {
                 continue;
             };
@@ -698,7 +709,7 @@ impl Core {
                         self.close(timer.key, CloseReason::AuthenticationTimeout);
                     }
                 }
-                TimerKind::Responses => {}
+                TimerKind::Responses | TimerKind::AccountExpiry => {}
                 #[cfg(feature = "jwt")]
                 TimerKind::Expiry => self.expiry_timer(timer.key, timer.at),
                 #[cfg(not(feature = "jwt"))]

@@ -123,7 +123,10 @@ impl Core {
             self.remove_routes();
             self.accounts.configure(&self.opts);
             #[cfg(feature = "jwt")]
-            self.attach_account_jwts();
+            {
+                self.attach_account_jwts();
+                self.schedule_account_expiries(now);
+            }
             self.permissions = super::compile_permissions(&self.opts);
             self.place_routes();
             self.recheck_clients(now);

@@ -22,6 +22,9 @@ pub enum TimerKind {
     /// A connection's user JWT expires.
     #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     Expiry,
+    /// An account's JWT expires; `key` is the account.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
+    AccountExpiry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

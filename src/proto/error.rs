@@ -115,6 +115,7 @@ pub const INVALID_CLIENT_PROTOCOL: &str = "invalid client protocol";
 pub const MAX_ACCOUNT_CONNECTIONS_EXCEEDED: &str = "maximum account active connections exceeded";
 pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
 pub const USER_AUTHENTICATION_REVOKED: &str = "User Authentication Revoked";
+pub const ACCOUNT_AUTHENTICATION_EXPIRED: &str = "Account Authentication Expired";
 
 /// Every text natsd can send in an `-ERR`, for tests and fuzz targets that
 /// check a server never says anything else.
@@ -134,4 +135,5 @@ pub const ALL: &[&str] = &[
     MAX_ACCOUNT_CONNECTIONS_EXCEEDED,
     USER_AUTHENTICATION_EXPIRED,
     USER_AUTHENTICATION_REVOKED,
+    ACCOUNT_AUTHENTICATION_EXPIRED,
 ];
