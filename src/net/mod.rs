@@ -4,6 +4,7 @@
 
 mod reactor;
 pub mod signals;
+mod transport;
 mod trim;
 
 use std::collections::hash_map::RandomState;

@@ -28,6 +28,7 @@ mod monitor;
 mod spin;
 
 use self::spin::Spin;
+use super::transport::Transport;
 
 /// Bytes read from one connection per wake before the others get a turn.
 const READ_BUDGET: usize = 256 * 1024;
@@ -36,7 +37,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// A client socket, at the index of its connection's key in the core.
 struct Socket {
-    stream: TcpStream,
+    /// The socket and how bytes travel on it (plain, later TLS or
+    /// WebSocket); the core reads and writes plaintext through it.
+    transport: Transport,
     /// WRITABLE interest is registered.
     write_interest: bool,
     /// On the `read_again` list.
@@ -263,7 +266,7 @@ impl Reactor {
                         &mut self.sockets,
                         key,
                         Socket {
-                            stream,
+                            transport: Transport::Plain(stream),
                             write_interest: false,
                             read_again: false,
                         },
@@ -293,10 +296,15 @@ impl Reactor {
             let Some(socket) = self.sockets.get_mut(key).and_then(Option::as_mut) else {
                 return; // a spurious event for a reaped key
             };
-            match self.core.receive(key, &mut socket.stream, Instant::now()) {
+            match self
+                .core
+                .receive(key, &mut socket.transport, Instant::now())
+            {
                 Ok(0) => return,
                 Ok(n) => {
-                    if !closed && !self.core.may_have_more(key) {
+                    let more =
+                        self.core.may_have_more(key) || socket.transport.has_buffered_input();
+                    if !closed && !more {
                         return;
                     }
                     budget = budget.saturating_sub(n);
@@ -336,14 +344,14 @@ impl Reactor {
             let Some(socket) = self.sockets.get_mut(key).and_then(Option::as_mut) else {
                 continue;
             };
-            let want_write = match self.core.flush(key, &mut socket.stream, Instant::now()) {
-                Flushed::All => false,
+            let want_write = match self.core.flush(key, &mut socket.transport, Instant::now()) {
+                Flushed::All => socket.transport.wants_write(),
                 Flushed::Blocked => true,
                 Flushed::Closed => continue,
             };
             want_writable(
                 &self.poll,
-                &mut socket.stream,
+                socket.transport.socket(),
                 Token(key),
                 &mut socket.write_interest,
                 want_write,
@@ -358,9 +366,9 @@ impl Reactor {
             if let Some(mut socket) = self.sockets.get_mut(key).and_then(Option::take) {
                 if last_words {
                     // Best effort: the peer should see the -ERR that explains.
-                    self.core.flush_last_words(key, &mut socket.stream);
+                    self.core.flush_last_words(key, &mut socket.transport);
                 }
-                close_gracefully(&self.poll, &mut socket.stream);
+                close_gracefully(&self.poll, socket.transport.socket());
             }
             self.core.remove(key, Instant::now());
             trim_table(&mut self.sockets);
