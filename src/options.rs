@@ -46,6 +46,44 @@ pub fn monitor_not_built(what: &str) -> String {
     )
 }
 
+/// The client listener's TLS (`tls {}`, `--tls*`), as nats-server's
+/// `TLSConfigOpts` holds it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsOptions {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Client certificates are verified against these; without it, the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// mTLS: a client must present a certificate that verifies.
+    pub verify: bool,
+    /// `verify`, and the certificate names the user (`verify_and_map`).
+    pub verify_and_map: bool,
+    /// Handshake deadline; `None` is nats-server's 2 s.
+    pub timeout: Option<Duration>,
+    pub handshake_first: HandshakeFirst,
+    /// Lower-case hex SHA-256 of the client certificates' public keys.
+    pub pinned_certs: Vec<String>,
+    /// TLS 1.3 only (`min_version: "1.3"`); else 1.2 and 1.3.
+    pub min_version_13: bool,
+    /// Go names, in the order given; `None` is the default list.
+    pub cipher_suites: Option<Vec<String>>,
+    pub curve_preferences: Option<Vec<String>>,
+}
+
+/// `handshake_first`: the TLS handshake before INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandshakeFirst {
+    /// INFO in clear, then the handshake.
+    #[default]
+    Off,
+    /// The handshake first, whatever the client does.
+    On,
+    /// The handshake first if the client speaks within this delay, else
+    /// INFO in clear (`"auto"` is 50 ms).
+    Fallback(Duration),
+}
+
 /// Where account JWTs come from in operator mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountResolver {
@@ -90,6 +128,10 @@ pub struct Options {
     pub resolver: Option<AccountResolver>,
     /// `resolver_preload`: account public keys and their JWTs.
     pub resolver_preload: Vec<(String, String)>,
+    /// The client listener's TLS.
+    pub tls: Option<TlsOptions>,
+    /// `allow_non_tls`: clients may also connect in clear.
+    pub allow_non_tls: bool,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -158,6 +200,8 @@ impl Default for Options {
             trusted_keys: Vec::new(),
             resolver: None,
             resolver_preload: Vec::new(),
+            tls: None,
+            allow_non_tls: false,
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -287,6 +331,14 @@ impl Options {
                     return Err(jwt_not_built("an nkey user"));
                 }
             }
+        }
+        if self.tls.is_some() {
+            // The configuration is read (conf/tls.rs); the transport is not
+            // in yet (issue 13).
+            return Err(
+                "\"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
+                    .into(),
+            );
         }
         self.check_operator_mode()?;
         if let (Some(name), false) = (&self.no_auth_user, self.operator_mode()) {

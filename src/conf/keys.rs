@@ -16,7 +16,6 @@ pub enum Unsupported {
     Refused(&'static str),
 }
 
-const NO_TLS: &str = "natsd has no TLS yet: clients would connect in clear";
 /// Without them a server would trust only the accounts natsd can resolve;
 /// natsd refuses rather than admit fewer or more than the file says.
 const NO_PINNED: &str = "natsd has no pinned accounts yet";
@@ -26,7 +25,6 @@ const NO_PINNED: &str = "natsd has no pinned accounts yet";
 pub fn unsupported(key: &str) -> Option<Unsupported> {
     use Unsupported::{Ignored, Refused};
     let what = match key {
-        "tls" => Refused(NO_TLS),
         "resolver_pinned_accounts" => Refused(NO_PINNED),
         "client_advertise"
         | "trace_headers"
@@ -55,7 +53,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "max_sub_tokens"
         | "max_subscription_tokens"
         | "ocsp"
-        | "allow_non_tls"
         | "write_timeout"
         | "resolver_tls"
         | "no_system_account"

@@ -26,6 +26,7 @@ mod operator;
 mod options;
 mod parser;
 mod scalar;
+mod tls;
 mod value;
 
 #[cfg(test)]

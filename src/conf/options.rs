@@ -173,6 +173,10 @@ fn apply_key(
                 crate::options::jwt_not_built(&format!("{:?}", entry.key)),
             ))
         }
+        // Parsed and checked as nats-server does; `Options::validate`
+        // refuses it until the TLS transport is in.
+        "tls" => opts.tls = Some(super::tls::tls(entry)?),
+        "allow_non_tls" => opts.allow_non_tls = boolean(entry)?,
         "system_account" | "system" => {
             let name = string(entry)?;
             if !name.is_empty() {
