@@ -515,7 +515,11 @@ fn unknown_unsupported_and_refused_keys() {
     }
     assert_eq!(
         error("tls { cert_file: a }"),
-        "n.conf:1:1: \"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
+        "n.conf:1:1: missing 'key_file' in TLS configuration"
+    );
+    assert_eq!(
+        error("tls { cert_file: a, key_file: b }"),
+        "\"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
     );
     #[cfg(feature = "jwt")]
     assert!(error("operator: op.jwt").contains("error parsing operator JWT"));
