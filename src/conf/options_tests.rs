@@ -518,8 +518,8 @@ fn unknown_unsupported_and_refused_keys() {
         "n.conf:1:1: missing 'key_file' in TLS configuration"
     );
     assert_eq!(
-        error("tls { cert_file: a, key_file: b }"),
-        "\"tls\" is not supported: natsd has no TLS yet: clients would connect in clear"
+        error("tls { cert_file: a, key_file: b, handshake_first: true }"),
+        "\"handshake_first\" is not supported by natsd yet"
     );
     #[cfg(feature = "jwt")]
     assert!(error("operator: op.jwt").contains("error parsing operator JWT"));

@@ -4,6 +4,8 @@
 
 mod reactor;
 pub mod signals;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 mod trim;
 
@@ -64,7 +66,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let seed = random_seed();
         let server_id = server_id(seed);
-        let info = Info::server(
+        let mut info = Info::server(
             server_id.clone(),
             opts.server_name.clone().unwrap_or(server_id),
             NATS_SERVER_VERSION,
@@ -73,6 +75,11 @@ impl Server {
             opts.auth_required(),
             opts.max_payload,
         );
+        if let Some(tls) = &opts.tls {
+            info.tls_required = !opts.allow_non_tls;
+            info.tls_available = opts.allow_non_tls;
+            info.tls_verify = tls.verify;
+        }
         let monitor_listener = match opts.http_port {
             0 => None,
             port => Some(bind(&opts.http_host, port).map_err(|e| {
@@ -90,6 +97,13 @@ impl Server {
         )?;
         if let Some(listener) = monitor_listener {
             reactor.serve_monitor(listener)?;
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &reactor.core.opts.tls {
+            reactor.tls = Some(
+                tls::server_config(tls)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            );
         }
         Ok(Server { reactor, addr })
     }

@@ -71,6 +71,9 @@ pub struct Reactor {
     pub reload_source: Option<ReloadSource>,
     /// The HTTP monitor, when monitoring is on.
     monitor: Option<MonitorSockets>,
+    /// The client listener's TLS, when `tls {}` configures it.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Reads the options anew for a reload (the file, with the command line's
@@ -97,6 +100,8 @@ impl Reactor {
             signals: None,
             reload_source: None,
             monitor: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
@@ -262,11 +267,18 @@ impl Reactor {
                         self.core.remove(key, Instant::now());
                         continue;
                     }
+                    #[cfg(feature = "tls")]
+                    let transport = match &self.tls {
+                        Some(config) => Transport::StartTls(stream, config.clone()),
+                        None => Transport::Plain(stream),
+                    };
+                    #[cfg(not(feature = "tls"))]
+                    let transport = Transport::Plain(stream);
                     put(
                         &mut self.sockets,
                         key,
                         Socket {
-                            transport: Transport::Plain(stream),
+                            transport,
                             write_interest: false,
                             read_again: false,
                         },
@@ -317,7 +329,14 @@ impl Reactor {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return, // WouldBlock, or an error the core closed on
+                Err(_) => {
+                    // WouldBlock, or an error the core closed on. A TLS
+                    // handshake may have answers the socket did not take.
+                    if socket.transport.wants_write() {
+                        self.core.queue_flush(key);
+                    }
+                    return;
+                }
             }
         }
     }
@@ -344,11 +363,19 @@ impl Reactor {
             let Some(socket) = self.sockets.get_mut(key).and_then(Option::as_mut) else {
                 continue;
             };
-            let want_write = match self.core.flush(key, &mut socket.transport, Instant::now()) {
-                Flushed::All => socket.transport.wants_write(),
-                Flushed::Blocked => true,
-                Flushed::Closed => continue,
-            };
+            let flushed = self.core.flush(key, &mut socket.transport, Instant::now());
+            if flushed == Flushed::Closed {
+                continue;
+            }
+            // TLS records rustls still holds (WouldBlock leaves them).
+            let _ = socket.transport.flush_held();
+            if flushed == Flushed::All {
+                // The INFO is out: a TLS connection starts its handshake.
+                if socket.transport.upgrade().is_err() {
+                    continue;
+                }
+            }
+            let want_write = flushed == Flushed::Blocked || socket.transport.wants_write();
             want_writable(
                 &self.poll,
                 socket.transport.socket(),
@@ -368,6 +395,7 @@ impl Reactor {
                     // Best effort: the peer should see the -ERR that explains.
                     self.core.flush_last_words(key, &mut socket.transport);
                 }
+                socket.transport.close();
                 close_gracefully(&self.poll, socket.transport.socket());
             }
             self.core.remove(key, Instant::now());

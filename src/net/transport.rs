@@ -13,8 +13,25 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 
+/// The TLS session of a connection, boxed: a `ServerConnection` is large
+/// and most builds serve plain clients.
+#[cfg(feature = "tls")]
+pub struct TlsSession {
+    stream: TcpStream,
+    conn: Box<rustls::ServerConnection>,
+}
+
 pub enum Transport {
     Plain(TcpStream),
+    /// Plain until the INFO it owes is written, then TLS (nats-server's
+    /// "INFO then TLS"): see [`Transport::upgrade`].
+    #[cfg(feature = "tls")]
+    StartTls(TcpStream, std::sync::Arc<rustls::ServerConfig>),
+    #[cfg(feature = "tls")]
+    Tls(TlsSession),
+    /// Only while [`Transport::upgrade`] moves the socket over.
+    #[cfg(feature = "tls")]
+    Moving,
 }
 
 impl Transport {
@@ -22,6 +39,12 @@ impl Transport {
     pub fn socket(&mut self) -> &mut TcpStream {
         match self {
             Transport::Plain(stream) => stream,
+            #[cfg(feature = "tls")]
+            Transport::StartTls(stream, _) => stream,
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => &mut tls.stream,
+            #[cfg(feature = "tls")]
+            Transport::Moving => unreachable!("a transport is never left moving"),
         }
     }
 
@@ -29,7 +52,9 @@ impl Transport {
     /// records not yet on the socket). Plain TCP holds none.
     pub fn wants_write(&self) -> bool {
         match self {
-            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.conn.wants_write(),
+            _ => false,
         }
     }
 
@@ -37,7 +62,48 @@ impl Transport {
     /// a short read then does not mean the socket is empty.
     pub fn has_buffered_input(&self) -> bool {
         match self {
-            Transport::Plain(_) => false,
+            // rustls may hold decrypted records the last read left.
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Once the INFO is out, a connection that owes a TLS handshake starts
+    /// it: what comes next on the socket is the client's ClientHello.
+    pub fn upgrade(&mut self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Transport::StartTls(_, config) = self {
+            let conn = rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+            // Move the socket over; nothing can fail between the two.
+            let taken = std::mem::replace(self, Transport::Moving);
+            if let Transport::StartTls(stream, _) = taken {
+                *self = Transport::Tls(TlsSession {
+                    stream,
+                    conn: Box::new(conn),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Write what the transport still holds (TLS records) to the socket.
+    pub fn flush_held(&mut self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Transport::Tls(tls) = self {
+            while tls.conn.wants_write() {
+                tls.conn.write_tls(&mut tls.stream)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Say goodbye as the transport does (TLS: close_notify).
+    pub fn close(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Transport::Tls(tls) = self {
+            tls.conn.send_close_notify();
+            let _ = self.flush_held();
         }
     }
 }
@@ -45,27 +111,86 @@ impl Transport {
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Transport::Plain(stream) => stream.read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.read(buf),
+            _ => self.socket().read(buf),
         }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl TlsSession {
+    /// Plaintext for the core: what rustls holds decrypted, else records
+    /// read from the socket (answering the handshake as it goes).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if self.conn.read_tls(&mut self.stream)? == 0 {
+                return Ok(0);
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                // The alert goes out before the close.
+                let _ = self.conn.write_tls(&mut self.stream);
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("TLS handshake error: {e}"),
+                ));
+            }
+            while self.conn.wants_write() {
+                match self.conn.write_tls(&mut self.stream) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.conn.writer().write(buf)?;
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut self.stream) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
     }
 }
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Transport::Plain(stream) => stream.write(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.write(buf),
+            _ => self.socket().write(buf),
         }
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Transport::Plain(stream) => stream.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => {
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &b[..]);
+                tls.write(first)
+            }
+            _ => self.socket().write_vectored(bufs),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(stream) => stream.flush(),
-        }
+        self.flush_held()?;
+        self.socket().flush()
     }
 }

@@ -18,6 +18,12 @@ pub struct Info {
     pub headers: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_available: bool,
     pub max_payload: u32,
     #[serde(skip_serializing_if = "is_zero")]
     pub client_id: u64,
@@ -67,6 +73,9 @@ impl Info {
             port,
             headers: true,
             auth_required,
+            tls_required: false,
+            tls_verify: false,
+            tls_available: false,
             max_payload,
             client_id: 0,
             client_ip: String::new(),
