@@ -118,3 +118,69 @@ fn a_client_that_skips_the_handshake_is_closed() {
     let _ = sock.read_to_end(&mut rest);
     assert!(!String::from_utf8_lossy(&rest).contains("PONG"), "{rest:?}");
 }
+
+/// natsd and the reference nats-server with the same `tls {}`: the same
+/// INFO fields, a session over TLS with the same cipher suite in /connz.
+#[test]
+fn tls_as_nats_server_does_it() {
+    use common::binary::{Running, NATSD};
+    let reference = concat!(env!("CARGO_MANIFEST_DIR"), "/target/ref/bin/nats-server");
+    if !std::path::Path::new(reference).is_file() {
+        let required = std::env::var("NATS_CONFORMANCE_REQUIRED").is_ok_and(|v| v == "1");
+        assert!(!required, "the reference nats-server is not at {reference}");
+        return;
+    }
+    let certs = certs("reference");
+    let conf = certs.dir.join("server.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "tls {{ cert_file: {:?}, key_file: {:?} }}\n",
+            certs.dir.join("server-cert.pem"),
+            certs.dir.join("server-key.pem")
+        ),
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap().to_string();
+    let mut seen = Vec::new();
+    for program in [NATSD, reference] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        let args = ["-c", &conf, "-a", "127.0.0.1", "-p", "-1", "-m", &port];
+        let server = Running::start_program(program, &args, &[]);
+        let mut sock = TcpStream::connect(server.addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let info: serde_json::Value =
+            serde_json::from_str(read_line(&mut sock).trim_start_matches("INFO ").trim()).unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(client_config(&certs.ca_der), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        tls.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !got.ends_with(b"PONG\r\n") {
+            let n = tls.read(&mut chunk).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&chunk[..n]);
+        }
+        let mut http = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+        http.write_all(b"GET /connz HTTP/1.0\r\n\r\n").unwrap();
+        let mut body = String::new();
+        http.read_to_string(&mut body).unwrap();
+        let connz: serde_json::Value =
+            serde_json::from_str(body.split_once("\r\n\r\n").unwrap().1).unwrap();
+        let conn = &connz["connections"][0];
+        seen.push(serde_json::json!({
+            "tls_required": info["tls_required"],
+            "tls_verify": info["tls_verify"],
+            "tls_version": conn["tls_version"],
+            "tls_cipher_suite": conn["tls_cipher_suite"],
+        }));
+    }
+    assert_eq!(seen[0], seen[1], "natsd, then nats-server");
+}

@@ -44,6 +44,8 @@ pub enum CloseReason {
     AuthenticationExpired,
     /// A reload revoked the user's JWT.
     CredentialsRevoked,
+    /// The TLS handshake failed or timed out.
+    TlsHandshakeFailure,
     MaxAccountConnectionsExceeded,
 }
 
@@ -67,6 +69,7 @@ impl CloseReason {
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::AuthenticationExpired => "Authentication Expired",
             CloseReason::CredentialsRevoked => "Credentials Revoked",
+            CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
         }
     }
@@ -201,6 +204,7 @@ mod tests {
                 })
                 .collect(),
             signed: None,
+            tls: None,
         }
     }
 

@@ -141,6 +141,17 @@ pub struct Conn {
     pub stats: ConnStats,
     /// What the user JWT it logged in with granted (operator mode).
     pub user_jwt: Option<Box<UserJwt>>,
+    /// The TLS session it came over, once its handshake completed.
+    pub tls: Option<Box<TlsInfo>>,
+}
+
+/// What `/connz` shows of a connection's TLS session.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// `1.2` or `1.3`.
+    pub version: &'static str,
+    /// Go's name of the cipher suite.
+    pub cipher_suite: String,
 }
 
 /// What a connection's user JWT granted besides its account and

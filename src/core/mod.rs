@@ -251,6 +251,7 @@ impl Core {
             closing: None,
             stats: ConnStats::new(now),
             user_jwt: None,
+            tls: None,
         });
         self.stats.total_connections += 1;
         self.accounts.list[GLOBAL as usize].num_conns += 1;
@@ -336,6 +337,13 @@ impl Core {
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                 ) =>
             {
+                Err(e)
+            }
+            // The transport refused the peer's bytes (a TLS handshake
+            // that failed): nats-server logs it as an error.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                log::error!("{} - cid:{} - {e}", conn.addr, conn.cid);
+                self.close(key, CloseReason::TlsHandshakeFailure);
                 Err(e)
             }
             Err(e) => {
@@ -478,6 +486,38 @@ impl Core {
             }
             self.closing.push(key);
         }
+    }
+
+    /// The transport gave up on connection `key` (a TLS handshake that
+    /// failed or ran out of time): log why as nats-server does and close.
+    pub fn transport_failed(&mut self, key: usize, why: &str, error: bool) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        if error {
+            log::error!("{} - cid:{} - {why}", conn.addr, conn.cid);
+        } else {
+            log::debug!("{} - cid:{} - {why}", conn.addr, conn.cid);
+        }
+        self.close(key, CloseReason::TlsHandshakeFailure);
+    }
+
+    /// Connection `key`'s TLS handshake completed: nats-server's debug
+    /// lines, and what `/connz` shows.
+    pub fn tls_established(&mut self, key: usize, version: &'static str, cipher_suite: String) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        log::debug!("{} - cid:{} - TLS handshake complete", conn.addr, conn.cid);
+        log::debug!(
+            "{} - cid:{} - TLS version {version}, cipher suite {cipher_suite}",
+            conn.addr,
+            conn.cid
+        );
+        conn.tls = Some(Box::new(conn::TlsInfo {
+            version,
+            cipher_suite,
+        }));
     }
 
     /// Close every connection (server shutdown).

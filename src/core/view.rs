@@ -53,6 +53,8 @@ pub struct ClientInfo {
     pub subs: Vec<SubInfo>,
     /// What an NKey or JWT user shows with `auth=1`.
     pub signed: Option<Box<SignedInfo>>,
+    /// The TLS version and cipher suite, for a TLS connection.
+    pub tls: Option<(&'static str, String)>,
 }
 
 /// nats-server's `jwt`, `issuer_key`, `name_tag` and `tags` of a
@@ -81,6 +83,7 @@ impl ClientInfo {
             account: Box::default(),
             subs: Vec::new(),
             signed: None,
+            tls: None,
         }
     }
 }
@@ -165,6 +168,10 @@ impl Conn {
                 .map(|s| SubInfo::of(s, self.cid))
                 .collect(),
             signed: self.signed_info(accounts),
+            tls: self
+                .tls
+                .as_ref()
+                .map(|t| (t.version, t.cipher_suite.clone())),
         }
     }
 

@@ -186,6 +186,10 @@ struct ConnInfo {
     #[serde(skip_serializing_if = "str::is_empty")]
     version: Box<str>,
     #[serde(skip_serializing_if = "str::is_empty")]
+    tls_version: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    tls_cipher_suite: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: Box<str>,
     #[serde(skip_serializing_if = "str::is_empty")]
     account: Box<str>,
@@ -518,6 +522,7 @@ impl Shown {
             }
             None => (Box::default(), Box::default(), name_tag, Vec::new()),
         };
+        let (tls_version, tls_cipher_suite) = client.tls.unwrap_or_default();
         ConnInfo {
             cid: s.cid,
             kind: "Client",
@@ -540,6 +545,8 @@ impl Shown {
             name: client.name,
             lang: client.lang,
             version: client.version,
+            tls_version,
+            tls_cipher_suite,
             authorized_user: if self.auth {
                 client.user
             } else {

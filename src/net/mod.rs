@@ -104,6 +104,7 @@ impl Server {
                 tls::server_config(tls)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             );
+            reactor.tls_timeout = tls.timeout.unwrap_or(std::time::Duration::from_secs(2));
         }
         Ok(Server { reactor, addr })
     }

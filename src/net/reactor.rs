@@ -74,6 +74,10 @@ pub struct Reactor {
     /// The client listener's TLS, when `tls {}` configures it.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long a TLS handshake may take (nats-server's `tls.timeout`).
+    pub tls_timeout: Duration,
+    /// Connections whose handshake has a deadline: (deadline, key).
+    handshakes: Vec<(Instant, usize)>,
 }
 
 /// Reads the options anew for a reload (the file, with the command line's
@@ -102,6 +106,8 @@ impl Reactor {
             monitor: None,
             #[cfg(feature = "tls")]
             tls: None,
+            tls_timeout: Duration::from_secs(2),
+            handshakes: Vec::new(),
         })
     }
 
@@ -150,6 +156,7 @@ impl Reactor {
                 self.accept_all();
             }
             self.flush_dirty();
+            self.expire_handshakes(Instant::now());
             self.reap_closed();
             self.monitor_turn();
             self.core.fire_timers(Instant::now());
@@ -182,6 +189,7 @@ impl Reactor {
             self.accept_retry_at,
             self.core.lame_duck_deadline(),
             monitor_deadline,
+            self.handshakes.iter().map(|&(at, _)| at).min(),
         ]
         .into_iter()
         .flatten()
@@ -308,10 +316,16 @@ impl Reactor {
             let Some(socket) = self.sockets.get_mut(key).and_then(Option::as_mut) else {
                 return; // a spurious event for a reaped key
             };
-            match self
+            let handshaking = socket.transport.is_handshaking();
+            let received = self
                 .core
-                .receive(key, &mut socket.transport, Instant::now())
-            {
+                .receive(key, &mut socket.transport, Instant::now());
+            if handshaking && !socket.transport.is_handshaking() {
+                if let Some((version, suite)) = socket.transport.negotiated() {
+                    self.core.tls_established(key, version, suite);
+                }
+            }
+            match received {
                 Ok(0) => return,
                 Ok(n) => {
                     let more =
@@ -337,6 +351,29 @@ impl Reactor {
                     }
                     return;
                 }
+            }
+        }
+    }
+
+    /// Close the connections whose TLS handshake has not completed within
+    /// the TLS timeout (nats-server closes them without a word).
+    fn expire_handshakes(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.handshakes.len() {
+            let (at, key) = self.handshakes[i];
+            let pending = self
+                .sockets
+                .get(key)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.transport.is_handshaking());
+            if !pending {
+                self.handshakes.swap_remove(i);
+            } else if at <= now {
+                self.handshakes.swap_remove(i);
+                self.core
+                    .transport_failed(key, "TLS handshake timeout", false);
+            } else {
+                i += 1;
             }
         }
     }
@@ -369,10 +406,17 @@ impl Reactor {
             }
             // TLS records rustls still holds (WouldBlock leaves them).
             let _ = socket.transport.flush_held();
-            if flushed == Flushed::All {
-                // The INFO is out: a TLS connection starts its handshake.
+            if flushed == Flushed::All && socket.transport.is_handshaking() {
+                // The INFO is out: a TLS connection starts its handshake,
+                // which has until the TLS timeout.
+                let owed = !matches!(socket.transport, Transport::Plain(_))
+                    && socket.transport.negotiated().is_none();
                 if socket.transport.upgrade().is_err() {
                     continue;
+                }
+                if owed && !self.handshakes.iter().any(|&(_, k)| k == key) {
+                    self.handshakes
+                        .push((Instant::now() + self.tls_timeout, key));
                 }
             }
             let want_write = flushed == Flushed::Blocked || socket.transport.wants_write();

@@ -69,6 +69,34 @@ impl Transport {
         }
     }
 
+    /// A TLS handshake is under way (or owed, after the INFO).
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::StartTls(..) => true,
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.conn.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    /// The TLS version (`1.2`, `1.3`) and Go's name of the cipher suite.
+    pub fn negotiated(&self) -> Option<(&'static str, String)> {
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => {
+                let version = match tls.conn.protocol_version()? {
+                    rustls::ProtocolVersion::TLSv1_3 => "1.3",
+                    rustls::ProtocolVersion::TLSv1_2 => "1.2",
+                    _ => "Unknown",
+                };
+                let suite = tls.conn.negotiated_cipher_suite()?;
+                Some((version, super::tls::go_suite_name(suite)))
+            }
+            _ => None,
+        }
+    }
+
     /// Once the INFO is out, a connection that owes a TLS handshake starts
     /// it: what comes next on the socket is the client's ClientHello.
     pub fn upgrade(&mut self) -> io::Result<()> {
