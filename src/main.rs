@@ -94,6 +94,20 @@ fn flags() -> Getopts {
         "Send signal to natsd process (ldm, stop, quit, term, reopen, reload); PID may be a pid file",
         "SIGNAL[=PID]",
     );
+    o.optflag(
+        "",
+        "tls",
+        "Enable TLS, do not verify clients (default: false)",
+    );
+    o.optopt("", "tlscert", "Server certificate file", "FILE");
+    o.optopt("", "tlskey", "Private key for server certificate", "FILE");
+    o.optflag("", "tlsverify", "Enable TLS, verify client certificates");
+    o.optopt(
+        "",
+        "tlscacert",
+        "Client certificate CA for verification",
+        "FILE",
+    );
     o.optflag("h", "help", "Show this message");
     o.optflag("v", "version", "Show version");
     o
@@ -102,7 +116,7 @@ fn flags() -> Getopts {
 /// Go's flag package also takes long names after a single dash
 /// (`-port 4222`); getopts would read that as `-p ort`. Rewrite them.
 fn normalize(args: Vec<String>) -> Vec<String> {
-    const LONG: [&str; 22] = [
+    const LONG: [&str; 27] = [
         "addr",
         "net",
         "port",
@@ -125,6 +139,11 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         "busy_poll",
         "store_dir",
         "jetstream",
+        "tls",
+        "tlscert",
+        "tlskey",
+        "tlsverify",
+        "tlscacert",
     ];
     args.into_iter()
         .map(|a| {
@@ -194,7 +213,31 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
             .map(|text| busy_poll(&text))
             .transpose()?,
         store_dir: m.opt_str("store_dir").map(PathBuf::from),
+        tls: tls_flags(m)?,
     })
+}
+
+/// `--tls`, `--tlscert`, `--tlskey`, `--tlsverify`, `--tlscacert`: any of
+/// them needs a certificate and its key, as nats-server's `overrideTLS`.
+fn tls_flags(m: &Matches) -> Result<Option<natsd::options::TlsFlags>, String> {
+    let given = ["tls", "tlscert", "tlskey", "tlsverify", "tlscacert"]
+        .iter()
+        .any(|f| m.opt_present(f));
+    if !given {
+        return Ok(None);
+    }
+    let cert = m
+        .opt_str("tlscert")
+        .ok_or("TLS Server certificate must be present and valid")?;
+    let key = m
+        .opt_str("tlskey")
+        .ok_or("TLS Server private key must be present and valid")?;
+    Ok(Some(natsd::options::TlsFlags {
+        cert_file: PathBuf::from(cert),
+        key_file: PathBuf::from(key),
+        ca_file: m.opt_str("tlscacert").map(PathBuf::from),
+        verify: m.opt_present("tlsverify"),
+    }))
 }
 
 /// `--busy_poll`: a Go duration (`50us`, `0`), at most a second, since the

@@ -679,6 +679,17 @@ pub struct Overrides {
     pub http_base_path: Option<String>,
     pub busy_poll: Option<Duration>,
     pub store_dir: Option<PathBuf>,
+    /// `--tls*`: they replace the file's certificate, CA and verify.
+    pub tls: Option<TlsFlags>,
+}
+
+/// The TLS flags, all given together (`--tlscert` and `--tlskey` at least).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFlags {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_file: Option<PathBuf>,
+    pub verify: bool,
 }
 
 impl Overrides {
@@ -708,6 +719,18 @@ impl Overrides {
         set(&mut opts.http_base_path, &self.http_base_path);
         set(&mut opts.busy_poll, &self.busy_poll);
         set_some(&mut opts.store_dir, &self.store_dir);
+        if let Some(flags) = &self.tls {
+            // nats-server keeps the file's timeout, handshake_first,
+            // pinned_certs and verify_and_map under the flags.
+            let tls = opts.tls.get_or_insert_with(TlsOptions::default);
+            tls.cert_file = Some(flags.cert_file.clone());
+            tls.key_file = Some(flags.key_file.clone());
+            tls.ca_file = flags.ca_file.clone();
+            tls.verify = flags.verify || tls.verify_and_map;
+            tls.cipher_suites = None;
+            tls.curve_preferences = None;
+            tls.min_version_13 = false;
+        }
     }
 
     /// The options of a server started without a config file.

@@ -184,3 +184,41 @@ fn tls_as_nats_server_does_it() {
     }
     assert_eq!(seen[0], seen[1], "natsd, then nats-server");
 }
+
+#[test]
+fn tls_flags_as_nats_server_takes_them() {
+    use common::binary::{Running, NATSD};
+    let out = std::process::Command::new(NATSD)
+        .args(["--tlsverify", "-p", "-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("natsd: TLS Server certificate must be present and valid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(NATSD)
+        .args(["--tlscert", "x.pem", "-p", "-1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("TLS Server private key must be present and valid"));
+    let certs = certs("flags");
+    let cert = certs.dir.join("server-cert.pem");
+    let key = certs.dir.join("server-key.pem");
+    let server = Running::start(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ]);
+    let mut sock = TcpStream::connect(server.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(read_line(&mut sock).contains("\"tls_required\":true"));
+}
