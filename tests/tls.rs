@@ -16,6 +16,9 @@ use natsd::options::TlsOptions;
 struct Certs {
     dir: PathBuf,
     ca_der: Vec<u8>,
+    /// A client certificate the CA signed, and its key (DER).
+    client_der: Vec<u8>,
+    client_key_der: Vec<u8>,
 }
 
 fn certs(name: &str) -> Certs {
@@ -32,9 +35,17 @@ fn certs(name: &str) -> Certs {
     let cert = params.signed_by(&key, &ca).unwrap();
     std::fs::write(dir.join("server-cert.pem"), cert.pem()).unwrap();
     std::fs::write(dir.join("server-key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client = rcgen::CertificateParams::new(vec!["client.example".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &ca)
+        .unwrap();
     Certs {
         dir,
         ca_der: ca.der().to_vec(),
+        client_der: client.der().to_vec(),
+        client_key_der: client_key.serialize_der(),
     }
 }
 
@@ -221,4 +232,62 @@ fn tls_flags_as_nats_server_takes_them() {
     let mut sock = TcpStream::connect(server.addr).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert!(read_line(&mut sock).contains("\"tls_required\":true"));
+}
+
+#[test]
+fn verify_requires_a_client_certificate_the_ca_signed() {
+    let certs = certs("verify");
+    let server = common::server_with(|o| {
+        o.tls = Some(TlsOptions {
+            cert_file: Some(certs.dir.join("server-cert.pem")),
+            key_file: Some(certs.dir.join("server-key.pem")),
+            ca_file: Some(certs.dir.join("ca.pem")),
+            verify: true,
+            ..TlsOptions::default()
+        });
+    });
+    let exchange = |client_auth: bool| -> String {
+        let mut sock = TcpStream::connect(server.addr()).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let info = read_line(&mut sock);
+        assert!(info.contains("\"tls_verify\":true"), "{info}");
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls_pki_types::CertificateDer::from(certs.ca_der.clone()))
+            .unwrap();
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+        let config = if client_auth {
+            let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certs.client_key_der.clone().into());
+            builder
+                .with_client_auth_cert(
+                    vec![rustls_pki_types::CertificateDer::from(
+                        certs.client_der.clone(),
+                    )],
+                    key,
+                )
+                .unwrap()
+        } else {
+            builder.with_no_client_auth()
+        };
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let _ = tls.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !got.ends_with(b"PONG\r\n") {
+            match tls.read(&mut chunk) {
+                Ok(n) if n > 0 => got.extend_from_slice(&chunk[..n]),
+                _ => return format!("{}<closed>", String::from_utf8_lossy(&got)),
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    assert_eq!(exchange(true), "PONG\r\n");
+    assert_eq!(exchange(false), "<closed>");
 }

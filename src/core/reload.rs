@@ -283,5 +283,21 @@ fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
             &name(&new.server_name),
         );
     }
+    // nats-server reloads its certificates; natsd does not yet, and says
+    // so rather than keep serving the old ones.
+    if old.tls != new.tls || old.allow_non_tls != new.allow_non_tls {
+        let on = |o: &Options| {
+            if o.tls.is_some() {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        };
+        return refuse(
+            "TLSConfig (natsd cannot reload TLS yet)",
+            &on(old),
+            &on(new),
+        );
+    }
     Ok(())
 }
