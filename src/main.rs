@@ -178,7 +178,7 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
         return Err(monitor_not_built("https_port"));
     }
     if m.opt_present("https_port") || m.opt_present("ms") {
-        return Err("monitoring over https (--ms/--https_port) is not supported: natsd has no TLS; use -m/--http_port".into());
+        return Err("monitoring over https (--ms/--https_port) is not supported by natsd yet; use -m/--http_port".into());
     }
     if m.opt_present("jetstream") {
         return Err("JetStream (-js/--jetstream) is not supported by natsd yet".into());
@@ -493,10 +493,12 @@ mod tests {
         let o = parse(&["-http_port", "-1", "-http_base_path=/x"]).unwrap();
         assert_eq!((o.http_port, o.http_base_path.as_str()), (-1, "/x"));
         assert!(parse(&["-m", "70000"]).is_err());
-        assert!(parse(&["-ms", "8443"]).unwrap_err().contains("no TLS"));
+        assert!(parse(&["-ms", "8443"])
+            .unwrap_err()
+            .contains("https (--ms/--https_port) is not supported by natsd yet"));
         assert!(parse(&["--https_port", "8443"])
             .unwrap_err()
-            .contains("no TLS"));
+            .contains("not supported by natsd yet"));
     }
 
     #[test]

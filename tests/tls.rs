@@ -291,3 +291,40 @@ fn verify_requires_a_client_certificate_the_ca_signed() {
     assert_eq!(exchange(true), "PONG\r\n");
     assert_eq!(exchange(false), "<closed>");
 }
+
+/// async-nats over `tls://`, with the test CA as its root.
+#[test]
+fn async_nats_over_tls() {
+    let certs = certs("async-nats");
+    let server = common::server_with(|o| {
+        o.tls = Some(TlsOptions {
+            cert_file: Some(certs.dir.join("server-cert.pem")),
+            key_file: Some(certs.dir.join("server-key.pem")),
+            ..TlsOptions::default()
+        });
+    });
+    let url = format!("tls://localhost:{}", server.addr().port());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use futures::StreamExt;
+        let connect = async_nats::ConnectOptions::new()
+            .add_root_certificates(certs.dir.join("ca.pem"))
+            .require_tls(true)
+            .connect(url.as_str());
+        let client = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .expect("connects in time")
+            .expect("connects over TLS");
+        let mut sub = client.subscribe("greet").await.unwrap();
+        client.publish("greet", "hello".into()).await.unwrap();
+        client.flush().await.unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&msg.payload[..], b"hello");
+    });
+}

@@ -30,6 +30,10 @@ struct Varz<'a> {
     port: u16,
     #[serde(skip_serializing_if = "is_false")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: u64,
@@ -52,7 +56,7 @@ struct Varz<'a> {
     mqtt: Empty,
     websocket: Empty,
     jetstream: Empty,
-    /// nats-server's default TLS timeout; natsd has no TLS.
+    /// Seconds (nats-server's default when TLS is off).
     #[serde(serialize_with = "go_float")]
     tls_timeout: f64,
     write_deadline: u128,
@@ -162,6 +166,8 @@ pub fn varz(
         host: &info.host,
         port: info.port,
         auth_required: info.auth_required,
+        tls_required: info.tls_required,
+        tls_verify: info.tls_verify,
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions as u64,
         ping_interval: opts.ping_interval.as_nanos(),
@@ -180,7 +186,12 @@ pub fn varz(
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: Empty {},
-        tls_timeout: 2.0,
+        tls_timeout: core
+            .opts
+            .tls
+            .as_ref()
+            .and_then(|t| t.timeout)
+            .map_or(2.0, |t| t.as_secs_f64()),
         write_deadline: opts.write_deadline.as_nanos(),
         start: start_text.clone(),
         now: ctx.now_text(),
