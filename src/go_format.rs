@@ -60,6 +60,29 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
+/// An HTTP date (RFC 9110's IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(t: std::time::SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let days = secs / 86_400;
+    let (y, m, d) = crate::logging::civil_from_days(days as i64);
+    let s = secs % 86_400;
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// `2006-01-02 15:04:05` in UTC: the date and time Go's `Time.String`
 /// starts with.
 pub fn utc_date_time(t: std::time::SystemTime) -> String {

@@ -84,6 +84,51 @@ pub enum HandshakeFirst {
     Fallback(Duration),
 }
 
+/// The WebSocket listener (`websocket {}`), as nats-server's
+/// `WebsocketOpts` holds it. Present only when it has a port.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebsocketOptions {
+    pub host: String,
+    /// -1 picks a free port.
+    pub port: i32,
+    /// The `host[:port]` advertised for it.
+    pub advertise: Option<String>,
+    /// Serve without TLS (required when there is no `tls {}`).
+    pub no_tls: bool,
+    pub tls: Option<TlsOptions>,
+    pub same_origin: bool,
+    pub allowed_origins: Vec<String>,
+    /// permessage-deflate is offered.
+    pub compression: bool,
+    /// How long the upgrade (TLS handshake and HTTP request) may take;
+    /// zero: natsd's default (see `net::websocket`).
+    pub handshake_timeout: Duration,
+    /// The block's `authorization {}` and `no_auth_user`: for WebSocket
+    /// clients they replace the server's single user, token and
+    /// `no_auth_user` (nats-server's `authOverride`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub no_auth_user: Option<String>,
+    pub auth_timeout: Option<Duration>,
+    /// Cookies a CONNECT without credentials takes them from.
+    pub jwt_cookie: Option<String>,
+    pub user_cookie: Option<String>,
+    pub pass_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+    /// Extra headers of the 101 response, in the file's order.
+    pub headers: Vec<(String, String)>,
+    /// Overrides `ping_interval` for WebSocket clients.
+    pub ping_interval: Option<Duration>,
+}
+
+impl WebsocketOptions {
+    /// nats-server's `authOverride`: the block brings its own credentials.
+    pub fn auth_override(&self) -> bool {
+        self.username.is_some() || self.token.is_some() || self.no_auth_user.is_some()
+    }
+}
+
 /// Where account JWTs come from in operator mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountResolver {
@@ -132,6 +177,8 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// `allow_non_tls`: clients may also connect in clear.
     pub allow_non_tls: bool,
+    /// The WebSocket listener, when `websocket {}` gives it a port.
+    pub websocket: Option<WebsocketOptions>,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -202,6 +249,7 @@ impl Default for Options {
             resolver_preload: Vec::new(),
             tls: None,
             allow_non_tls: false,
+            websocket: None,
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -388,8 +436,124 @@ impl Options {
         if self.http_port != 0 && !MONITOR_BUILT {
             return Err(monitor_not_built("http_port"));
         }
+        self.check_websocket()
+    }
+
+    /// nats-server's `validateWebsocketOptions`, in its order.
+    fn check_websocket(&self) -> Result<(), String> {
+        let Some(ws) = &self.websocket else {
+            return Ok(());
+        };
+        if !cfg!(feature = "websocket") {
+            return Err(
+                "WebSocket is not supported by this build: natsd was built without the \
+                 `websocket` feature"
+                    .into(),
+            );
+        }
+        if !(-1..=i32::from(u16::MAX)).contains(&ws.port) {
+            return Err(format!("invalid websocket port {}", ws.port));
+        }
+        if ws.tls.is_none() && !ws.no_tls {
+            return Err("websocket requires TLS configuration".into());
+        }
+        if let Some(tls) = &ws.tls {
+            if tls.verify_and_map || !tls.pinned_certs.is_empty() {
+                let what = if tls.verify_and_map {
+                    "verify_and_map"
+                } else {
+                    "pinned_certs"
+                };
+                return Err(format!("\"{what}\" is not supported by natsd yet"));
+            }
+            if !cfg!(feature = "tls") {
+                return Err(
+                    "TLS is not supported by this build: natsd was built without the `tls` feature"
+                        .into(),
+                );
+            }
+        }
+        for origin in &ws.allowed_origins {
+            check_allowed_origin(origin)?;
+        }
+        if let Some(name) = &ws.no_auth_user {
+            if self.operator_mode() {
+                return Err("no_auth_user not compatible with Trusted Operator".into());
+            }
+            let users = self.users.as_deref().ok_or_else(|| {
+                format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
+            })?;
+            if !users.iter().any(|u| u.name() == name) {
+                return Err(format!(
+                    "no_auth_user: \"{name}\" not present as user or nkey in authorization \
+                     block or account configuration"
+                ));
+            }
+        }
+        if self.users.as_ref().is_some_and(|u| !u.is_empty()) {
+            if ws.username.is_some() {
+                return Err(
+                    "websocket authentication username not compatible with presence of users/nkeys"
+                        .into(),
+                );
+            }
+            if ws.token.is_some() {
+                return Err(
+                    "websocket authentication token not compatible with presence of users/nkeys"
+                        .into(),
+                );
+            }
+        }
+        if let (Some(cookie), false) = (&ws.jwt_cookie, self.operator_mode()) {
+            return Err(format!(
+                "trusted operators or trusted keys configuration is required for JWT \
+                 authentication via cookie \"{cookie}\""
+            ));
+        }
+        for (key, _) in &ws.headers {
+            let lower = key.to_lowercase();
+            if matches!(
+                lower.as_str(),
+                "host" | "content-length" | "connection" | "upgrade" | "nats-no-masking"
+            ) {
+                return Err(format!("websocket: invalid header {key:?} not allowed"));
+            }
+            if lower.starts_with("sec-websocket-") {
+                return Err(format!(
+                    "websocket: invalid header {key:?}, \"Sec-WebSocket-\" prefix not allowed"
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// nats-server's check of an `allowed_origins` entry: an absolute http or
+/// https URL with a host.
+fn check_allowed_origin(origin: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Err(format!(
+            "unable to parse allowed origin: parse {origin:?}: invalid URI for request"
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(format!(
+            "unable to parse allowed origin {origin:?}: allowed origins must be absolute URLs \
+             with http or https scheme"
+        ));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!(
+            "unable to parse allowed origin {origin:?}: host is required"
+        ));
+    }
+    if !host.starts_with('[') && host.matches(':').count() > 1 {
+        return Err(format!(
+            "unable to parse allowed origin: address {host}: too many colons in address"
+        ));
+    }
+    Ok(())
 }
 
 impl Options {
@@ -562,9 +726,19 @@ pub struct User {
     pub permissions: Option<Permissions>,
     /// The account it logs into; `None` is `$G`.
     pub account: Option<String>,
+    /// `allowed_connection_types`, upper-cased; `None` admits every kind.
+    pub connection_types: Option<Vec<String>>,
 }
 
 impl User {
+    /// Whether it may log in over a connection of this kind (`STANDARD`,
+    /// `WEBSOCKET`, ...).
+    pub fn allows(&self, kind: &str) -> bool {
+        self.connection_types
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|t| t == kind))
+    }
+
     /// How nats-server names the user: its NKey, else its user name (what
     /// `no_auth_user` names and `/connz?auth=1` shows).
     pub fn name(&self) -> &str {

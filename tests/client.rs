@@ -899,6 +899,7 @@ fn accounts_options() -> Options {
         permissions: None,
         account: account.map(Into::into),
         nkey: None,
+        connection_types: None,
     };
     let mut alice = user("alice", None);
     alice.permissions = Some(Permissions {

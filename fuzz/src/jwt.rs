@@ -193,6 +193,7 @@ fn check_login(rest: &[u8]) {
             sig,
             nonce: NONCE,
             ip: IpAddr::from([127, 0, 0, 1]),
+            kind: "STANDARD",
         };
         let lookup = |key: &str| accounts.get(key).copied().ok_or("account missing");
         let Ok(login) = operator::check_user(&presented, lookup, NOW) else {

@@ -134,6 +134,7 @@ fn with_accounts(opts: &mut Options, no_auth_in_b: bool) {
         permissions,
         account: account.map(Into::into),
         nkey: None,
+        connection_types: None,
     };
     let a_perms = Permissions {
         publish: Some(SubjectPermission {

@@ -17,7 +17,7 @@ pub mod permissions;
 #[cfg(feature = "jwt")]
 pub mod template;
 
-use crate::options::{Options, User};
+use crate::options::{Options, User, WebsocketOptions};
 use crate::proto::ConnectOpts;
 
 /// Who a client turned out to be.
@@ -45,24 +45,72 @@ impl Login<'_> {
     }
 }
 
+/// How a client came in, for the checks that depend on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Via<'a> {
+    /// Its `allowed_connection_types` name: `STANDARD` or `WEBSOCKET`.
+    pub kind: &'static str,
+    /// The WebSocket block, for a WebSocket client.
+    pub websocket: Option<&'a WebsocketOptions>,
+}
+
+impl Via<'_> {
+    pub const STANDARD: Via<'static> = Via {
+        kind: "STANDARD",
+        websocket: None,
+    };
+}
+
 /// nats-server's checks: the users list first (a client that presents no
 /// credentials at all is the `no_auth_user`, when there is one; one that
 /// presents an NKey must sign `nonce` with it), else the token, else the
-/// single user. `None`: refused; `why` may say why, for the debug log.
+/// single user. A WebSocket block with credentials of its own replaces the
+/// server's token, single user and `no_auth_user` for its clients; a user
+/// must allow the connection's type. `None`: refused; `why` may say why,
+/// for the debug log.
 pub fn authenticate<'a>(
     opts: &'a Options,
+    via: Via<'a>,
     client: &ConnectOpts,
     nonce: &[u8],
     logins: &mut password::VerifiedLogins,
     why: &mut Option<&'static str>,
 ) -> Option<Login<'a>> {
+    let login = authenticate_user(opts, via, client, nonce, logins, why)?;
+    if let Login::User(user) = login {
+        if !user.allows(via.kind) {
+            *why = Some("User connection type not allowed");
+            return None;
+        }
+    }
+    Some(login)
+}
+
+fn authenticate_user<'a>(
+    opts: &'a Options,
+    via: Via<'a>,
+    client: &ConnectOpts,
+    nonce: &[u8],
+    logins: &mut password::VerifiedLogins,
+    why: &mut Option<&'static str>,
+) -> Option<Login<'a>> {
+    let overrides = via.websocket.filter(|ws| ws.auth_override());
+    let (no_auth_user, token, username, password) = match overrides {
+        Some(ws) => (&ws.no_auth_user, &ws.token, &ws.username, &ws.password),
+        None => (
+            &opts.no_auth_user,
+            &opts.authorization,
+            &opts.username,
+            &opts.password,
+        ),
+    };
     if let Some(users) = &opts.users {
         let anonymous = client.user.is_empty()
             && client.pass.is_empty()
             && client.auth_token.is_empty()
             && client.nkey().is_empty()
             && client.jwt().is_empty();
-        if let (true, Some(no_auth_user)) = (anonymous, &opts.no_auth_user) {
+        if let (true, Some(no_auth_user)) = (anonymous, no_auth_user) {
             return users
                 .iter()
                 .find(|u| u.name() == no_auth_user)
@@ -93,13 +141,13 @@ pub fn authenticate<'a>(
             })
             .map(Login::User);
     }
-    if let Some(token) = &opts.authorization {
+    if let Some(token) = token {
         return logins
             .matches(token, &client.auth_token)
             .then_some(Login::Token);
     }
-    if let Some(user) = &opts.username {
-        let pass = opts.password.as_deref().unwrap_or("");
+    if let Some(user) = username {
+        let pass = password.as_deref().unwrap_or("");
         let ok = *client.user == **user && logins.matches(pass, &client.pass);
         return ok.then_some(Login::SingleUser(user));
     }

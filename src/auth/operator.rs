@@ -451,6 +451,9 @@ pub struct Presented<'a> {
     pub sig: &'a str,
     pub nonce: &'a [u8],
     pub ip: IpAddr,
+    /// The connection's type for `allowed_connection_types`: `STANDARD`
+    /// or `WEBSOCKET`.
+    pub kind: &'static str,
 }
 
 /// Check a user JWT as nats-server does, in its order, at `now` (Unix
@@ -533,7 +536,7 @@ pub fn check_user<'a>(
                 return refuse(format!("invalid connection types {types:?}"));
             }
         }
-        if !known.is_empty() && !known.iter().any(|t| t == "STANDARD") {
+        if !known.is_empty() && !known.iter().any(|t| t == presented.kind) {
             return refuse("Connection type not allowed");
         }
     }

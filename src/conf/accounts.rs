@@ -214,7 +214,7 @@ pub(super) fn accounts(entry: &Entry, opts: &mut Options, report: &mut Report<'_
                 let (mut members, mut defaults) = (Vec::new(), None);
                 for field in fields.entries() {
                     match field.key.to_lowercase().as_str() {
-                        "users" => members = user_list(field, report)?,
+                        "users" => members = user_list(field)?,
                         "default_permissions" => defaults = Some(permissions(field)?),
                         "exports" => config.exports = exports(field)?,
                         "imports" => config.imports = imports(field)?,

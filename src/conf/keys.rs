@@ -61,8 +61,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "no_header_support"
         | "connect_error_reports"
         | "reconnect_error_reports"
-        | "websocket"
-        | "ws"
         | "mqtt"
         | "server_tags"
         | "server_metadata"

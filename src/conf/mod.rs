@@ -28,6 +28,7 @@ mod parser;
 mod scalar;
 mod tls;
 mod value;
+mod websocket;
 
 #[cfg(test)]
 mod options_tests;

@@ -177,6 +177,7 @@ fn apply_key(
         // refuses it until the TLS transport is in.
         "tls" => opts.tls = Some(super::tls::tls(entry)?),
         "allow_non_tls" => opts.allow_non_tls = boolean(entry)?,
+        "websocket" | "ws" => opts.websocket = super::websocket::websocket(entry, report)?,
         "system_account" | "system" => {
             let name = string(entry)?;
             if !name.is_empty() {
@@ -217,7 +218,7 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
             "pass" | "password" => password = Some(string(field)?.to_string()),
             "token" => token = Some(string(field)?.to_string()),
             "timeout" => timeout = auth_timeout(field, report)?,
-            "users" => users = Some(user_list(field, report)?),
+            "users" => users = Some(user_list(field)?),
             // nats-server applies these to the users list only: a single
             // user or a token gets no permissions from them.
             "default_permission" | "default_permissions" | "permissions" => {
@@ -326,7 +327,7 @@ fn auth_timeout(field: &Entry, report: &mut Report<'_>) -> Result<Duration> {
 }
 
 /// `users: [ {user: a, password: b}, ... ]`.
-pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<User>> {
+pub(super) fn user_list(field: &Entry) -> Result<Vec<User>> {
     let Value::Array(items) = &field.value.value else {
         return Err(at_key(
             field,
@@ -349,7 +350,7 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
         };
         let (mut username, mut password, mut nkey) = (None, None, None);
         let mut permissions = None;
-        let mut standard_connections = true;
+        let mut connection_types = None;
         for f in entry.entries() {
             match f.key.to_lowercase().as_str() {
                 "user" | "username" => username = Some(string(f)?.to_string()),
@@ -359,7 +360,7 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
                     permissions = Some(accounts::permissions(f)?)
                 }
                 "allowed_connection_types" | "connection_types" | "clients" => {
-                    standard_connections = allows_standard_connections(f)?
+                    connection_types = Some(connection_type_list(f)?)
                 }
                 "proxy_required" => {
                     if boolean(f)? {
@@ -401,24 +402,13 @@ pub(super) fn user_list(field: &Entry, report: &mut Report<'_>) -> Result<Vec<Us
                 format!("Duplicate user {username:?} detected"),
             ));
         }
-        if !standard_connections {
-            // The user may only come over WebSocket, MQTT or as a leaf
-            // node, none of which natsd serves.
-            let name = nkey.as_deref().unwrap_or(&username);
-            report.unsupported.push(Diagnostic::at(
-                item.pos.clone(),
-                format!(
-                    "user {name:?} is ignored: its allowed_connection_types leave out STANDARD"
-                ),
-            ));
-            continue;
-        }
         users.push(User {
             username,
             password,
             nkey,
             permissions,
             account: None,
+            connection_types,
         });
     }
     Ok(users)
@@ -451,21 +441,23 @@ fn jetstream_enabled(entry: &Entry) -> bool {
     }
 }
 
-/// Whether an `allowed_connection_types` list admits plain client
-/// connections, after checking every name as nats-server does.
-fn allows_standard_connections(field: &Entry) -> Result<bool> {
+/// An `allowed_connection_types` list, upper-cased, after checking every
+/// name as nats-server does.
+fn connection_type_list(field: &Entry) -> Result<Vec<String>> {
     let names = string_or_list(field, "allowed connection types", |other| {
         wrong_type(field, "an array of strings", other)
     })?;
-    for name in &names {
-        if !crate::options::CONNECTION_TYPES
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(name))
-        {
-            return Err(at_key(field, format!("unknown connection type {name:?}")));
-        }
-    }
-    Ok(names.iter().any(|n| n.eq_ignore_ascii_case("STANDARD")))
+    names
+        .iter()
+        .map(|name| {
+            let upper = name.to_uppercase();
+            if crate::options::CONNECTION_TYPES.contains(&upper.as_str()) {
+                Ok(upper)
+            } else {
+                Err(at_key(field, format!("unknown connection type {name:?}")))
+            }
+        })
+        .collect()
 }
 
 // ---- values of the types nats-server expects ---------------------------
@@ -524,7 +516,7 @@ fn integer(entry: &Entry) -> Result<i64> {
     }
 }
 
-fn int_in<T: TryFrom<i64>>(entry: &Entry) -> Result<T> {
+pub(super) fn int_in<T: TryFrom<i64>>(entry: &Entry) -> Result<T> {
     let n = integer(entry)?;
     T::try_from(n).map_err(|_| at_key(entry, format!("{} value {n} is out of range", entry.key)))
 }
@@ -558,7 +550,7 @@ pub(super) fn map(entry: &Entry) -> Result<&Map> {
 /// nats-server's `parseDuration` for ping_interval and write_deadline: a
 /// duration string, or (the old way) an integer of seconds, which it
 /// accepts with a warning.
-fn duration_or_seconds(entry: &Entry, report: &mut Report<'_>) -> Result<Duration> {
+pub(super) fn duration_or_seconds(entry: &Entry, report: &mut Report<'_>) -> Result<Duration> {
     match &entry.value.value {
         Value::String(_) => {
             let nanos = duration_string(entry)?;
@@ -607,7 +599,7 @@ fn go_duration(nanos: i128) -> String {
 }
 
 /// `listen` and `http`: a port, or "host:port".
-fn listen(entry: &Entry) -> Result<(Option<String>, i32)> {
+pub(super) fn listen(entry: &Entry) -> Result<(Option<String>, i32)> {
     match &entry.value.value {
         Value::Integer(_) => Ok((None, int_in(entry)?)),
         Value::String(s) => {

@@ -436,7 +436,7 @@ fn nkey_users_are_checked_as_nats_server_checks_them() {
 
 #[cfg(feature = "jwt")]
 #[test]
-fn users_natsd_cannot_serve_are_left_out_or_refused() {
+fn users_keep_their_allowed_connection_types() {
     let loaded = load_with(
         "authorization { users: [\n  {user: a}\n  {user: ws, allowed_connection_types: [WEBSOCKET]}\n  \
          {user: both, allowed_connection_types: [\"standard\", \"mqtt\"]}\n  \
@@ -444,20 +444,20 @@ fn users_natsd_cannot_serve_are_left_out_or_refused() {
         &Overrides::default(),
     )
     .unwrap();
-    let nkey_user = User {
-        nkey: Some("UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4".into()),
-        ..User::default()
-    };
+    let users = loaded.options.users.unwrap();
+    let types: Vec<_> = users.iter().map(|u| u.connection_types.clone()).collect();
     assert_eq!(
-        loaded.options.users,
-        Some(vec![user("a", ""), user("both", ""), nkey_user])
+        types,
+        [
+            None,
+            Some(vec!["WEBSOCKET".to_string()]),
+            Some(vec!["STANDARD".to_string(), "MQTT".to_string()]),
+            None
+        ]
     );
-    let notes: Vec<String> = loaded.unsupported.iter().map(ToString::to_string).collect();
-    assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(
-        notes[0].starts_with("n.conf:3:3: user \"ws\" is ignored"),
-        "{notes:?}"
-    );
+    assert!(users[1].allows("WEBSOCKET") && !users[1].allows("STANDARD"));
+    assert!(users[2].allows("STANDARD") && !users[2].allows("WEBSOCKET"));
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
     assert_eq!(
         error("authorization { users: [ {user: a, allowed_connection_types: [BOGUS]} ] }"),
         "n.conf:1:36: unknown connection type \"BOGUS\""

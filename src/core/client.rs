@@ -11,7 +11,7 @@ use super::deliver::{mark_written, Delivery};
 use super::Core;
 use crate::auth::permissions::ConnPermissions;
 use crate::proto::error::{self as text, ProtoError};
-use crate::proto::{encode, Op, Parser, Pub};
+use crate::proto::{encode, ConnectOpts, Op, Parser, Pub};
 use crate::subject;
 
 /// The highest client protocol version nats-server knows (`ClientProtoInfo`).
@@ -29,7 +29,7 @@ impl Core {
     ) {
         if self.trace {
             let conn = &self.conns[key];
-            log::trace!("{} - cid:{} - <<- [{}]", conn.addr, conn.cid, describe(op));
+            log::trace!("{} - <<- [{}]", conn.tag(), describe(op));
         }
         match *op {
             Op::Ping => self.process_ping(key),
@@ -38,9 +38,8 @@ impl Core {
             Op::Err(msg) => {
                 let conn = &self.conns[key];
                 log::error!(
-                    "{} - cid:{} - Client Error {}",
-                    conn.addr,
-                    conn.cid,
+                    "{} - Client Error {}",
+                    conn.tag(),
                     String::from_utf8_lossy(msg)
                 );
                 self.close(key, CloseReason::ProtocolViolation);
@@ -89,7 +88,7 @@ impl Core {
             ProtoError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
             _ => CloseReason::ProtocolViolation,
         };
-        log::error!("{} - cid:{} - {err}", conn.addr, conn.cid);
+        log::error!("{} - {err}", conn.tag());
         if let Some(wire) = err.wire_text() {
             self.send_err(key, wire);
         }
@@ -113,6 +112,9 @@ impl Core {
             let account = conn.account;
             info.remote_account = self.accounts.list[account as usize].name.to_string();
             info.acc_is_sys = account == self.accounts.system;
+            if conn.websocket.is_some() {
+                self.websocket_info(&mut info);
+            }
             let mut out = Vec::new();
             info.write_to(&mut out);
             self.queue(key, &out);
@@ -127,9 +129,12 @@ impl Core {
         let start = conn.stats.start;
         conn.stats.measure_rtt(start, now);
         if let Err(e) = conn.opts.apply_json(json) {
-            log::error!("{} - cid:{} - {e}", conn.addr, conn.cid);
+            log::error!("{} - {e}", conn.tag());
             self.close(key, CloseReason::ProtocolViolation);
             return;
+        }
+        if let Some(ws) = &conn.websocket {
+            apply_cookies(&mut conn.opts, ws, self.opts.operator_mode());
         }
         let again = std::mem::replace(&mut conn.connected, true);
         parser.headers = conn.opts.headers;
@@ -178,8 +183,16 @@ impl Core {
         let nonce = nonce.as_ref().map_or(&[][..], |n| &n[..]);
         let conn = &self.conns[key];
         let mut why = None;
+        let via = match &conn.websocket {
+            Some(_) => crate::auth::Via {
+                kind: "WEBSOCKET",
+                websocket: self.opts.websocket.as_ref(),
+            },
+            None => crate::auth::Via::STANDARD,
+        };
         let login = crate::auth::authenticate(
             &self.opts,
+            via,
             &conn.opts,
             nonce,
             &mut self.verified_logins,
@@ -199,7 +212,7 @@ impl Core {
         });
         let Some((account, perms, user)) = placed else {
             if let Some(why) = why {
-                log::debug!("{} - cid:{} - {why}", conn.addr, conn.cid);
+                log::debug!("{} - {why}", conn.tag());
             }
             // nats-server names what the client presented.
             let who = if !conn.opts.nkey().is_empty() {
@@ -211,11 +224,7 @@ impl Core {
             } else {
                 String::new()
             };
-            log::error!(
-                "{} - cid:{} - authentication error{who}",
-                conn.addr,
-                conn.cid
-            );
+            log::error!("{} - authentication error{who}", conn.tag());
             self.send_err(key, text::AUTHORIZATION_VIOLATION);
             self.close(key, CloseReason::AuthenticationViolation);
             return false;
@@ -242,9 +251,8 @@ impl Core {
             if !allowed {
                 let what = subscription_description(subject, queue);
                 log::error!(
-                    "{} - cid:{} - Subscription Violation - {}, SID {}",
-                    conn.addr,
-                    conn.cid,
+                    "{} - Subscription Violation - {}, SID {}",
+                    conn.tag(),
                     subscription_log(subject, queue),
                     String::from_utf8_lossy(sid)
                 );
@@ -262,11 +270,7 @@ impl Core {
             (a, b) => a.or(b),
         };
         if max.is_some_and(|max| conn.subs.len() >= max) {
-            log::error!(
-                "{} - cid:{} - maximum subscriptions exceeded",
-                conn.addr,
-                conn.cid
-            );
+            log::error!("{} - maximum subscriptions exceeded", conn.tag());
             self.send_err(key, text::MAX_SUBSCRIPTIONS_EXCEEDED);
             return;
         }
@@ -389,9 +393,8 @@ impl Core {
         }
         if let Some(reply) = msg.reply.filter(|r| account::is_reserved_reply(r)) {
             log::error!(
-                "{} - cid:{} - Publish Violation - Reply {}",
-                conn.addr,
-                conn.cid,
+                "{} - Publish Violation - Reply {}",
+                conn.tag(),
                 go_quote(reply)
             );
             let text = format!(
@@ -423,9 +426,8 @@ impl Core {
     fn publish_violation(&mut self, key: usize, subject: &[u8]) {
         let conn = &self.conns[key];
         log::error!(
-            "{} - cid:{} - Publish Violation - Subject {}",
-            conn.addr,
-            conn.cid,
+            "{} - Publish Violation - Subject {}",
+            conn.tag(),
             go_quote(subject)
         );
         let text = format!("Permissions Violation for Publish to {}", go_quote(subject));
@@ -583,5 +585,23 @@ fn describe(op: &Op<'_>) -> String {
         Op::Ok => "+OK".into(),
         Op::Err(e) => format!("-ERR {}", s(e)),
         Op::ClientHmsg => "HMSG".into(),
+    }
+}
+
+/// nats-server's cookies: each credential a WebSocket client's CONNECT
+/// leaves empty is taken from its cookie; a JWT only in operator mode.
+fn apply_cookies(opts: &mut ConnectOpts, ws: &super::conn::WebsocketConn, operator_mode: bool) {
+    let fill = |field: &mut Box<str>, cookie: &Option<String>| {
+        if let (true, Some(value)) = (field.is_empty(), cookie) {
+            *field = value.as_str().into();
+        }
+    };
+    fill(&mut opts.user, &ws.user_cookie);
+    fill(&mut opts.pass, &ws.pass_cookie);
+    fill(&mut opts.auth_token, &ws.token_cookie);
+    if operator_mode && opts.jwt().is_empty() {
+        if let Some(jwt) = &ws.jwt_cookie {
+            opts.signed.get_or_insert_with(Default::default).jwt = jwt.as_str().into();
+        }
     }
 }

@@ -205,6 +205,7 @@ mod tests {
                 .collect(),
             signed: None,
             tls: None,
+            websocket: false,
         }
     }
 

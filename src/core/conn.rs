@@ -143,6 +143,42 @@ pub struct Conn {
     pub user_jwt: Option<Box<UserJwt>>,
     /// The TLS session it came over, once its handshake completed.
     pub tls: Option<Box<TlsInfo>>,
+    /// Set when it came over WebSocket.
+    pub websocket: Option<Box<WebsocketConn>>,
+}
+
+/// What the core knows of a WebSocket client (the framing is the
+/// transport's): where a proxy says it is from, for the log prefix, and the
+/// credentials its browser sent as cookies, for a CONNECT without them.
+#[derive(Debug, Clone, Default)]
+pub struct WebsocketConn {
+    pub forwarded_ip: Option<std::net::IpAddr>,
+    pub jwt_cookie: Option<String>,
+    pub user_cookie: Option<String>,
+    pub pass_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+}
+
+/// A connection as nats-server's log lines name it: `ip:port - cid:N`, or
+/// for a WebSocket client `ip:port - wid:N` (behind a proxy that says
+/// where it is from, `forwarded/ip:port - wid:N`).
+pub struct Tag<'a>(&'a Conn);
+
+impl std::fmt::Display for Tag<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let conn = self.0;
+        match &conn.websocket {
+            None => write!(f, "{} - cid:{}", conn.addr, conn.cid),
+            Some(ws) => {
+                match ws.forwarded_ip {
+                    Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]/")?,
+                    Some(ip) => write!(f, "{ip}/")?,
+                    None => {}
+                }
+                write!(f, "{} - wid:{}", conn.addr, conn.cid)
+            }
+        }
+    }
 }
 
 /// What `/connz` shows of a connection's TLS session.
@@ -185,6 +221,11 @@ pub enum Keepalive {
 }
 
 impl Conn {
+    /// How log lines name this connection.
+    pub fn tag(&self) -> Tag<'_> {
+        Tag(self)
+    }
+
     /// The keepalive timer fired at `now`. Like nats-server, the first PING
     /// after CONNECT always goes (it measures the round trip); later ones
     /// only when the client was quiet for an `interval`. A PING to send is

@@ -201,9 +201,8 @@ pub fn mark_written(conn: &mut Conn, key: usize, dirty: &mut Vec<usize>, max_pen
     if conn.wbuf.pending() as u64 > max_pending {
         if !conn.is_closing() {
             log::info!(
-                "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                conn.addr,
-                conn.cid,
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                conn.tag(),
                 max_pending
             );
         }

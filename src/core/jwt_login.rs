@@ -122,6 +122,11 @@ impl Core {
             sig: conn.opts.sig(),
             nonce,
             ip: conn.addr.ip().to_canonical(),
+            kind: if conn.websocket.is_some() {
+                "WEBSOCKET"
+            } else {
+                "STANDARD"
+            },
         };
         let checked = if conn.opts.new_account || conn.opts.named_account {
             Err(None)
@@ -138,9 +143,8 @@ impl Core {
                     .as_ref()
                     .map_or("", |j| j.name_tag());
                 log::debug!(
-                    "{} - cid:{} - {} - Account:{account}",
-                    conn.addr,
-                    conn.cid,
+                    "{} - {} - Account:{account}",
+                    conn.tag(),
                     text::USER_AUTHENTICATION_REVOKED
                 );
                 self.send_err(key, text::USER_AUTHENTICATION_REVOKED);
@@ -150,23 +154,19 @@ impl Core {
             Err(refusal) => {
                 if let Some(refusal) = refusal {
                     if refusal.error {
-                        log::error!("{} - cid:{} - {}", conn.addr, conn.cid, refusal.log);
+                        log::error!("{} - {}", conn.tag(), refusal.log);
                     } else {
-                        log::debug!("{} - cid:{} - {}", conn.addr, conn.cid, refusal.log);
+                        log::debug!("{} - {}", conn.tag(), refusal.log);
                     }
                 }
-                log::error!("{} - cid:{} - authentication error", conn.addr, conn.cid);
+                log::error!("{} - authentication error", conn.tag());
                 self.send_err(key, text::AUTHORIZATION_VIOLATION);
                 self.close(key, CloseReason::AuthenticationViolation);
                 return false;
             }
         };
         let Some(account) = self.accounts.find(&login.account) else {
-            log::debug!(
-                "{} - cid:{} - Account JWT lookup error: account missing",
-                conn.addr,
-                conn.cid
-            );
+            log::debug!("{} - Account JWT lookup error: account missing", conn.tag());
             self.send_err(key, text::AUTHORIZATION_VIOLATION);
             self.close(key, CloseReason::AuthenticationViolation);
             return false;
@@ -179,9 +179,8 @@ impl Core {
         let others = self.accounts.list[account as usize].num_conns - here;
         if max_conns.is_some_and(|max| others >= max) {
             log::error!(
-                "{} - cid:{} - {}",
-                conn.addr,
-                conn.cid,
+                "{} - {}",
+                conn.tag(),
                 text::MAX_ACCOUNT_CONNECTIONS_EXCEEDED
             );
             self.send_err(key, text::MAX_ACCOUNT_CONNECTIONS_EXCEEDED);
@@ -268,12 +267,7 @@ impl Core {
             .collect();
         for key in keys {
             let conn = &self.conns[key];
-            log::debug!(
-                "{} - cid:{} - {}",
-                conn.addr,
-                conn.cid,
-                text::ACCOUNT_AUTHENTICATION_EXPIRED
-            );
+            log::debug!("{} - {}", conn.tag(), text::ACCOUNT_AUTHENTICATION_EXPIRED);
             self.send_err(key, text::ACCOUNT_AUTHENTICATION_EXPIRED);
             self.close(key, CloseReason::AuthenticationExpired);
         }
@@ -287,11 +281,7 @@ impl Core {
             .as_ref()
             .is_some_and(|u| u.expires_at == Some(at));
         if due {
-            log::debug!(
-                "{} - cid:{} - User Authentication Expired",
-                conn.addr,
-                conn.cid
-            );
+            log::debug!("{} - User Authentication Expired", conn.tag());
             self.send_err(key, text::USER_AUTHENTICATION_EXPIRED);
             self.close(key, CloseReason::AuthenticationExpired);
         }

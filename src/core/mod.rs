@@ -35,6 +35,7 @@ pub mod view;
 use self::account::{Accounts, GLOBAL};
 use self::buffers::{ReadBuf, WriteBuf};
 use self::closed::{CloseReason, ClosedClients};
+pub use self::conn::WebsocketConn;
 use self::conn::{Conn, Keepalive, Role, Subscription};
 use self::deliver::mark_written;
 use self::rng::Rng;
@@ -42,7 +43,7 @@ use self::stats::{ConnStats, ServerStats, WallClock};
 use self::timers::{Timer, TimerKind, Timers};
 use crate::auth::password::VerifiedLogins;
 use crate::auth::permissions::CompiledPermissions;
-use crate::options::Options;
+use crate::options::{Options, WebsocketOptions};
 use crate::proto::{encode, ConnectOpts, Info, Op, Parser, Status};
 
 /// nats-server's first PING after CONNECT comes sooner than the interval.
@@ -109,6 +110,47 @@ pub struct Core {
     closed: ClosedClients,
     /// Set once lame duck mode has begun.
     lame_duck: Option<lame_duck::LameDuck>,
+    /// The WebSocket listener, when there is one: its clients' INFO
+    /// names it instead of the client listener.
+    pub websocket_listener: Option<WebsocketListener>,
+}
+
+/// How a transport gives up on a peer's bytes: what nats-server logs (as
+/// an error) and why it closes the connection. Carried in an `io::Error`.
+#[derive(Debug)]
+pub struct TransportError {
+    pub reason: CloseReason,
+    pub log: String,
+}
+
+impl TransportError {
+    pub fn io_error(reason: CloseReason, log: impl Into<String>) -> io::Error {
+        io::Error::other(TransportError {
+            reason,
+            log: log.into(),
+        })
+    }
+
+    /// The transport failure `e` carries, if it is one.
+    pub fn of(e: &io::Error) -> Option<&TransportError> {
+        e.get_ref()?.downcast_ref()
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.log)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Where WebSocket clients connect, as their INFO says.
+#[derive(Debug, Clone)]
+pub struct WebsocketListener {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
 }
 
 /// The sizes [`Core::table_sizes`] reports: slots held, used or not.
@@ -180,6 +222,7 @@ impl Core {
             clock,
             closed: ClosedClients::new(opts.http_port != 0),
             lame_duck: None,
+            websocket_listener: None,
             opts,
         };
         #[cfg(feature = "jwt")]
@@ -217,6 +260,21 @@ impl Core {
     /// A new client connection: its INFO is queued, or it is refused when
     /// there are too many. Returns its key, the reactor's token for it.
     pub fn accept(&mut self, addr: SocketAddr, now: Instant) -> usize {
+        self.accept_client(addr, None, now)
+    }
+
+    /// A new WebSocket client, after its upgrade: as [`Core::accept`], with
+    /// the INFO, credentials and timers nats-server gives WebSocket clients.
+    pub fn accept_websocket(&mut self, addr: SocketAddr, ws: WebsocketConn, now: Instant) -> usize {
+        self.accept_client(addr, Some(Box::new(ws)), now)
+    }
+
+    fn accept_client(
+        &mut self,
+        addr: SocketAddr,
+        websocket: Option<Box<WebsocketConn>>,
+        now: Instant,
+    ) -> usize {
         // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`;
         // nats-server's logs, INFO and checks name them `a.b.c.d`.
         let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
@@ -226,7 +284,12 @@ impl Core {
             self.opts.max_control_line as usize,
             self.opts.max_payload as usize,
         );
-        parser.awaiting_connect = self.opts.auth_required();
+        let ws_opts = websocket.as_ref().and(self.opts.websocket.as_ref());
+        let is_websocket = ws_opts.is_some();
+        let auth_override = ws_opts.is_some_and(WebsocketOptions::auth_override);
+        let ws_auth_timeout = ws_opts.and_then(|ws| ws.auth_timeout);
+        let auth_required = self.opts.auth_required() || auth_override;
+        parser.awaiting_connect = auth_required;
         let key = self.conns.insert(Conn {
             cid,
             addr,
@@ -252,43 +315,79 @@ impl Core {
             stats: ConnStats::new(now),
             user_jwt: None,
             tls: None,
+            websocket,
         });
         self.stats.total_connections += 1;
         self.accounts.list[GLOBAL as usize].num_conns += 1;
         self.peak_since_compact = self.peak_since_compact.max(self.conns.len());
-        log::debug!("{addr} - cid:{cid} - Client connection created");
+        let tag = self.conns[key].tag().to_string();
+        log::debug!("{tag} - Client connection created");
 
         let mut info = self.info.clone();
         info.client_id = cid;
         info.client_ip = addr.ip().to_string();
         // Only the greeting says so; the connect INFO keeps the server's.
-        info.auth_required = self.opts.info_auth_required();
+        info.auth_required = self.opts.info_auth_required() || auth_override;
+        if is_websocket {
+            self.websocket_info(&mut info);
+        }
         if let Some(nonce) = self.nonce(cid) {
             info.nonce = String::from_utf8_lossy(&nonce).into_owned();
         }
         let conn = &mut self.conns[key];
         info.write_to(&mut conn.wbuf.buf);
         if self.trace {
-            log::trace!("{addr} - cid:{cid} - ->> [INFO]");
+            log::trace!("{tag} - ->> [INFO]");
         }
         self.queue_flush(key);
         // nats-server sends INFO first, then refuses a connection too many.
         if self.conns.len() > self.opts.max_connections {
-            log::error!("{addr} - cid:{cid} - maximum connections exceeded");
+            log::error!("{tag} - maximum connections exceeded");
             self.send_err(key, crate::proto::error::MAX_CONNECTIONS_EXCEEDED);
             self.close(key, CloseReason::MaxConnectionsExceeded);
             return key;
         }
-        if self.opts.auth_required() {
-            let at = now + self.opts.auth_timeout;
+        if auth_required {
+            let timeout = ws_auth_timeout
+                .filter(|t| !t.is_zero())
+                .unwrap_or(self.opts.auth_timeout);
+            let at = now + timeout;
             self.conns[key].auth_deadline = Some(at);
             self.schedule(key, cid, TimerKind::Auth, at);
         }
         // Before CONNECT the ping comes at the normal interval.
-        let at = now + self.opts.ping_interval;
+        let at = now + self.ping_interval(key);
         self.conns[key].next_ping = at;
         self.schedule(key, cid, TimerKind::Ping, at);
         key
+    }
+
+    /// nats-server's `generateClientInfoJSON` for a WebSocket client: the
+    /// INFO names the WebSocket listener and its TLS.
+    fn websocket_info(&self, info: &mut Info) {
+        if let Some(listener) = &self.websocket_listener {
+            info.host.clone_from(&listener.host);
+            info.port = listener.port;
+            info.tls_required = listener.tls;
+            info.tls_available = listener.tls;
+        }
+    }
+
+    /// The keepalive interval of connection `key`: the WebSocket block's
+    /// `ping_interval` for its clients, when it sets one.
+    fn ping_interval(&self, key: usize) -> Duration {
+        let ws_interval = self.conns[key]
+            .websocket
+            .as_ref()
+            .and(self.opts.websocket.as_ref())
+            .and_then(|ws| ws.ping_interval)
+            .filter(|i| !i.is_zero());
+        ws_interval.unwrap_or(self.opts.ping_interval)
+    }
+
+    /// The reason connection `key` is closing, for its transport's goodbye.
+    pub fn close_reason(&self, key: usize) -> Option<CloseReason> {
+        self.conns.get(key).and_then(|c| c.closing)
     }
 
     /// The nonce connection `cid` is to sign, when the configuration asks
@@ -339,15 +438,18 @@ impl Core {
             {
                 Err(e)
             }
-            // The transport refused the peer's bytes (a TLS handshake
-            // that failed): nats-server logs it as an error.
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                log::error!("{} - cid:{} - {e}", conn.addr, conn.cid);
-                self.close(key, CloseReason::TlsHandshakeFailure);
+            // The transport refused the peer's bytes (a TLS handshake that
+            // failed, a WebSocket frame out of the protocol): logged as
+            // nats-server logs it, closed for its reason.
+            Err(e) if TransportError::of(&e).is_some() => {
+                let failure = TransportError::of(&e).expect("checked");
+                log::error!("{} - {}", conn.tag(), failure.log);
+                let reason = failure.reason;
+                self.close(key, reason);
                 Err(e)
             }
             Err(e) => {
-                log::debug!("{} - cid:{} - Read error: {e}", conn.addr, conn.cid);
+                log::debug!("{} - Read error: {e}", conn.tag());
                 self.close(key, CloseReason::ReadError);
                 Err(e)
             }
@@ -414,7 +516,7 @@ impl Core {
     fn send_err(&mut self, key: usize, text: &str) {
         let conn = &mut self.conns[key];
         if self.trace {
-            log::trace!("{} - cid:{} - ->> [-ERR '{text}']", conn.addr, conn.cid);
+            log::trace!("{} - ->> [-ERR '{text}']", conn.tag());
         }
         encode::write_err(&mut conn.wbuf.buf, text);
         mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
@@ -471,7 +573,7 @@ impl Core {
                 Flushed::Blocked
             }
             Err(e) => {
-                log::debug!("{} - cid:{} - Write error: {e}", conn.addr, conn.cid);
+                log::debug!("{} - Write error: {e}", conn.tag());
                 self.close(key, CloseReason::WriteError);
                 Flushed::Closed
             }
@@ -495,9 +597,9 @@ impl Core {
             return;
         };
         if error {
-            log::error!("{} - cid:{} - {why}", conn.addr, conn.cid);
+            log::error!("{} - {why}", conn.tag());
         } else {
-            log::debug!("{} - cid:{} - {why}", conn.addr, conn.cid);
+            log::debug!("{} - {why}", conn.tag());
         }
         self.close(key, CloseReason::TlsHandshakeFailure);
     }
@@ -508,11 +610,10 @@ impl Core {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        log::debug!("{} - cid:{} - TLS handshake complete", conn.addr, conn.cid);
+        log::debug!("{} - TLS handshake complete", conn.tag());
         log::debug!(
-            "{} - cid:{} - TLS version {version}, cipher suite {cipher_suite}",
-            conn.addr,
-            conn.cid
+            "{} - TLS version {version}, cipher suite {cipher_suite}",
+            conn.tag()
         );
         conn.tls = Some(Box::new(conn::TlsInfo {
             version,
@@ -569,9 +670,8 @@ impl Core {
         }
         self.accounts.list[conn.account as usize].num_conns -= 1;
         log::debug!(
-            "{} - cid:{} - Client connection closed: {}",
-            conn.addr,
-            conn.cid,
+            "{} - Client connection closed: {}",
+            conn.tag(),
             reason.as_str()
         );
         self.removed_since_compact += 1;
@@ -713,7 +813,7 @@ impl Core {
     /// The first PING after CONNECT: sooner than the interval, with up to
     /// 20% jitter, as nats-server does.
     fn arm_first_ping(&mut self, key: usize, now: Instant) {
-        let base = self.opts.ping_interval.min(FIRST_PING_INTERVAL);
+        let base = self.ping_interval(key).min(FIRST_PING_INTERVAL);
         let jitter_ms = (base.as_millis() as u64 / 5).max(1);
         let at = now + base + Duration::from_millis(self.rng.next_u64() % jitter_ms);
         let conn = &mut self.conns[key];
@@ -744,7 +844,7 @@ impl Core {
                 TimerKind::Ping => self.ping_timer(timer, now),
                 TimerKind::Auth => {
                     if conn.auth_deadline.is_some_and(|at| at <= now) {
-                        log::debug!("{} - cid:{} - Authentication Timeout", conn.addr, conn.cid);
+                        log::debug!("{} - Authentication Timeout", conn.tag());
                         self.send_err(timer.key, crate::proto::error::AUTHENTICATION_TIMEOUT);
                         self.close(timer.key, CloseReason::AuthenticationTimeout);
                     }
@@ -757,9 +857,8 @@ impl Core {
                 TimerKind::Write => match conn.write_deadline {
                     Some(at) if at <= now => {
                         log::info!(
-                            "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                            conn.addr,
-                            conn.cid,
+                            "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                            conn.tag(),
                             self.opts.write_deadline
                         );
                         self.close(timer.key, CloseReason::SlowConsumerWriteDeadline);
@@ -772,24 +871,20 @@ impl Core {
     }
 
     fn ping_timer(&mut self, timer: Timer, now: Instant) {
-        let interval = self.opts.ping_interval;
+        let interval = self.ping_interval(timer.key);
         let conn = &mut self.conns[timer.key];
         match conn.keepalive(now, interval, self.opts.max_pings_out) {
             Keepalive::Stale => return,
             Keepalive::Quiet => {}
             Keepalive::Unanswered => {
-                log::debug!(
-                    "{} - cid:{} - Stale Client Connection - Closing",
-                    conn.addr,
-                    conn.cid
-                );
+                log::debug!("{} - Stale Client Connection - Closing", conn.tag());
                 self.send_err(timer.key, crate::proto::error::STALE_CONNECTION);
                 self.close(timer.key, CloseReason::StaleConnection);
                 return;
             }
             Keepalive::Ping => {
                 if self.trace {
-                    log::trace!("{} - cid:{} - ->> [PING]", conn.addr, conn.cid);
+                    log::trace!("{} - ->> [PING]", conn.tag());
                 }
                 self.queue(timer.key, encode::PING);
             }

@@ -178,9 +178,8 @@ impl Core {
                 });
                 if moved {
                     log::debug!(
-                        "{} - cid:{} - Closing: user {:?} is gone or in another account",
-                        conn.addr,
-                        conn.cid,
+                        "{} - Closing: user {:?} is gone or in another account",
+                        conn.tag(),
                         conn.opts.user
                     );
                     self.close(key, CloseReason::ClientClosed);
@@ -225,9 +224,8 @@ impl Core {
             let sid = go_quote(sub.sid());
             let conn = &self.conns[key];
             log::info!(
-                "{} - cid:{} - Removed sub {what} (sid {sid}) for User {:?} - not authorized",
-                conn.addr,
-                conn.cid,
+                "{} - Removed sub {what} (sid {sid}) for User {:?} - not authorized",
+                conn.tag(),
                 conn.opts.user
             );
             self.unsubscribe(sub_key);
@@ -298,6 +296,15 @@ fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
             &on(old),
             &on(new),
         );
+    }
+    // nats-server reloads only the WebSocket TLS certificates; natsd
+    // reloads nothing of the block yet.
+    if old.websocket != new.websocket {
+        return Err(format!(
+            "config reload not supported for Websocket: old={:?}, new={:?}",
+            old.websocket.as_ref().map(|w| (&w.host, w.port)),
+            new.websocket.as_ref().map(|w| (&w.host, w.port))
+        ));
     }
     Ok(())
 }

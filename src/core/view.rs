@@ -55,6 +55,8 @@ pub struct ClientInfo {
     pub signed: Option<Box<SignedInfo>>,
     /// The TLS version and cipher suite, for a TLS connection.
     pub tls: Option<(&'static str, String)>,
+    /// It came over WebSocket (`/connz` type `websocket`).
+    pub websocket: bool,
 }
 
 /// nats-server's `jwt`, `issuer_key`, `name_tag` and `tags` of a
@@ -84,6 +86,7 @@ impl ClientInfo {
             subs: Vec::new(),
             signed: None,
             tls: None,
+            websocket: false,
         }
     }
 }
@@ -172,6 +175,7 @@ impl Conn {
                 .tls
                 .as_ref()
                 .map(|t| (t.version, t.cipher_suite.clone())),
+            websocket: self.websocket.is_some(),
         }
     }
 

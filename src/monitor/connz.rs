@@ -526,7 +526,11 @@ impl Shown {
         ConnInfo {
             cid: s.cid,
             kind: "Client",
-            kind_type: "nats",
+            kind_type: if client.websocket {
+                "websocket"
+            } else {
+                "nats"
+            },
             ip: s.addr.ip().to_canonical().to_string(),
             port: s.addr.port(),
             start: self.time(s.start),

@@ -112,7 +112,7 @@ impl Response {
         }
         head.push_str(&format!(
             "Date: {}\r\nContent-Length: {len}\r\n",
-            http_date(now)
+            crate::go_format::http_date(now)
         ));
         match (http10, keep_alive) {
             (false, false) => head.push_str("Connection: close\r\n"),
@@ -365,29 +365,6 @@ fn split_target(method: &str, target: &str) -> Option<Request> {
     })
 }
 
-/// An HTTP date (RFC 9110's IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
-fn http_date(t: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let days = secs / 86_400;
-    let (y, m, d) = crate::logging::civil_from_days(days as i64);
-    let s = secs % 86_400;
-    format!(
-        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,6 +522,9 @@ mod tests {
     #[test]
     fn dates_are_imf_fixdate() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_391_310);
-        assert_eq!(http_date(t), "Sun, 22 Nov 2026 23:48:30 GMT");
+        assert_eq!(
+            crate::go_format::http_date(t),
+            "Sun, 22 Nov 2026 23:48:30 GMT"
+        );
     }
 }

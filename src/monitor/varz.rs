@@ -54,7 +54,7 @@ struct Varz<'a> {
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
-    websocket: Empty,
+    websocket: WebsocketVarz,
     jetstream: Empty,
     /// Seconds (nats-server's default when TLS is off).
     #[serde(serialize_with = "go_float")]
@@ -117,6 +117,67 @@ fn claims_json(_jwt: &str) -> Option<serde_json::Value> {
 /// `{}`.
 #[derive(Serialize)]
 struct Empty {}
+
+/// nats-server's `WebsocketOptsVarz`: `{}` without a WebSocket listener.
+#[derive(Serialize, Default)]
+struct WebsocketVarz {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    host: String,
+    #[serde(skip_serializing_if = "is_zero_port")]
+    port: u16,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    advertise: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    no_auth_user: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    jwt_cookie: String,
+    /// Nanoseconds, as Go's `time.Duration`.
+    #[serde(skip_serializing_if = "is_zero_nanos")]
+    handshake_timeout: u128,
+    #[serde(skip_serializing_if = "is_zero_seconds", serialize_with = "go_float")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    no_tls: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    compression: bool,
+}
+
+fn is_zero_port(port: &u16) -> bool {
+    *port == 0
+}
+
+fn is_zero_nanos(nanos: &u128) -> bool {
+    *nanos == 0
+}
+
+fn is_zero_seconds(seconds: &f64) -> bool {
+    *seconds == 0.0
+}
+
+impl WebsocketVarz {
+    fn of(core: &crate::core::Core) -> WebsocketVarz {
+        let (Some(ws), Some(listener)) = (&core.opts.websocket, &core.websocket_listener) else {
+            return WebsocketVarz::default();
+        };
+        WebsocketVarz {
+            host: ws.host.clone(),
+            port: listener.port,
+            advertise: ws.advertise.clone().unwrap_or_default(),
+            no_auth_user: ws.no_auth_user.clone().unwrap_or_default(),
+            jwt_cookie: ws.jwt_cookie.clone().unwrap_or_default(),
+            handshake_timeout: ws.handshake_timeout.as_nanos(),
+            auth_timeout: ws.auth_timeout.map_or(0.0, |t| t.as_secs_f64()),
+            no_tls: ws.no_tls,
+            same_origin: ws.same_origin,
+            allowed_origins: ws.allowed_origins.clone(),
+            compression: ws.compression,
+        }
+    }
+}
 
 /// Counts by kind of connection; natsd has only clients.
 #[derive(Serialize)]
@@ -184,7 +245,7 @@ pub fn varz(
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: WebsocketVarz::of(core),
         jetstream: Empty {},
         tls_timeout: core
             .opts

@@ -8,6 +8,8 @@ pub mod signals;
 pub mod tls;
 mod transport;
 mod trim;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -98,6 +100,15 @@ impl Server {
         if let Some(listener) = monitor_listener {
             reactor.serve_monitor(listener)?;
         }
+        if let Some(ws) = reactor.core.opts.websocket.clone() {
+            let listener = bind(&ws.host, ws.port).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("Unable to listen for websocket connections: {e}"),
+                )
+            })?;
+            reactor.serve_websocket(listener, &ws)?;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = &reactor.core.opts.tls {
             reactor.tls = Some(
@@ -134,6 +145,11 @@ impl Server {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where WebSocket clients connect, when `websocket {}` is set.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.reactor.websocket_addr()
     }
 
     pub fn id(&self) -> &str {
@@ -184,6 +200,18 @@ impl Server {
                 join_host_port(&self.reactor.core.opts.http_host, addr.port())
             );
         }
+        if let (Some(addr), Some(ws)) = (self.websocket_addr(), &self.reactor.core.opts.websocket) {
+            let scheme = if ws.tls.is_some() { "wss" } else { "ws" };
+            // nats-server prints the host as configured, IPv6 unbracketed.
+            log::info!(
+                "Listening for websocket clients on {scheme}://{}:{}",
+                ws.host,
+                addr.port()
+            );
+            if ws.tls.is_none() {
+                log::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+            }
+        }
         log::info!(
             "Listening for client connections on {}",
             join_host_port(&self.reactor.core.opts.host, self.addr.port())
@@ -197,6 +225,7 @@ impl Server {
         let server = Server::new(opts)?;
         let addr = server.addr();
         let monitor_addr = server.monitor_addr();
+        let websocket_addr = server.websocket_addr();
         let handle = server.handle()?;
         let thread = std::thread::Builder::new()
             .name("natsd".into())
@@ -204,6 +233,7 @@ impl Server {
         Ok(RunningServer {
             addr,
             monitor_addr,
+            websocket_addr,
             handle,
             thread: Some(thread),
         })
@@ -214,6 +244,7 @@ impl Server {
 pub struct RunningServer {
     addr: SocketAddr,
     monitor_addr: Option<SocketAddr>,
+    websocket_addr: Option<SocketAddr>,
     handle: ServerHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -226,6 +257,11 @@ impl RunningServer {
     /// Where monitoring is served, when it is.
     pub fn monitor_addr(&self) -> Option<SocketAddr> {
         self.monitor_addr
+    }
+
+    /// Where WebSocket clients connect, when they can.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr
     }
 
     /// `nats://host:port` for clients.

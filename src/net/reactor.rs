@@ -26,8 +26,12 @@ pub const SIGNALS: Token = Token(usize::MAX - 3);
 #[cfg_attr(not(feature = "monitor"), path = "reactor/no_monitor.rs")]
 mod monitor;
 mod spin;
+// The WebSocket listener and upgrades, or hooks that do nothing.
+#[cfg_attr(not(feature = "websocket"), path = "reactor/no_websocket.rs")]
+mod websocket;
 
 use self::spin::Spin;
+use self::websocket::{WebsocketSockets, UPGRADE_BASE, WEBSOCKET_LISTENER};
 use super::transport::Transport;
 
 /// Bytes read from one connection per wake before the others get a turn.
@@ -71,6 +75,8 @@ pub struct Reactor {
     pub reload_source: Option<ReloadSource>,
     /// The HTTP monitor, when monitoring is on.
     monitor: Option<MonitorSockets>,
+    /// The WebSocket listener and upgrades, when `websocket {}` is set.
+    websocket: Option<WebsocketSockets>,
     /// The client listener's TLS, when `tls {}` configures it.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -104,6 +110,7 @@ impl Reactor {
             signals: None,
             reload_source: None,
             monitor: None,
+            websocket: None,
             #[cfg(feature = "tls")]
             tls: None,
             tls_timeout: Duration::from_secs(2),
@@ -136,8 +143,12 @@ impl Reactor {
                     WAKER => {}
                     SIGNALS => self.handle_signals(),
                     MONITOR_LISTENER => self.accept_monitor(),
+                    WEBSOCKET_LISTENER => self.accept_websocket(),
                     Token(token) if token >= MONITOR_BASE => {
                         self.drive_monitor_conn(token - MONITOR_BASE);
+                    }
+                    Token(token) if token >= UPGRADE_BASE => {
+                        self.drive_upgrade(token - UPGRADE_BASE);
                     }
                     Token(key) => {
                         let closed = event.is_read_closed() || event.is_error();
@@ -157,6 +168,7 @@ impl Reactor {
             }
             self.flush_dirty();
             self.expire_handshakes(Instant::now());
+            self.expire_upgrades(Instant::now());
             self.reap_closed();
             self.monitor_turn();
             self.core.fire_timers(Instant::now());
@@ -190,6 +202,7 @@ impl Reactor {
             self.core.lame_duck_deadline(),
             monitor_deadline,
             self.handshakes.iter().map(|&(at, _)| at).min(),
+            self.upgrade_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -233,6 +246,7 @@ impl Reactor {
         log::info!("Entering lame duck mode, stop accepting new clients");
         let _ = self.poll.registry().deregister(&mut listener);
         drop(listener);
+        self.close_websocket_listener();
         self.accept_retry_at = None;
         if !self.core.enter_lame_duck(Instant::now()) {
             self.stop.store(true, Ordering::Release);
@@ -324,6 +338,10 @@ impl Reactor {
                 if let Some((version, suite)) = socket.transport.negotiated() {
                     self.core.tls_established(key, version, suite);
                 }
+            }
+            if socket.transport.wants_write() {
+                // A WebSocket pong, or TLS records, to send back.
+                self.core.queue_flush(key);
             }
             match received {
                 Ok(0) => return,
@@ -439,7 +457,7 @@ impl Reactor {
                     // Best effort: the peer should see the -ERR that explains.
                     self.core.flush_last_words(key, &mut socket.transport);
                 }
-                socket.transport.close();
+                socket.transport.close(self.core.close_reason(key));
                 close_gracefully(&self.poll, socket.transport.socket());
             }
             self.core.remove(key, Instant::now());
@@ -455,6 +473,7 @@ impl Reactor {
         if let Some(listener) = self.listener.as_mut() {
             let _ = self.poll.registry().deregister(listener);
         }
+        self.close_upgrades();
         self.core.close_all();
         self.reap_closed();
         log::info!("Server Exiting..");

@@ -1,9 +1,9 @@
 //! How a client connection's bytes travel: the seam between the socket and
 //! the core, which only ever sees plaintext NATS protocol.
 //!
-//! Today a transport is plain TCP. TLS (rustls, sans-IO over the mio
-//! socket) and WebSocket come in as variants here, so that the reactor and
-//! the core stay as they are: the core reads through [`Transport`] as an
+//! A transport is plain TCP, TLS (rustls, sans-IO over the mio socket), or
+//! WebSocket over either, so that the reactor and the core stay as they
+//! are: the core reads through [`Transport`] as an
 //! `io::Read` and writes through it as an `io::Write`, and the reactor asks
 //! it whether output is still waiting ([`Transport::wants_write`]) and
 //! whether plaintext may be buffered beyond what the socket shows
@@ -32,6 +32,9 @@ pub enum Transport {
     /// Only while [`Transport::upgrade`] moves the socket over.
     #[cfg(feature = "tls")]
     Moving,
+    /// WebSocket frames over plain TCP or TLS, after the HTTP upgrade.
+    #[cfg(feature = "websocket")]
+    WebSocket(Box<super::websocket::WsSession>),
 }
 
 impl Transport {
@@ -45,7 +48,23 @@ impl Transport {
             Transport::Tls(tls) => &mut tls.stream,
             #[cfg(feature = "tls")]
             Transport::Moving => unreachable!("a transport is never left moving"),
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.inner.socket(),
         }
+    }
+
+    /// A TLS session that starts with the handshake (WebSocket over TLS:
+    /// the handshake comes before any HTTP).
+    #[cfg(feature = "tls")]
+    pub fn tls_first(
+        stream: TcpStream,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<Transport> {
+        let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+        Ok(Transport::Tls(TlsSession {
+            stream,
+            conn: Box::new(conn),
+        }))
     }
 
     /// Output the transport holds after the core's bytes were taken (TLS
@@ -54,6 +73,8 @@ impl Transport {
         match self {
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.conn.wants_write(),
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.wants_write(),
             _ => false,
         }
     }
@@ -65,6 +86,8 @@ impl Transport {
             // rustls may hold decrypted records the last read left.
             #[cfg(feature = "tls")]
             Transport::Tls(_) => true,
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.has_buffered_input(),
             _ => false,
         }
     }
@@ -93,6 +116,8 @@ impl Transport {
                 let suite = tls.conn.negotiated_cipher_suite()?;
                 Some((version, super::tls::go_suite_name(suite)))
             }
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.inner.negotiated(),
             _ => None,
         }
     }
@@ -115,23 +140,36 @@ impl Transport {
         Ok(())
     }
 
-    /// Write what the transport still holds (TLS records) to the socket.
+    /// Write what the transport still holds (TLS records, WebSocket
+    /// frames) to the socket.
     pub fn flush_held(&mut self) -> io::Result<()> {
-        #[cfg(feature = "tls")]
-        if let Transport::Tls(tls) = self {
-            while tls.conn.wants_write() {
-                tls.conn.write_tls(&mut tls.stream)?;
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => {
+                while tls.conn.wants_write() {
+                    tls.conn.write_tls(&mut tls.stream)?;
+                }
             }
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.flush_held()?,
+            _ => {}
         }
         Ok(())
     }
 
-    /// Say goodbye as the transport does (TLS: close_notify).
-    pub fn close(&mut self) {
-        #[cfg(feature = "tls")]
-        if let Transport::Tls(tls) = self {
-            tls.conn.send_close_notify();
-            let _ = self.flush_held();
+    /// Say goodbye as the transport does (TLS: close_notify; WebSocket: a
+    /// close frame with the status and text nats-server gives `reason`).
+    pub fn close(&mut self, reason: Option<crate::core::closed::CloseReason>) {
+        let _ = reason;
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => {
+                tls.conn.send_close_notify();
+                let _ = self.flush_held();
+            }
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.close(reason),
+            _ => {}
         }
     }
 }
@@ -141,6 +179,8 @@ impl Read for Transport {
         match self {
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.read(buf),
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.read(buf),
             _ => self.socket().read(buf),
         }
     }
@@ -163,8 +203,8 @@ impl TlsSession {
             if let Err(e) = self.conn.process_new_packets() {
                 // The alert goes out before the close.
                 let _ = self.conn.write_tls(&mut self.stream);
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
+                return Err(crate::core::TransportError::io_error(
+                    crate::core::closed::CloseReason::TlsHandshakeFailure,
                     format!("TLS handshake error: {e}"),
                 ));
             }
@@ -178,8 +218,10 @@ impl TlsSession {
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.conn.writer().write(buf)?;
+    /// Plaintext from the core, encrypted into records as far as rustls
+    /// buffers them, and as much as the socket takes written.
+    fn write(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.conn.writer().write_vectored(bufs)?;
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut self.stream) {
                 Ok(_) => {}
@@ -187,7 +229,7 @@ impl TlsSession {
                 Err(e) => return Err(e),
             }
         }
-        if n == 0 && !buf.is_empty() {
+        if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(n)
@@ -198,7 +240,9 @@ impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             #[cfg(feature = "tls")]
-            Transport::Tls(tls) => tls.write(buf),
+            Transport::Tls(tls) => tls.write(&[io::IoSlice::new(buf)]),
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.write_vectored(&[io::IoSlice::new(buf)]),
             _ => self.socket().write(buf),
         }
     }
@@ -206,13 +250,9 @@ impl Write for Transport {
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
             #[cfg(feature = "tls")]
-            Transport::Tls(tls) => {
-                let first = bufs
-                    .iter()
-                    .find(|b| !b.is_empty())
-                    .map_or(&[][..], |b| &b[..]);
-                tls.write(first)
-            }
+            Transport::Tls(tls) => tls.write(bufs),
+            #[cfg(feature = "websocket")]
+            Transport::WebSocket(ws) => ws.write_vectored(bufs),
             _ => self.socket().write_vectored(bufs),
         }
     }

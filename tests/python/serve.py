@@ -1,5 +1,7 @@
 """Start a natsd binary for a nats-py test and find where it listens."""
+import re
 import subprocess
+import threading
 
 
 def start(binary, args):
@@ -7,17 +9,40 @@ def start(binary, args):
 
     Returns the process and the `nats://host:port` clients connect to.
     """
-    proc = subprocess.Popen([binary, *args], stderr=subprocess.PIPE, text=True)
-    url = None
-    for line in proc.stderr:
-        if "Listening for client connections on" in line:
-            url = "nats://" + line.rsplit(" ", 1)[1].strip()
-        if "Server is ready" in line:
-            break
-    if not url:
+    proc, listeners = start_listening(binary, args)
+    if "client connections" not in listeners:
         proc.terminate()
         raise AssertionError("natsd did not report its port")
-    return proc, url
+    return proc, "nats://" + listeners["client connections"]
+
+
+def start_listening(binary, args):
+    """Run `binary` with `args` and wait for "Server is ready" on stderr.
+
+    Returns the process and what it listens on, from its "Listening for
+    WHAT on ADDRESS" lines: {WHAT: ADDRESS}, e.g. {"client connections":
+    "127.0.0.1:4222", "websocket clients": "ws://0.0.0.0:8080"}. The rest of
+    stderr goes on being read into `proc.log` (a list of lines), so a
+    chatty server never blocks on a full pipe and a failing test can show
+    what the server said.
+    """
+    proc = subprocess.Popen([binary, *args], stderr=subprocess.PIPE, text=True)
+    proc.log = []
+    listeners = {}
+    for line in proc.stderr:
+        proc.log.append(line)
+        found = re.search(r"Listening for (.+) on (\S+)\s*$", line)
+        if found:
+            listeners[found[1]] = found[2]
+        if "Server is ready" in line:
+            break
+    threading.Thread(target=keep_reading, args=(proc,), daemon=True).start()
+    return proc, listeners
+
+
+def keep_reading(proc):
+    for line in proc.stderr:
+        proc.log.append(line)
 
 
 async def sync(nc):
