@@ -264,6 +264,53 @@ def jwt_seeds():
         write("jwt", f"tamper-{i}", b"\x04" + claims + b"\xff" + bytes([65 + i]) * (i * 7 + 3))
 
 
+def websocket_seeds():
+    import struct, zlib
+
+    def frame(payload, op=2, fin=True, rsv1=False, mask=b"\x01\x02\x03\x04"):
+        b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | op
+        n = len(payload)
+        if n < 126:
+            head = bytes([b0, (0x80 if mask else 0) | n])
+        elif n < 65536:
+            head = bytes([b0, (0x80 if mask else 0) | 126]) + struct.pack(">H", n)
+        else:
+            head = bytes([b0, (0x80 if mask else 0) | 127]) + struct.pack(">Q", n)
+        if not mask:
+            return head + payload
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def deflate(data):
+        c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    request = (b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n")
+    write("websocket", "upgrade", b"\x00" + request + b"\r\n")
+    write("websocket", "upgrade-deflate", b"\x00" + request
+          + b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+          + b"Origin: http://example.com\r\nCookie: jwt=abc; x=y\r\n"
+          + b"User-Agent: Mozilla/5.0 Version/17 Safari/605\r\nNats-No-Masking: true\r\n\r\n")
+    write("websocket", "upgrade-bad-key", b"\x00" + request.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"c2hvcnQ=") + b"\r\n")
+    write("websocket", "upgrade-mqtt", b"\x00" + request.replace(b"GET /", b"GET /mqtt") + b"\r\n")
+
+    ops = b"CONNECT {}\r\nSUB foo 1\r\nPUB foo 5\r\nhello\r\nPING\r\n"
+    write("websocket", "frames", b"\x01\x01\x10" + frame(ops[:20], fin=False)
+          + frame(b"hi", op=9) + frame(ops[20:], op=0) + frame(b"", op=10))
+    write("websocket", "frames-unmasked", b"\x01\x00\x10" + frame(ops, mask=b""))
+    write("websocket", "frames-16bit", b"\x01\x01\x10" + frame(b"x" * 300))
+    write("websocket", "close", b"\x01\x01\x10" + frame(b"\x03\xe8bye", op=8) + frame(ops))
+    write("websocket", "close-bad", b"\x01\x01\x10" + frame(b"\x03\xed", op=8))
+    write("websocket", "length-top-bit", b"\x01\x01\x10\x82\xff\x80\x00\x00\x00\x00\x00\x00\x01\x01\x02\x03\x04x")
+    z = deflate(ops * 4)
+    write("websocket", "compressed", b"\x01\x03\x10" + frame(z, rsv1=True) + frame(b"PING\r\n"))
+    write("websocket", "compressed-fragments", b"\x01\x03\x10" + frame(z[:5], fin=False, rsv1=True)
+          + frame(b"p", op=9) + frame(z[5:], op=0))
+    write("websocket", "compressed-bomb", b"\x01\x03\x01" + frame(deflate(b"\x00" * 100000), rsv1=True))
+    write("websocket", "compressed-garbage", b"\x01\x03\x10" + frame(b"\xff" * 40, rsv1=True))
+
+
 if __name__ == "__main__":
     shutil.rmtree(SEEDS, ignore_errors=True)
     parser_seeds()
@@ -272,4 +319,5 @@ if __name__ == "__main__":
     session_seeds()
     config_seeds()
     jwt_seeds()
+    websocket_seeds()
     print("seeds written to", SEEDS)

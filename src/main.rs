@@ -54,7 +54,7 @@ fn flags() -> Getopts {
     o.optopt(
         "",
         "https_port",
-        "Use port for https monitoring (not supported: no TLS)",
+        "Use port for https monitoring (with the client TLS certificate)",
         "PORT",
     );
     o.optopt("", "ms", "Same as --https_port", "PORT");
@@ -177,9 +177,6 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
     if (m.opt_present("https_port") || m.opt_present("ms")) && !MONITOR_BUILT {
         return Err(monitor_not_built("https_port"));
     }
-    if m.opt_present("https_port") || m.opt_present("ms") {
-        return Err("monitoring over https (--ms/--https_port) is not supported by natsd yet; use -m/--http_port".into());
-    }
     if m.opt_present("jetstream") {
         return Err("JetStream (-js/--jetstream) is not supported by natsd yet".into());
     }
@@ -207,6 +204,10 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
         pid_file: m.opt_str("P").map(PathBuf::from),
         ports_file_dir: m.opt_str("ports_file_dir").map(PathBuf::from),
         http_port: port_flag("m")?,
+        https_port: match port_flag("ms")? {
+            Some(port) => Some(port),
+            None => port_flag("https_port")?,
+        },
         http_base_path: m.opt_str("http_base_path"),
         busy_poll: m
             .opt_str("busy_poll")
@@ -257,7 +258,8 @@ fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Loaded, String> 
     match config {
         Some(path) => conf::load_options(path, overrides).map_err(|e| e.to_string()),
         None => {
-            let options = overrides.to_options();
+            let mut options = overrides.to_options();
+            options.default_auth_timeout_for_tls(false);
             options.validate()?;
             Ok(Loaded {
                 options,
@@ -388,6 +390,8 @@ fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
     let listen = natsd::net::join_host_port(&host, opts.port.max(0) as u16);
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
+    let websocket_tls = opts.websocket.as_ref().is_some_and(|ws| ws.tls.is_some());
+    let monitor_tls = opts.https_port != 0;
     log::info!("Starting natsd");
     log::info!("  Version:  {VERSION} (nats-server {NATS_SERVER_VERSION} protocol)");
     if opts.has_plaintext_passwords() {
@@ -406,9 +410,12 @@ fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
     let ports_file = match &ports_dir {
         Some(dir) => Some(write_ports_file(
             dir,
-            &host,
-            server.addr().port(),
-            server.monitor_addr().map(|a| a.port()),
+            &Ports {
+                host: &host,
+                port: server.addr().port(),
+                monitor: server.monitor_addr().map(|a| (a.port(), monitor_tls)),
+                websocket: server.websocket_addr().map(|a| (a.port(), websocket_tls)),
+            },
             pid,
         )?),
         None => None,
@@ -427,15 +434,18 @@ fn serve(opts: Options, reload: Option<ReloadSource>) -> Result<(), String> {
     result
 }
 
+/// Where the server listens, for the ports file: ports, and whether each
+/// serves TLS.
+struct Ports<'a> {
+    host: &'a str,
+    port: u16,
+    monitor: Option<(u16, bool)>,
+    websocket: Option<(u16, bool)>,
+}
+
 /// nats-server's ports file: `<executable>_<pid>.ports` holding the client
 /// URLs as JSON, for tools that start the server on a random port.
-fn write_ports_file(
-    dir: &std::path::Path,
-    host: &str,
-    port: u16,
-    monitor_port: Option<u16>,
-    pid: u32,
-) -> Result<PathBuf, String> {
+fn write_ports_file(dir: &std::path::Path, ports: &Ports<'_>, pid: u32) -> Result<PathBuf, String> {
     let exe = std::env::args()
         .next()
         .and_then(|a| {
@@ -445,14 +455,20 @@ fn write_ports_file(
         })
         .unwrap_or_else(|| "natsd".into());
     let path = dir.join(format!("{exe}_{pid}.ports"));
-    let url_host = match host {
+    let url_host = match ports.host {
         "0.0.0.0" | "" | "::" => "127.0.0.1".to_string(),
         h if h.contains(':') => format!("[{h}]"),
         h => h.to_string(),
     };
-    let mut json = serde_json::json!({ "nats": [format!("nats://{url_host}:{port}")] });
-    if let Some(monitor_port) = monitor_port {
-        json["monitoring"] = serde_json::json!([format!("http://{url_host}:{monitor_port}")]);
+    let mut json = serde_json::json!({ "nats": [format!("nats://{url_host}:{}", ports.port)] });
+    if let Some((port, tls)) = ports.monitor {
+        let scheme = if tls { "https" } else { "http" };
+        json["monitoring"] = serde_json::json!([format!("{scheme}://{url_host}:{port}")]);
+    }
+    if let Some((port, tls)) = ports.websocket {
+        // nats-server names the WebSocket listener by the client host.
+        let scheme = if tls { "wss" } else { "ws" };
+        json["websocket"] = serde_json::json!([format!("{scheme}://{url_host}:{port}")]);
     }
     std::fs::write(&path, json.to_string())
         .map_err(|e| format!("Error creating ports file {}: {e}", path.display()))?;
@@ -493,12 +509,14 @@ mod tests {
         let o = parse(&["-http_port", "-1", "-http_base_path=/x"]).unwrap();
         assert_eq!((o.http_port, o.http_base_path.as_str()), (-1, "/x"));
         assert!(parse(&["-m", "70000"]).is_err());
-        assert!(parse(&["-ms", "8443"])
+        // HTTPS uses the client listener's certificate: none, no HTTPS.
+        assert_eq!(
+            parse(&["-ms", "8443"]).unwrap_err(),
+            "Can't start monitoring: TLS cert and key required for HTTPS"
+        );
+        assert!(parse(&["--https_port", "8443", "-m", "8222"])
             .unwrap_err()
-            .contains("https (--ms/--https_port) is not supported by natsd yet"));
-        assert!(parse(&["--https_port", "8443"])
-            .unwrap_err()
-            .contains("not supported by natsd yet"));
+            .contains("can't specify both HTTP (8222) and HTTPs (8443) ports"));
     }
 
     #[test]

@@ -217,6 +217,9 @@ pub struct Options {
     pub http_host: String,
     /// HTTP monitoring port (`-m`); 0 turns monitoring off, -1 picks a free port.
     pub http_port: i32,
+    /// Monitoring over HTTPS (`https_port`, `--ms`), with the client
+    /// listener's certificate; 0 is off, -1 picks a free port.
+    pub https_port: i32,
     /// Path prefix of every monitoring endpoint (`--http_base_path`).
     pub http_base_path: String,
     /// `--store_dir`/`store_dir`: where JetStream keeps its data. Accepted
@@ -269,6 +272,7 @@ impl Default for Options {
             ports_file_dir: None,
             http_host: DEFAULT_HOST.to_string(),
             http_port: 0,
+            https_port: 0,
             http_base_path: String::new(),
             busy_poll: Duration::from_micros(50),
             store_dir: None,
@@ -346,6 +350,16 @@ impl Options {
             || self.operator_mode()
     }
 
+    /// nats-server's default auth timeout with TLS: the TLS timeout and a
+    /// second more (the client's handshake comes first), unless the
+    /// configuration set one.
+    pub fn default_auth_timeout_for_tls(&mut self, set_explicitly: bool) {
+        if let (false, Some(tls)) = (set_explicitly, &self.tls) {
+            self.auth_timeout =
+                tls.timeout.unwrap_or(Duration::from_secs(2)) + Duration::from_secs(1);
+        }
+    }
+
     /// Refuse combinations nats-server refuses.
     pub fn validate(&self) -> Result<(), String> {
         if self.lame_duck_grace_period >= self.lame_duck_duration {
@@ -383,19 +397,13 @@ impl Options {
         if let Some(tls) = &self.tls {
             // Not in yet (issue 13): each would serve clients otherwise
             // than the file asks.
-            let missing = if self.allow_non_tls {
-                Some("allow_non_tls")
-            } else if tls.handshake_first != HandshakeFirst::Off {
-                Some("handshake_first")
-            } else if tls.verify_and_map {
-                Some("verify_and_map")
-            } else if !tls.pinned_certs.is_empty() {
-                Some("pinned_certs")
-            } else {
-                None
-            };
-            if let Some(what) = missing {
-                return Err(format!("\"{what}\" is not supported by natsd yet"));
+            for pin in &tls.pinned_certs {
+                if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "error parsing tls config, 'pinned_certs' key {pin} does not look like \
+                         hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+                    ));
+                }
             }
             if !cfg!(feature = "tls") {
                 return Err(
@@ -435,6 +443,24 @@ impl Options {
         }
         if self.http_port != 0 && !MONITOR_BUILT {
             return Err(monitor_not_built("http_port"));
+        }
+        if self.https_port != 0 {
+            // nats-server's checks when it starts monitoring.
+            if !MONITOR_BUILT {
+                return Err(monitor_not_built("https_port"));
+            }
+            if !(-1..=i32::from(u16::MAX)).contains(&self.https_port) {
+                return Err(format!("invalid https port {}", self.https_port));
+            }
+            if self.http_port != 0 {
+                return Err(format!(
+                    "Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
+                    self.http_port, self.https_port
+                ));
+            }
+            if self.tls.is_none() {
+                return Err("Can't start monitoring: TLS cert and key required for HTTPS".into());
+            }
         }
         self.check_websocket()
     }
@@ -850,6 +876,7 @@ pub struct Overrides {
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
     pub http_port: Option<i32>,
+    pub https_port: Option<i32>,
     pub http_base_path: Option<String>,
     pub busy_poll: Option<Duration>,
     pub store_dir: Option<PathBuf>,
@@ -890,6 +917,7 @@ impl Overrides {
         set_some(&mut opts.pid_file, &self.pid_file);
         set_some(&mut opts.ports_file_dir, &self.ports_file_dir);
         set(&mut opts.http_port, &self.http_port);
+        set(&mut opts.https_port, &self.https_port);
         set(&mut opts.http_base_path, &self.http_base_path);
         set(&mut opts.busy_poll, &self.busy_poll);
         set_some(&mut opts.store_dir, &self.store_dir);

@@ -63,3 +63,9 @@ fn config_inputs() {
 fn jwt_inputs() {
     replay("jwt", natsd_fuzz::jwt::check);
 }
+
+#[cfg(feature = "websocket")]
+#[test]
+fn websocket_inputs() {
+    replay("websocket", natsd_fuzz::websocket::check);
+}

@@ -14,3 +14,5 @@ pub mod parser;
 pub mod roundtrip;
 pub mod session;
 pub mod sublist;
+#[cfg(feature = "websocket")]
+pub mod websocket;

@@ -2,6 +2,7 @@
 //! configured credentials and what a client presented in CONNECT; no I/O,
 //! no clock, so tests and fuzz targets call them directly.
 
+pub mod cert;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 #[cfg(feature = "jwt")]
@@ -52,12 +53,26 @@ pub struct Via<'a> {
     pub kind: &'static str,
     /// The WebSocket block, for a WebSocket client.
     pub websocket: Option<&'a WebsocketOptions>,
+    /// `verify_and_map`: the user its certificate names.
+    pub cert_user: CertUser<'a>,
+}
+
+/// What `verify_and_map` made of a client's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertUser<'a> {
+    /// No mapping: the CONNECT says who the client is.
+    NotMapped,
+    /// The certificate names this user.
+    Mapped(&'a str),
+    /// Mapping is on and the certificate names no configured user.
+    Unknown,
 }
 
 impl Via<'_> {
     pub const STANDARD: Via<'static> = Via {
         kind: "STANDARD",
         websocket: None,
+        cert_user: CertUser::NotMapped,
     };
 }
 
@@ -120,7 +135,22 @@ fn authenticate_user<'a>(
             return Some(Login::Anyone);
         }
         let has_nkeys = users.iter().any(|u| u.nkey.is_some());
-        if has_nkeys && !client.nkey().is_empty() {
+        let presents_nkey = has_nkeys && !client.nkey().is_empty();
+        match via.cert_user {
+            CertUser::NotMapped => {}
+            _ if presents_nkey => {}
+            CertUser::Unknown => return None,
+            // The certificate names the user; its password (none, most
+            // often) must still match.
+            CertUser::Mapped(name) => {
+                return users
+                    .iter()
+                    .find(|u| u.nkey.is_none() && u.username == name)
+                    .filter(|u| logins.matches(&u.password, &client.pass))
+                    .map(Login::User);
+            }
+        }
+        if presents_nkey {
             let user = users
                 .iter()
                 .find(|u| u.nkey.as_deref() == Some(client.nkey()))?;

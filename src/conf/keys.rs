@@ -34,8 +34,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "disable_sublist_cache"
         | "no_sublist_cache"
         | "default_sentinel"
-        | "https"
-        | "https_port"
         | "cluster"
         | "gateway"
         | "leaf"

@@ -193,6 +193,12 @@ pub fn options_from_text(
     }
     let opts = &mut loaded.options;
     overrides.apply(opts);
+    let auth_timeout_set = map.entries().iter().any(|e| {
+        e.key.eq_ignore_ascii_case("authorization")
+            && matches!(&e.value.value, value::Value::Map(block)
+                if block.entries().iter().any(|f| f.key.eq_ignore_ascii_case("timeout")))
+    });
+    opts.default_auth_timeout_for_tls(auth_timeout_set);
     if !http_host_set {
         opts.http_host = opts.host.clone();
     }

@@ -142,6 +142,15 @@ fn apply_key(
         "https" | "https_port" if !MONITOR_BUILT => {
             return Err(at_key(entry, monitor_not_built(&entry.key)));
         }
+        "https" => {
+            let (host, port) = listen(entry)?;
+            if let Some(host) = host {
+                opts.http_host = host;
+                *http_host_set = true;
+            }
+            opts.https_port = monitor_port(entry, port)?;
+        }
+        "https_port" => opts.https_port = monitor_port(entry, int_in(entry)?)?,
         "http_base_path" => opts.http_base_path = string(entry)?.to_string(),
         "authorization" => authorization(entry, opts, report)?,
         "no_auth_user" => opts.no_auth_user = Some(string(entry)?.to_string()),

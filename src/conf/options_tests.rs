@@ -518,11 +518,57 @@ fn unknown_unsupported_and_refused_keys() {
         "n.conf:1:1: missing 'key_file' in TLS configuration"
     );
     assert_eq!(
-        error("tls { cert_file: a, key_file: b, handshake_first: true }"),
-        "\"handshake_first\" is not supported by natsd yet"
+        error("tls { cert_file: a, key_file: b, pinned_certs: [abc] }"),
+        "error parsing tls config, 'pinned_certs' key abc does not look like hex-encoded \
+         sha256 of DER encoded SubjectPublicKeyInfo"
+    );
+    // The auth timeout with TLS is the TLS timeout and a second more,
+    // unless the file sets one.
+    let with_tls = "tls { cert_file: a, key_file: b, timeout: 1 }";
+    assert_eq!(opts(with_tls).auth_timeout, Duration::from_secs(2));
+    assert_eq!(
+        opts(&format!("{with_tls}\nauthorization {{ timeout: 5 }}")).auth_timeout,
+        Duration::from_secs(5)
     );
     #[cfg(feature = "jwt")]
     assert!(error("operator: op.jwt").contains("error parsing operator JWT"));
+}
+
+#[cfg(feature = "websocket")]
+#[test]
+fn websocket_blocks_as_nats_server_reads_them() {
+    let ws = opts(
+        "websocket { listen: \"127.0.0.1:8080\", no_tls: true, compression: true, \
+         allowed_origins: [\"http://a.com\"], handshake_timeout: \"2s\", \
+         authorization { token: t, timeout: 1.5 }, headers { X-A: b } }",
+    )
+    .websocket
+    .unwrap();
+    assert_eq!((ws.host.as_str(), ws.port), ("127.0.0.1", 8080));
+    assert!(ws.no_tls && ws.compression);
+    assert_eq!(ws.allowed_origins, ["http://a.com"]);
+    assert_eq!(ws.handshake_timeout, Duration::from_secs(2));
+    assert_eq!(ws.token.as_deref(), Some("t"));
+    assert_eq!(ws.auth_timeout, Some(Duration::from_millis(1500)));
+    assert_eq!(ws.headers, [("X-A".to_string(), "b".to_string())]);
+    // No port: no WebSocket, whatever else the block says.
+    assert!(opts("ws { compression: true }").websocket.is_none());
+    assert_eq!(
+        error("websocket { port: 8080 }"),
+        "websocket requires TLS configuration"
+    );
+    assert_eq!(
+        error("websocket { port: 8080, no_tls: true, bogus: 1 }"),
+        "n.conf:1:39: unknown field \"bogus\""
+    );
+    assert!(error("websocket { port: 8080, no_tls: true, allowed_origins: [foo] }")
+        .contains("unable to parse allowed origin"));
+    assert_eq!(
+        error("websocket { port: 8080, no_tls: true, headers { Host: x } }"),
+        "websocket: invalid header \"Host\" not allowed"
+    );
+    assert!(error("websocket { port: 8080, no_tls: true, jwt_cookie: jwt }")
+        .starts_with("trusted operators or trusted keys configuration is required"));
 }
 
 #[cfg(feature = "jwt")]

@@ -181,14 +181,24 @@ impl Core {
         let _ = now;
         let nonce = self.nonce(self.conns[key].cid);
         let nonce = nonce.as_ref().map_or(&[][..], |n| &n[..]);
-        let conn = &self.conns[key];
         let mut why = None;
+        let mapped = self.map_certificate(key);
+        let conn = &self.conns[key];
+        let cert_user = match (&mapped, self.maps_certificates(key)) {
+            (_, false) => crate::auth::CertUser::NotMapped,
+            (Some(name), true) => crate::auth::CertUser::Mapped(name),
+            (None, true) => crate::auth::CertUser::Unknown,
+        };
         let via = match &conn.websocket {
             Some(_) => crate::auth::Via {
                 kind: "WEBSOCKET",
                 websocket: self.opts.websocket.as_ref(),
+                cert_user,
             },
-            None => crate::auth::Via::STANDARD,
+            None => crate::auth::Via {
+                cert_user,
+                ..crate::auth::Via::STANDARD
+            },
         };
         let login = crate::auth::authenticate(
             &self.opts,
@@ -603,5 +613,54 @@ fn apply_cookies(opts: &mut ConnectOpts, ws: &super::conn::WebsocketConn, operat
         if let Some(jwt) = &ws.jwt_cookie {
             opts.signed.get_or_insert_with(Default::default).jwt = jwt.as_str().into();
         }
+    }
+}
+
+impl Core {
+    /// `verify_and_map` applies to connection `key`: the client listener's
+    /// TLS asks for it, and there are users to map to.
+    fn maps_certificates(&self, key: usize) -> bool {
+        let conn = &self.conns[key];
+        conn.websocket.is_none()
+            && conn.tls.is_some()
+            && self.opts.tls.as_ref().is_some_and(|t| t.verify_and_map)
+            && self.opts.users.is_some()
+            && conn.opts.nkey().is_empty()
+    }
+
+    /// The user connection `key`'s certificate names, in nats-server's
+    /// order, with its debug lines; `None` when it names none.
+    fn map_certificate(&self, key: usize) -> Option<String> {
+        if !self.maps_certificates(key) {
+            return None;
+        }
+        let conn = &self.conns[key];
+        let tag = conn.tag();
+        let tls = conn.tls.as_ref()?;
+        let Some(identity) = &tls.identity else {
+            log::debug!("{tag} - User required in cert, no peer certificates found");
+            return None;
+        };
+        if tls.peer_certs.len() > 1 {
+            log::debug!("{tag} - Multiple peer certificates found, selecting first");
+        }
+        let users: Vec<&str> = self
+            .opts
+            .users
+            .iter()
+            .flatten()
+            .filter(|u| u.nkey.is_none() && u.allows("STANDARD"))
+            .map(|u| u.username.as_str())
+            .collect();
+        let mapped = crate::auth::cert::map_to_user(identity, &users, &mut |line| {
+            log::debug!("{tag} - {line}")
+        });
+        if let (Some(_), false) = (&mapped, conn.opts.user.is_empty()) {
+            log::warn!(
+                "{tag} - User {:?} found in connect proto, but user required from cert",
+                conn.opts.user
+            );
+        }
+        mapped
     }
 }

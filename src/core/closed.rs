@@ -206,6 +206,7 @@ mod tests {
             signed: None,
             tls: None,
             websocket: false,
+            peer_certs: Vec::new(),
         }
     }
 

@@ -188,6 +188,12 @@ pub struct TlsInfo {
     pub version: &'static str,
     /// Go's name of the cipher suite.
     pub cipher_suite: String,
+    /// The handshake came before the INFO (`handshake_first`).
+    pub first: bool,
+    /// The certificates the client presented, for `/connz?auth=1`.
+    pub peer_certs: Vec<crate::auth::cert::PeerCert>,
+    /// What its certificate says, for `verify_and_map`.
+    pub identity: Option<crate::auth::cert::CertIdentity>,
 }
 
 /// What a connection's user JWT granted besides its account and

@@ -145,6 +145,19 @@ impl std::fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// A completed TLS handshake, as the transport saw it.
+#[derive(Debug, Clone, Default)]
+pub struct TlsHandshake {
+    /// `1.2` or `1.3`.
+    pub version: &'static str,
+    /// Go's name of the cipher suite.
+    pub cipher_suite: String,
+    /// It came before the INFO (`handshake_first`).
+    pub first: bool,
+    /// The client's certificates (DER), its own first.
+    pub peer_certs: Vec<Vec<u8>>,
+}
+
 /// Where WebSocket clients connect, as their INFO says.
 #[derive(Debug, Clone)]
 pub struct WebsocketListener {
@@ -605,19 +618,71 @@ impl Core {
     }
 
     /// Connection `key`'s TLS handshake completed: nats-server's debug
-    /// lines, and what `/connz` shows.
-    pub fn tls_established(&mut self, key: usize, version: &'static str, cipher_suite: String) {
+    /// lines, its `pinned_certs` check, and what `/connz` and
+    /// `verify_and_map` read of the session.
+    pub fn tls_established(&mut self, key: usize, handshake: TlsHandshake, now: Instant) {
+        let pins = self.opts.tls.as_ref().map(|t| &t.pinned_certs);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if let Some(pins) = pins.filter(|p| !p.is_empty() && conn.websocket.is_none()) {
+            let key_id = handshake
+                .peer_certs
+                .first()
+                .and_then(|der| crate::auth::cert::peer_cert(der))
+                .map(|c| c.spki_sha256);
+            let pinned = match &key_id {
+                Some(id) => pins.contains(id),
+                None => false,
+            };
+            if !pinned {
+                match key_id {
+                    Some(id) => {
+                        log::debug!("{} - Failed pinned cert test for key id: {id}", conn.tag())
+                    }
+                    None => log::debug!(
+                        "{} - Failed pinned cert test as client did not provide a certificate",
+                        conn.tag()
+                    ),
+                }
+                log::error!(
+                    "{} - TLS handshake error: certificate not pinned",
+                    conn.tag()
+                );
+                self.close(key, CloseReason::TlsHandshakeFailure);
+                return;
+            }
+        }
         log::debug!("{} - TLS handshake complete", conn.tag());
         log::debug!(
-            "{} - TLS version {version}, cipher suite {cipher_suite}",
-            conn.tag()
+            "{} - TLS version {}, cipher suite {}",
+            conn.tag(),
+            handshake.version,
+            handshake.cipher_suite
         );
+        // nats-server starts the auth timer once the handshake is done.
+        if conn.auth_deadline.is_some() {
+            let at = now + self.opts.auth_timeout;
+            conn.auth_deadline = Some(at);
+            let cid = conn.cid;
+            self.schedule(key, cid, TimerKind::Auth, at);
+        }
+        let conn = &mut self.conns[key];
+        let peer_certs = handshake
+            .peer_certs
+            .iter()
+            .filter_map(|der| crate::auth::cert::peer_cert(der))
+            .collect();
+        let identity = handshake
+            .peer_certs
+            .first()
+            .and_then(|der| crate::auth::cert::identity(der));
         conn.tls = Some(Box::new(conn::TlsInfo {
-            version,
-            cipher_suite,
+            version: handshake.version,
+            cipher_suite: handshake.cipher_suite,
+            first: handshake.first,
+            peer_certs,
+            identity,
         }));
     }
 

@@ -10,7 +10,48 @@ use super::client::go_quote;
 use super::closed::CloseReason;
 use super::Core;
 
+/// The client listener's `pinned_certs`.
+fn pinned_certs(opts: &Options) -> Vec<String> {
+    opts.tls
+        .as_ref()
+        .map(|t| t.pinned_certs.clone())
+        .unwrap_or_default()
+}
+
 impl Core {
+    /// New `pinned_certs`: TLS clients whose certificate they leave out
+    /// are closed (nats-server's `recheckPinnedCerts`; it checks the old
+    /// set for clients, natsd the new one, as it does for other kinds).
+    fn recheck_pinned_certs(&mut self) {
+        let pins = pinned_certs(&self.opts);
+        if pins.is_empty() {
+            return;
+        }
+        let unpinned: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.websocket.is_none())
+            .filter_map(|(key, c)| {
+                let tls = c.tls.as_ref()?;
+                let pinned = tls
+                    .peer_certs
+                    .first()
+                    .is_some_and(|cert| pins.contains(&cert.spki_sha256));
+                (!pinned).then_some(key)
+            })
+            .collect();
+        if unpinned.is_empty() {
+            return;
+        }
+        log::info!(
+            "Disconnect {} clients due to pinned certs reload",
+            unpinned.len()
+        );
+        for key in unpinned {
+            self.close(key, CloseReason::TlsHandshakeFailure);
+        }
+    }
+
     /// Replace the running options with `new`. Nothing is applied when an
     /// option that cannot change live differs; the error names it as
     /// nats-server does (`config reload not supported for Port: ...`).
@@ -73,6 +114,41 @@ impl Core {
                 new.auth_timeout.as_secs_f64()
             ));
         }
+        let tls_timeout = |o: &Options| o.tls.as_ref().and_then(|t| t.timeout);
+        if tls_timeout(&old) != tls_timeout(new) {
+            let seconds = tls_timeout(new).map_or(2.0, |t| t.as_secs_f64());
+            note(format!("tls timeout = {seconds}"));
+        }
+        // The certificates are read again at every reload, so nats-server
+        // says so every time.
+        match (&old.tls, &new.tls) {
+            (_, Some(_)) => note("tls = enabled".into()),
+            (Some(_), None) => note("tls = disabled".into()),
+            (None, None) => {}
+        }
+        let pins = pinned_certs;
+        if pins(&old) != pins(new) {
+            note(format!("{} pinned_certs", pins(new).len()));
+        }
+        let first = |o: &Options| {
+            o.tls
+                .as_ref()
+                .map(|t| t.handshake_first)
+                .unwrap_or_default()
+        };
+        if first(&old) != first(new) {
+            use crate::options::HandshakeFirst;
+            let (on, delay) = match first(new) {
+                HandshakeFirst::Off => (false, std::time::Duration::ZERO),
+                HandshakeFirst::On => (true, std::time::Duration::ZERO),
+                HandshakeFirst::Fallback(delay) => (true, delay),
+            };
+            note(format!("Client TLS handshake first: {on}"));
+            note(format!(
+                "Client TLS handshake first fallback delay: {}",
+                go_format::duration(delay)
+            ));
+        }
         if old.max_connections != new.max_connections {
             note(format!("max_connections = {}", new.max_connections));
         }
@@ -106,6 +182,7 @@ impl Core {
 
         self.info.max_payload = self.opts.max_payload;
         self.info.auth_required = self.opts.auth_required();
+        crate::net::tls_info(&self.opts, &mut self.info);
         let (max_control_line, max_payload) = (
             self.opts.max_control_line as usize,
             self.opts.max_payload as usize,
@@ -132,6 +209,9 @@ impl Core {
             self.recheck_clients(now);
         }
         self.enforce_max_connections();
+        if pins(&old) != pins(&self.opts) {
+            self.recheck_pinned_certs();
+        }
 
         for what in &changed {
             log::info!("Reloaded: {what}");
@@ -281,21 +361,20 @@ fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
             &name(&new.server_name),
         );
     }
-    // nats-server reloads its certificates; natsd does not yet, and says
-    // so rather than keep serving the old ones.
-    if old.tls != new.tls || old.allow_non_tls != new.allow_non_tls {
-        let on = |o: &Options| {
-            if o.tls.is_some() {
-                "enabled"
-            } else {
-                "disabled"
-            }
-        };
-        return refuse(
-            "TLSConfig (natsd cannot reload TLS yet)",
-            &on(old),
-            &on(new),
-        );
+    // The rest of `tls {}` reloads (the reactor reads the certificates
+    // again); these two do not, in nats-server either.
+    let map = |o: &Options| o.tls.as_ref().is_some_and(|t| t.verify_and_map);
+    if map(old) != map(new) {
+        return refuse("TLSMap", &map(old), &map(new));
+    }
+    if old.allow_non_tls != new.allow_non_tls {
+        return refuse("AllowNonTLS", &old.allow_non_tls, &new.allow_non_tls);
+    }
+    if old.http_port != new.http_port {
+        return refuse("HTTPPort", &old.http_port, &new.http_port);
+    }
+    if old.https_port != new.https_port {
+        return refuse("HTTPSPort", &old.https_port, &new.https_port);
     }
     // nats-server reloads only the WebSocket TLS certificates; natsd
     // reloads nothing of the block yet.

@@ -53,10 +53,14 @@ pub struct ClientInfo {
     pub subs: Vec<SubInfo>,
     /// What an NKey or JWT user shows with `auth=1`.
     pub signed: Option<Box<SignedInfo>>,
-    /// The TLS version and cipher suite, for a TLS connection.
-    pub tls: Option<(&'static str, String)>,
+    /// The TLS version and cipher suite, for a TLS connection, and whether
+    /// its handshake came first.
+    pub tls: Option<(&'static str, String, bool)>,
     /// It came over WebSocket (`/connz` type `websocket`).
     pub websocket: bool,
+    /// The certificates it presented over TLS (`/connz?auth=1`); never
+    /// kept for a closed connection, as in nats-server.
+    pub peer_certs: Vec<crate::auth::cert::PeerCert>,
 }
 
 /// nats-server's `jwt`, `issuer_key`, `name_tag` and `tags` of a
@@ -87,6 +91,7 @@ impl ClientInfo {
             signed: None,
             tls: None,
             websocket: false,
+            peer_certs: Vec::new(),
         }
     }
 }
@@ -174,8 +179,13 @@ impl Conn {
             tls: self
                 .tls
                 .as_ref()
-                .map(|t| (t.version, t.cipher_suite.clone())),
+                .map(|t| (t.version, t.cipher_suite.clone(), t.first)),
             websocket: self.websocket.is_some(),
+            peer_certs: self
+                .tls
+                .as_ref()
+                .map(|t| t.peer_certs.clone())
+                .unwrap_or_default(),
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::json::{is_zero, pretty, JsonList};
+use super::json::{is_false, is_zero, pretty, JsonList};
 use super::query::Query;
 use super::{Context, Reply};
 use crate::core::stats::WallClock;
@@ -189,6 +189,10 @@ struct ConnInfo {
     tls_version: &'static str,
     #[serde(skip_serializing_if = "String::is_empty")]
     tls_cipher_suite: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tls_peer_certs: Vec<PeerCertJson>,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_first: bool,
     #[serde(skip_serializing_if = "str::is_empty")]
     authorized_user: Box<str>,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -522,7 +526,7 @@ impl Shown {
             }
             None => (Box::default(), Box::default(), name_tag, Vec::new()),
         };
-        let (tls_version, tls_cipher_suite) = client.tls.unwrap_or_default();
+        let (tls_version, tls_cipher_suite, tls_first) = client.tls.unwrap_or_default();
         ConnInfo {
             cid: s.cid,
             kind: "Client",
@@ -551,6 +555,20 @@ impl Shown {
             version: client.version,
             tls_version,
             tls_cipher_suite,
+            tls_peer_certs: if self.auth && is_open {
+                client
+                    .peer_certs
+                    .into_iter()
+                    .map(|c| PeerCertJson {
+                        subject: c.subject,
+                        spki_sha256: c.spki_sha256,
+                        cert_sha256: c.cert_sha256,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            tls_first,
             authorized_user: if self.auth {
                 client.user
             } else {
@@ -565,6 +583,14 @@ impl Shown {
             tags,
         }
     }
+}
+
+/// nats-server's `TLSPeerCert`.
+#[derive(Serialize)]
+struct PeerCertJson {
+    subject: String,
+    spki_sha256: String,
+    cert_sha256: String,
 }
 
 /// nats-server's `getRTT` precision: microseconds below a millisecond.

@@ -234,9 +234,10 @@ pub fn varz(
         ping_interval: opts.ping_interval.as_nanos(),
         ping_max: opts.max_pings_out,
         http_host: &opts.http_host,
-        http_port,
+        // `http_port` is the monitor's port, HTTP or HTTPS.
+        http_port: if opts.https_port != 0 { 0 } else { http_port },
         http_base_path: &opts.http_base_path,
-        https_port: 0,
+        https_port: if opts.https_port != 0 { http_port } else { 0 },
         auth_timeout: opts.auth_timeout.as_secs_f64(),
         max_control_line: opts.max_control_line,
         max_payload: opts.max_payload,

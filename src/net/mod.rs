@@ -77,12 +77,14 @@ impl Server {
             opts.auth_required(),
             opts.max_payload,
         );
-        if let Some(tls) = &opts.tls {
-            info.tls_required = !opts.allow_non_tls;
-            info.tls_available = opts.allow_non_tls;
-            info.tls_verify = tls.verify;
-        }
-        let monitor_listener = match opts.http_port {
+        tls_info(&opts, &mut info);
+        // One monitor port: HTTP or HTTPS (`validate` refuses both).
+        let monitor_port = if opts.https_port != 0 {
+            opts.https_port
+        } else {
+            opts.http_port
+        };
+        let monitor_listener = match monitor_port {
             0 => None,
             port => Some(bind(&opts.http_host, port).map_err(|e| {
                 io::Error::new(e.kind(), format!("can't listen to the monitor port: {e}"))
@@ -111,10 +113,12 @@ impl Server {
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &reactor.core.opts.tls {
-            reactor.tls = Some(
-                tls::server_config(tls)
+            reactor.tls = Some(transport::TlsStart {
+                config: tls::server_config(tls)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-            );
+                optional: reactor.core.opts.allow_non_tls,
+                handshake_first: tls.handshake_first,
+            });
             reactor.tls_timeout = tls.timeout.unwrap_or(std::time::Duration::from_secs(2));
         }
         Ok(Server { reactor, addr })
@@ -195,8 +199,13 @@ impl Server {
     /// Serve on this thread until shut down.
     pub fn run(mut self) -> io::Result<()> {
         if let Some(addr) = self.monitor_addr() {
+            let scheme = if self.reactor.core.opts.https_port != 0 {
+                "https"
+            } else {
+                "http"
+            };
             log::info!(
-                "Starting http monitor on {}",
+                "Starting {scheme} monitor on {}",
                 join_host_port(&self.reactor.core.opts.http_host, addr.port())
             );
         }
@@ -216,6 +225,20 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(&self.reactor.core.opts.host, self.addr.port())
         );
+        if let Some(tls) = &self.reactor.core.opts.tls {
+            use crate::options::HandshakeFirst;
+            let tls_first_only = tls.handshake_first == HandshakeFirst::On;
+            if self.reactor.core.opts.allow_non_tls && !tls_first_only {
+                log::info!("TLS available for client connections");
+            } else {
+                log::info!("TLS required for client connections");
+            }
+            if tls_first_only {
+                log::warn!(
+                    "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+                );
+            }
+        }
         log::info!("Server is ready");
         self.reactor.run()
     }
@@ -292,6 +315,18 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// What INFO says of the client listener's TLS.
+pub fn tls_info(opts: &Options, info: &mut Info) {
+    let tls = opts.tls.as_ref();
+    // "TLS first only" overrides allow_non_tls: the INFO only goes out
+    // over TLS.
+    let tls_first_only =
+        tls.is_some_and(|t| t.handshake_first == crate::options::HandshakeFirst::On);
+    info.tls_required = tls.is_some() && (!opts.allow_non_tls || tls_first_only);
+    info.tls_available = tls.is_some() && opts.allow_non_tls && !tls_first_only;
+    info.tls_verify = tls.is_some_and(|t| t.verify);
 }
 
 /// Bind like nats-server: `0.0.0.0` (the default) listens on every IPv4 and

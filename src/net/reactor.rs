@@ -79,7 +79,7 @@ pub struct Reactor {
     websocket: Option<WebsocketSockets>,
     /// The client listener's TLS, when `tls {}` configures it.
     #[cfg(feature = "tls")]
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<super::transport::TlsStart>,
     /// How long a TLS handshake may take (nats-server's `tls.timeout`).
     pub tls_timeout: Duration,
     /// Connections whose handshake has a deadline: (deadline, key).
@@ -255,9 +255,27 @@ impl Reactor {
 
     fn reload(&mut self) {
         let result = match self.reload_source.as_mut() {
-            Some(read_options) => {
-                read_options().and_then(|opts| self.core.reload(opts, Instant::now()))
-            }
+            Some(read_options) => read_options().and_then(|opts| {
+                // The certificates are read again first: a reload that
+                // cannot read them changes nothing.
+                #[cfg(feature = "tls")]
+                let tls = match &opts.tls {
+                    Some(tls) => Some(super::transport::TlsStart {
+                        config: super::tls::server_config(tls)?,
+                        optional: opts.allow_non_tls,
+                        handshake_first: tls.handshake_first,
+                    }),
+                    None => None,
+                };
+                let tls_timeout = opts.tls.as_ref().and_then(|t| t.timeout);
+                self.core.reload(opts, Instant::now())?;
+                #[cfg(feature = "tls")]
+                {
+                    self.tls = tls;
+                }
+                self.tls_timeout = tls_timeout.unwrap_or(Duration::from_secs(2));
+                Ok(())
+            }),
             None => {
                 Err("can only reload config when a file is provided using -c or --config".into())
             }
@@ -291,9 +309,30 @@ impl Reactor {
                     }
                     #[cfg(feature = "tls")]
                     let transport = match &self.tls {
-                        Some(config) => Transport::StartTls(stream, config.clone()),
+                        Some(start) => match Transport::for_tls_listener(stream, start) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                log::error!("Error starting TLS for {addr}: {e}");
+                                self.core.remove(key, Instant::now());
+                                continue;
+                            }
+                        },
                         None => Transport::Plain(stream),
                     };
+                    // handshake_first: the handshake, or the wait for the
+                    // client to open one, has its deadline from now.
+                    #[cfg(feature = "tls")]
+                    if let Some(start) = &self.tls {
+                        use crate::options::HandshakeFirst;
+                        let wait = match start.handshake_first {
+                            HandshakeFirst::Off => None,
+                            HandshakeFirst::On => Some(self.tls_timeout),
+                            HandshakeFirst::Fallback(delay) => Some(delay),
+                        };
+                        if let Some(wait) = wait {
+                            self.handshakes.push((Instant::now() + wait, key));
+                        }
+                    }
                     #[cfg(not(feature = "tls"))]
                     let transport = Transport::Plain(stream);
                     put(
@@ -331,13 +370,25 @@ impl Reactor {
                 return; // a spurious event for a reaped key
             };
             let handshaking = socket.transport.is_handshaking();
+            let awaiting = socket.transport.awaits_tls_first();
             let received = self
                 .core
                 .receive(key, &mut socket.transport, Instant::now());
-            if handshaking && !socket.transport.is_handshaking() {
-                if let Some((version, suite)) = socket.transport.negotiated() {
-                    self.core.tls_established(key, version, suite);
+            let handshaking_now = socket.transport.is_handshaking();
+            if handshaking && !handshaking_now {
+                if let Some(handshake) = socket.transport.negotiated() {
+                    self.core.tls_established(key, handshake, Instant::now());
                 }
+            }
+            // The client opened a handshake after a wait or a sniff: it has
+            // the TLS timeout from now.
+            let opened = handshaking_now
+                && (!handshaking || (awaiting && !socket.transport.awaits_tls_first()));
+            if opened {
+                self.handshakes.retain(|&(_, k)| k != key);
+                self.handshakes
+                    .push((Instant::now() + self.tls_timeout, key));
+                continue;
             }
             if socket.transport.wants_write() {
                 // A WebSocket pong, or TLS records, to send back.
@@ -388,8 +439,18 @@ impl Reactor {
                 self.handshakes.swap_remove(i);
             } else if at <= now {
                 self.handshakes.swap_remove(i);
-                self.core
-                    .transport_failed(key, "TLS handshake timeout", false);
+                let socket = self.sockets.get_mut(key).and_then(Option::as_mut);
+                match socket {
+                    Some(socket) if socket.transport.awaits_tls_first() => {
+                        // handshake_first's delay passed in silence: the
+                        // INFO goes out in clear, then the usual handshake.
+                        socket.transport.fall_back();
+                        self.core.queue_flush(key);
+                    }
+                    _ => self
+                        .core
+                        .transport_failed(key, "TLS handshake timeout", false),
+                }
             } else {
                 i += 1;
             }
@@ -424,15 +485,16 @@ impl Reactor {
             }
             // TLS records rustls still holds (WouldBlock leaves them).
             let _ = socket.transport.flush_held();
-            if flushed == Flushed::All && socket.transport.is_handshaking() {
-                // The INFO is out: a TLS connection starts its handshake,
-                // which has until the TLS timeout.
-                let owed = !matches!(socket.transport, Transport::Plain(_))
-                    && socket.transport.negotiated().is_none();
+            if flushed == Flushed::All && socket.transport.owes_upgrade() {
+                // The INFO is out: a TLS connection starts its handshake
+                // (or, with allow_non_tls, waits to see which the client
+                // speaks), which has until the TLS timeout.
                 if socket.transport.upgrade().is_err() {
                     continue;
                 }
-                if owed && !self.handshakes.iter().any(|&(_, k)| k == key) {
+                if socket.transport.is_handshaking()
+                    && !self.handshakes.iter().any(|&(_, k)| k == key)
+                {
                     self.handshakes
                         .push((Instant::now() + self.tls_timeout, key));
                 }

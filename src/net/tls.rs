@@ -49,6 +49,7 @@ pub fn server_config(tls: &TlsOptions) -> Result<Arc<ServerConfig>, String> {
     }
     let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
+    #[allow(deprecated)] // rustls 0.23.48 points to a post-quantum provider natsd does not need
     let mut crypto = provider::default_provider();
     crypto.cipher_suites = suites();
     let crypto = Arc::new(crypto);

@@ -19,14 +19,38 @@ use mio::net::TcpStream;
 pub struct TlsSession {
     stream: TcpStream,
     conn: Box<rustls::ServerConnection>,
+    /// The handshake came before the INFO (`handshake_first`).
+    first: bool,
+}
+
+/// How a TLS listener treats a new connection (the `tls {}` block's
+/// `handshake_first` and the server's `allow_non_tls`).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub struct TlsStart {
+    pub config: std::sync::Arc<rustls::ServerConfig>,
+    /// Plaintext clients are welcome too: the first byte after the INFO
+    /// says which (0x16 opens a TLS handshake).
+    pub optional: bool,
+    pub handshake_first: crate::options::HandshakeFirst,
 }
 
 pub enum Transport {
     Plain(TcpStream),
     /// Plain until the INFO it owes is written, then TLS (nats-server's
-    /// "INFO then TLS"): see [`Transport::upgrade`].
+    /// "INFO then TLS"), or with `allow_non_tls` whatever the client's
+    /// first byte says: see [`Transport::upgrade`].
     #[cfg(feature = "tls")]
-    StartTls(TcpStream, std::sync::Arc<rustls::ServerConfig>),
+    StartTls(TcpStream, TlsStart),
+    /// `allow_non_tls`, after the INFO: TLS if the client's first byte
+    /// opens a handshake, plain otherwise.
+    #[cfg(feature = "tls")]
+    Sniff(TcpStream, TlsStart),
+    /// `handshake_first` with a fallback delay: TLS first if the client
+    /// speaks within the delay; else [`Transport::fall_back`]. The INFO
+    /// waits.
+    #[cfg(feature = "tls")]
+    AwaitTlsFirst(TcpStream, TlsStart),
     #[cfg(feature = "tls")]
     Tls(TlsSession),
     /// Only while [`Transport::upgrade`] moves the socket over.
@@ -43,7 +67,9 @@ impl Transport {
         match self {
             Transport::Plain(stream) => stream,
             #[cfg(feature = "tls")]
-            Transport::StartTls(stream, _) => stream,
+            Transport::StartTls(stream, _)
+            | Transport::Sniff(stream, _)
+            | Transport::AwaitTlsFirst(stream, _) => stream,
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => &mut tls.stream,
             #[cfg(feature = "tls")]
@@ -54,7 +80,8 @@ impl Transport {
     }
 
     /// A TLS session that starts with the handshake (WebSocket over TLS:
-    /// the handshake comes before any HTTP).
+    /// the handshake comes before any HTTP; `handshake_first`: before the
+    /// INFO, which rustls holds until the handshake is done).
     #[cfg(feature = "tls")]
     pub fn tls_first(
         stream: TcpStream,
@@ -64,11 +91,47 @@ impl Transport {
         Ok(Transport::Tls(TlsSession {
             stream,
             conn: Box::new(conn),
+            first: true,
         }))
     }
 
+    /// A new client on a TLS listener, as its settings want it served.
+    #[cfg(feature = "tls")]
+    pub fn for_tls_listener(stream: TcpStream, start: &TlsStart) -> io::Result<Transport> {
+        use crate::options::HandshakeFirst;
+        match start.handshake_first {
+            HandshakeFirst::Off => Ok(Transport::StartTls(stream, start.clone())),
+            HandshakeFirst::On => Transport::tls_first(stream, start.config.clone()),
+            HandshakeFirst::Fallback(_) => Ok(Transport::AwaitTlsFirst(stream, start.clone())),
+        }
+    }
+
+    /// The fallback delay of `handshake_first` passed in silence: the
+    /// client gets its INFO in clear, as without `handshake_first`.
+    pub fn fall_back(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Transport::AwaitTlsFirst(..) = self {
+            if let Transport::AwaitTlsFirst(stream, start) =
+                std::mem::replace(self, Transport::Moving)
+            {
+                *self = Transport::StartTls(stream, start);
+            }
+        }
+    }
+
+    /// Waiting to see whether the client opens with TLS (`handshake_first`
+    /// with a fallback delay).
+    pub fn awaits_tls_first(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Transport::AwaitTlsFirst(..) = self {
+            return true;
+        }
+        false
+    }
+
     /// Output the transport holds after the core's bytes were taken (TLS
-    /// records not yet on the socket). Plain TCP holds none.
+    /// records, WebSocket frames not yet on the socket). Plain TCP holds
+    /// none.
     pub fn wants_write(&self) -> bool {
         match self {
             #[cfg(feature = "tls")]
@@ -92,19 +155,32 @@ impl Transport {
         }
     }
 
+    /// The INFO must go out in clear before the transport changes (TLS
+    /// after the INFO, or `allow_non_tls`'s sniff).
+    pub fn owes_upgrade(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Transport::StartTls(..) = self {
+            return true;
+        }
+        false
+    }
+
     /// A TLS handshake is under way (or owed, after the INFO).
     pub fn is_handshaking(&self) -> bool {
         match self {
             #[cfg(feature = "tls")]
-            Transport::StartTls(..) => true,
+            Transport::StartTls(_, start) => !start.optional,
+            #[cfg(feature = "tls")]
+            Transport::AwaitTlsFirst(..) => true,
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.conn.is_handshaking(),
             _ => false,
         }
     }
 
-    /// The TLS version (`1.2`, `1.3`) and Go's name of the cipher suite.
-    pub fn negotiated(&self) -> Option<(&'static str, String)> {
+    /// The completed TLS handshake: version, Go's name of the cipher
+    /// suite, whether it came first, the client's certificates.
+    pub fn negotiated(&self) -> Option<crate::core::TlsHandshake> {
         match self {
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => {
@@ -114,7 +190,18 @@ impl Transport {
                     _ => "Unknown",
                 };
                 let suite = tls.conn.negotiated_cipher_suite()?;
-                Some((version, super::tls::go_suite_name(suite)))
+                Some(crate::core::TlsHandshake {
+                    version,
+                    cipher_suite: super::tls::go_suite_name(suite),
+                    first: tls.first,
+                    peer_certs: tls
+                        .conn
+                        .peer_certificates()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|c| c.as_ref().to_vec())
+                        .collect(),
+                })
             }
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.inner.negotiated(),
@@ -126,18 +213,63 @@ impl Transport {
     /// it: what comes next on the socket is the client's ClientHello.
     pub fn upgrade(&mut self) -> io::Result<()> {
         #[cfg(feature = "tls")]
-        if let Transport::StartTls(_, config) = self {
-            let conn = rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
-            // Move the socket over; nothing can fail between the two.
-            let taken = std::mem::replace(self, Transport::Moving);
-            if let Transport::StartTls(stream, _) = taken {
+        if let Transport::StartTls(_, start) = self {
+            if start.optional {
+                if let Transport::StartTls(stream, start) =
+                    std::mem::replace(self, Transport::Moving)
+                {
+                    *self = Transport::Sniff(stream, start);
+                }
+                return Ok(());
+            }
+            self.start_tls(false)?;
+        }
+        Ok(())
+    }
+
+    /// Become a TLS session on the same socket; nothing is lost.
+    #[cfg(feature = "tls")]
+    fn start_tls(&mut self, first: bool) -> io::Result<()> {
+        let config = match self {
+            Transport::StartTls(_, start)
+            | Transport::Sniff(_, start)
+            | Transport::AwaitTlsFirst(_, start) => start.config.clone(),
+            _ => return Ok(()),
+        };
+        let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+        // Move the socket over; nothing can fail between the two.
+        match std::mem::replace(self, Transport::Moving) {
+            Transport::StartTls(stream, _)
+            | Transport::Sniff(stream, _)
+            | Transport::AwaitTlsFirst(stream, _) => {
                 *self = Transport::Tls(TlsSession {
                     stream,
                     conn: Box::new(conn),
+                    first,
                 });
             }
+            other => *self = other,
         }
         Ok(())
+    }
+
+    /// `allow_non_tls` and `handshake_first`'s delay: the client's first
+    /// byte decides, peeked so that it is still read after.
+    #[cfg(feature = "tls")]
+    fn decide_by_first_byte(&mut self) -> io::Result<()> {
+        let mut first = [0u8; 1];
+        let n = self.socket().peek(&mut first)?;
+        match self {
+            Transport::AwaitTlsFirst(..) if n > 0 => self.start_tls(true),
+            Transport::Sniff(..) if n > 0 && first[0] == 0x16 => self.start_tls(false),
+            Transport::Sniff(..) => {
+                if let Transport::Sniff(stream, _) = std::mem::replace(self, Transport::Moving) {
+                    *self = Transport::Plain(stream);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Write what the transport still holds (TLS records, WebSocket
@@ -162,8 +294,9 @@ impl Transport {
     pub fn close(&mut self, reason: Option<crate::core::closed::CloseReason>) {
         let _ = reason;
         match self {
+            // A handshake cut short closes in silence, as nats-server's.
             #[cfg(feature = "tls")]
-            Transport::Tls(tls) => {
+            Transport::Tls(tls) if !tls.conn.is_handshaking() => {
                 tls.conn.send_close_notify();
                 let _ = self.flush_held();
             }
@@ -176,6 +309,10 @@ impl Transport {
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if matches!(self, Transport::Sniff(..) | Transport::AwaitTlsFirst(..)) {
+            self.decide_by_first_byte()?;
+        }
         match self {
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.read(buf),
@@ -239,6 +376,9 @@ impl TlsSession {
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
+            // The INFO waits until the client has shown how it starts.
+            #[cfg(feature = "tls")]
+            Transport::AwaitTlsFirst(..) => Err(io::ErrorKind::WouldBlock.into()),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.write(&[io::IoSlice::new(buf)]),
             #[cfg(feature = "websocket")]
@@ -249,6 +389,8 @@ impl Write for Transport {
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
+            #[cfg(feature = "tls")]
+            Transport::AwaitTlsFirst(..) => Err(io::ErrorKind::WouldBlock.into()),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.write(bufs),
             #[cfg(feature = "websocket")]

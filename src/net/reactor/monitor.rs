@@ -6,11 +6,12 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Token};
 
 use super::{close_gracefully, put, trim_table, want_writable, Reactor};
 use crate::monitor::{Flushed, Monitor, BUSY_RESPONSE};
+use crate::net::transport::Transport;
 
 pub const MONITOR_LISTENER: Token = Token(usize::MAX - 8);
 /// A monitoring connection's token is this plus its monitor key: far above
@@ -20,6 +21,9 @@ pub const MONITOR_BASE: usize = usize::MAX / 2;
 /// The listener, the monitor and the sockets of its connections.
 pub struct MonitorSockets {
     listener: TcpListener,
+    /// `https_port`: the client listener's certificate, no client auth.
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub addr: SocketAddr,
     monitor: Monitor,
     /// By monitor key.
@@ -29,14 +33,28 @@ pub struct MonitorSockets {
 }
 
 struct HttpSocket {
-    stream: TcpStream,
+    /// Plain, or TLS for `https_port`.
+    transport: Transport,
     /// WRITABLE interest is registered.
     write_interest: bool,
 }
 
 impl Reactor {
-    /// Serve monitoring on `listener` from now on.
+    /// Serve monitoring on `listener` from now on: over HTTPS when
+    /// `https_port` asks for it.
     pub fn serve_monitor(&mut self, mut listener: TcpListener) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        let tls = match (&self.core.opts.tls, self.core.opts.https_port) {
+            (Some(tls), port) if port != 0 => {
+                let mut no_client_auth = tls.clone();
+                no_client_auth.verify = false;
+                Some(
+                    crate::net::tls::server_config(&no_client_auth)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+                )
+            }
+            _ => None,
+        };
         self.poll
             .registry()
             .register(&mut listener, MONITOR_LISTENER, Interest::READABLE)?;
@@ -44,6 +62,8 @@ impl Reactor {
         let (start, _) = self.core.wall_clock().start();
         self.monitor = Some(MonitorSockets {
             listener,
+            #[cfg(feature = "tls")]
+            tls,
             addr,
             monitor: Monitor::new(&self.core.opts, addr.port(), start),
             sockets: Vec::new(),
@@ -70,14 +90,32 @@ impl Reactor {
             };
             let Some(key) = m.monitor.accept(Instant::now()) else {
                 log::debug!("monitoring: refusing {addr}: too many connections");
+                #[cfg(feature = "tls")]
+                if m.tls.is_some() {
+                    continue; // a busy answer would need a handshake first
+                }
                 let _ = stream.write(BUSY_RESPONSE);
                 continue;
             };
             let token = Token(MONITOR_BASE + key);
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE)
+            #[cfg(feature = "tls")]
+            let mut transport = match &m.tls {
+                Some(config) => match Transport::tls_first(stream, config.clone()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        log::error!("monitoring: TLS error for {addr}: {e}");
+                        m.monitor.remove(key);
+                        continue;
+                    }
+                },
+                None => Transport::Plain(stream),
+            };
+            #[cfg(not(feature = "tls"))]
+            let mut transport = Transport::Plain(stream);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(transport.socket(), token, Interest::READABLE)
             {
                 log::error!("monitoring: error registering {addr}: {e}");
                 m.monitor.remove(key);
@@ -87,7 +125,7 @@ impl Reactor {
                 &mut m.sockets,
                 key,
                 HttpSocket {
-                    stream,
+                    transport,
                     write_interest: false,
                 },
             );
@@ -105,11 +143,19 @@ impl Reactor {
                 return; // a spurious event for a closed key
             };
             let now = Instant::now();
-            let progressed = m.monitor.receive(key, &mut socket.stream, &self.core, now);
-            let flushed = m.monitor.flush(key, &mut socket.stream, &self.core, now);
+            let progressed = m
+                .monitor
+                .receive(key, &mut socket.transport, &self.core, now);
+            let mut flushed = m.monitor.flush(key, &mut socket.transport, &self.core, now);
+            // TLS records (a handshake's, a response's) rustls still holds.
+            if socket.transport.flush_held().is_err() {
+                flushed = Flushed::Done;
+            } else if socket.transport.wants_write() && flushed != Flushed::Done {
+                flushed = Flushed::Blocked;
+            }
             want_writable(
                 &self.poll,
-                &mut socket.stream,
+                socket.transport.socket(),
                 Token(MONITOR_BASE + key),
                 &mut socket.write_interest,
                 flushed == Flushed::Blocked,
@@ -170,7 +216,8 @@ impl Reactor {
             return;
         };
         if let Some(mut socket) = m.sockets.get_mut(key).and_then(Option::take) {
-            close_gracefully(&self.poll, &mut socket.stream);
+            socket.transport.close(None);
+            close_gracefully(&self.poll, socket.transport.socket());
         }
         m.monitor.remove(key);
         trim_table(&mut m.sockets);

@@ -231,8 +231,11 @@ impl Reactor {
             self.core.remove(key, now);
             return;
         }
-        if let Some((version, suite)) = upgrade.transport.negotiated() {
-            self.core.tls_established(key, version, suite);
+        if let Some(mut handshake) = upgrade.transport.negotiated() {
+            // The WebSocket listener's TLS always comes first; `tls_first`
+            // is the client listener's `handshake_first`.
+            handshake.first = false;
+            self.core.tls_established(key, handshake, now);
         }
         let session = WsSession::new(
             upgrade.transport,

@@ -114,6 +114,8 @@ impl Inflating {
             // No output and no end: the input ran out (a message cut short
             // of its end block) or could not make progress.
             Ok(_) | Err(MZError::Buf) if self.at >= input.len() => Err(InflateError::Corrupt),
+            // Input left but none taken: it cannot go on.
+            Ok(_) if result.bytes_consumed == 0 => Err(InflateError::Corrupt),
             Ok(_) => Ok(Some(0)),
             Err(_) => Err(InflateError::Corrupt),
         }

@@ -408,7 +408,8 @@ mod tests {
         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
         Sec-WebSocket-Version: 13\r\n";
 
-    const GOOD_REQUEST: &str = "GET /nats HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\n\
+    const GOOD_REQUEST: &str =
+        "GET /nats HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
         Sec-WebSocket-Version: 13\r\n\r\n";
 
