@@ -311,6 +311,23 @@ def websocket_seeds():
     write("websocket", "compressed-garbage", b"\x01\x03\x10" + frame(b"\xff" * 40, rsv1=True))
 
 
+def tls_seeds():
+    # mode (0 INFO then TLS, 1 allow_non_tls, 2 handshake_first; +0x80 raw
+    # bytes only), step (which client flight the bytes replace; odd: follow),
+    # then the bytes.
+    hello = b"\x16\x03\x01\x00\x05hello"
+    write("tls", "handshake-clean", b"\x00\x7f")
+    write("tls", "client-hello-garbage", b"\x00\x00" + hello)
+    write("tls", "after-client-hello", b"\x00\x01" + b"\x17\x03\x03\x00\x10" + b"x" * 16)
+    write("tls", "finished-cut", b"\x00\x02")
+    write("tls", "session-garbage", b"\x00\x09CONNECT {}\r\nPING\r\n\xff\xfe")
+    write("tls", "non-tls-plain", b"\x81\x05CONNECT {}\r\nPING\r\n")
+    write("tls", "non-tls-hello", b"\x01\x00" + hello)
+    write("tls", "first-garbage", b"\x02\x00" + b"GET / HTTP/1.1\r\n\r\n")
+    write("tls", "first-clean", b"\x02\x7f")
+    write("tls", "raw-record-huge", b"\x80\x03\x16\x03\x03\xff\xff" + b"\x00" * 40)
+
+
 if __name__ == "__main__":
     shutil.rmtree(SEEDS, ignore_errors=True)
     parser_seeds()
@@ -320,4 +337,5 @@ if __name__ == "__main__":
     config_seeds()
     jwt_seeds()
     websocket_seeds()
+    tls_seeds()
     print("seeds written to", SEEDS)

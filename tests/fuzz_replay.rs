@@ -69,3 +69,9 @@ fn jwt_inputs() {
 fn websocket_inputs() {
     replay("websocket", natsd_fuzz::websocket::check);
 }
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_inputs() {
+    replay("tls", natsd_fuzz::tls::check);
+}

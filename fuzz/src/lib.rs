@@ -14,5 +14,7 @@ pub mod parser;
 pub mod roundtrip;
 pub mod session;
 pub mod sublist;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "websocket")]
 pub mod websocket;

@@ -561,14 +561,18 @@ fn websocket_blocks_as_nats_server_reads_them() {
         error("websocket { port: 8080, no_tls: true, bogus: 1 }"),
         "n.conf:1:39: unknown field \"bogus\""
     );
-    assert!(error("websocket { port: 8080, no_tls: true, allowed_origins: [foo] }")
-        .contains("unable to parse allowed origin"));
+    assert!(
+        error("websocket { port: 8080, no_tls: true, allowed_origins: [foo] }")
+            .contains("unable to parse allowed origin")
+    );
     assert_eq!(
         error("websocket { port: 8080, no_tls: true, headers { Host: x } }"),
         "websocket: invalid header \"Host\" not allowed"
     );
-    assert!(error("websocket { port: 8080, no_tls: true, jwt_cookie: jwt }")
-        .starts_with("trusted operators or trusted keys configuration is required"));
+    assert!(
+        error("websocket { port: 8080, no_tls: true, jwt_cookie: jwt }")
+            .starts_with("trusted operators or trusted keys configuration is required")
+    );
 }
 
 #[cfg(feature = "jwt")]

@@ -86,9 +86,16 @@ impl Core {
             ProtoError::AuthorizationViolation => CloseReason::AuthenticationViolation,
             ProtoError::MaxControlLine { .. } => CloseReason::MaxControlLineExceeded,
             ProtoError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+            // nats-server's WebSocket read loop takes any other parser
+            // error as a read error.
+            _ if conn.websocket.is_some() => CloseReason::ReadError,
             _ => CloseReason::ProtocolViolation,
         };
-        log::error!("{} - {err}", conn.tag());
+        if reason == CloseReason::ReadError {
+            log::error!("{} - read error: {err}", conn.tag());
+        } else {
+            log::error!("{} - {err}", conn.tag());
+        }
         if let Some(wire) = err.wire_text() {
             self.send_err(key, wire);
         }

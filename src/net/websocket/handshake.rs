@@ -125,36 +125,56 @@ pub fn upgrade(head: &[u8], settings: &Settings, now: SystemTime) -> Result<Acce
     let path = path.split('?').next().unwrap_or("");
     let leaf = path.ends_with("/leafnode");
     if path.ends_with("/mqtt") {
-        return Err(refuse(404, "mqtt websocket endpoint not enabled", now));
+        return Err(refuse(
+            version,
+            404,
+            "mqtt websocket endpoint not enabled",
+            now,
+        ));
     }
     if request.method != Some("GET") {
-        return Err(refuse(405, "request method must be GET", now));
+        return Err(refuse(version, 405, "request method must be GET", now));
     }
     let host = host.unwrap_or("");
     if host.is_empty() {
-        return Err(refuse(400, "'Host' missing in request", now));
+        return Err(refuse(version, 400, "'Host' missing in request", now));
     }
     if !headers.contains("Upgrade", "websocket") {
-        return Err(refuse(400, "invalid value for header 'Upgrade'", now));
+        return Err(refuse(
+            version,
+            400,
+            "invalid value for header 'Upgrade'",
+            now,
+        ));
     }
     if !headers.contains("Connection", "Upgrade") {
-        return Err(refuse(400, "invalid value for header 'Connection'", now));
+        return Err(refuse(
+            version,
+            400,
+            "invalid value for header 'Connection'",
+            now,
+        ));
     }
     let key = headers.first("Sec-Websocket-Key").unwrap_or("");
     if key.is_empty() {
-        return Err(refuse(400, "key missing", now));
+        return Err(refuse(version, 400, "key missing", now));
     }
     let key_ok = data_encoding::BASE64
         .decode(key.as_bytes())
         .is_ok_and(|k| k.len() == 16);
     if !key_ok {
-        return Err(refuse(400, "invalid websocket key", now));
+        return Err(refuse(version, 400, "invalid websocket key", now));
     }
     if !headers.contains("Sec-Websocket-Version", "13") {
-        return Err(refuse(400, "invalid version", now));
+        return Err(refuse(version, 400, "invalid version", now));
     }
     if let Err(why) = check_origin(&headers, host, settings) {
-        return Err(refuse(403, &format!("origin not allowed: {why}"), now));
+        return Err(refuse(
+            version,
+            403,
+            &format!("origin not allowed: {why}"),
+            now,
+        ));
     }
 
     let compression = settings.compression && headers.offers_deflate();
@@ -212,9 +232,10 @@ fn silent(response: Vec<u8>) -> Refused {
     }
 }
 
-/// nats-server's `wsReturnHTTPError`: the status text to the client, the
-/// reason only to the log.
-fn refuse(status: u16, reason: &str, now: SystemTime) -> Refused {
+/// nats-server's `wsReturnHTTPError`: the status text to the client (in
+/// the request's HTTP version, as Go's net/http answers), the reason only
+/// to the log.
+fn refuse(version: u8, status: u16, reason: &str, now: SystemTime) -> Refused {
     let text = match status {
         403 => "Forbidden",
         404 => "Not Found",
@@ -223,7 +244,7 @@ fn refuse(status: u16, reason: &str, now: SystemTime) -> Refused {
     };
     let body = format!("{text}\n");
     let response = format!(
-        "HTTP/1.1 {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+        "HTTP/1.{version} {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Sec-Websocket-Version: 13\r\nX-Content-Type-Options: nosniff\r\n\
          Date: {}\r\nContent-Length: {}\r\n\r\n{body}",
         crate::go_format::http_date(now),

@@ -370,7 +370,19 @@ impl WsSession {
     /// The close frame nats-server sends for `reason` (unless one went out
     /// already), then the inner transport's goodbye.
     pub fn close(&mut self, reason: Option<CloseReason>) {
-        if let Some(reason) = reason {
+        // nats-server skips the flush, and with it the close frame, for
+        // these (a 1002 already queued still goes).
+        let skip_flush = matches!(
+            reason,
+            Some(
+                CloseReason::ReadError
+                    | CloseReason::WriteError
+                    | CloseReason::SlowConsumerPendingBytes
+                    | CloseReason::SlowConsumerWriteDeadline
+                    | CloseReason::TlsHandshakeFailure
+            )
+        );
+        if let (Some(reason), false) = (reason, skip_flush) {
             let payload = frame::close_payload(close_status(reason), reason.as_str());
             self.queue_close(&payload);
         }
