@@ -121,13 +121,21 @@ pub struct Core {
 pub struct TransportError {
     pub reason: CloseReason,
     pub log: String,
+    /// The level nats-server logs it at; `None`: not at all.
+    pub level: Option<log::Level>,
 }
 
 impl TransportError {
+    /// A failure logged as an error.
     pub fn io_error(reason: CloseReason, log: impl Into<String>) -> io::Error {
+        TransportError::at(Some(log::Level::Error), reason, log)
+    }
+
+    pub fn at(level: Option<log::Level>, reason: CloseReason, log: impl Into<String>) -> io::Error {
         io::Error::other(TransportError {
             reason,
             log: log.into(),
+            level,
         })
     }
 
@@ -456,7 +464,9 @@ impl Core {
             // nats-server logs it, closed for its reason.
             Err(e) if TransportError::of(&e).is_some() => {
                 let failure = TransportError::of(&e).expect("checked");
-                log::error!("{} - {}", conn.tag(), failure.log);
+                if let Some(level) = failure.level {
+                    log::log!(level, "{} - {}", conn.tag(), failure.log);
+                }
                 let reason = failure.reason;
                 self.close(key, reason);
                 Err(e)

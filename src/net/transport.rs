@@ -21,6 +21,8 @@ pub struct TlsSession {
     conn: Box<rustls::ServerConnection>,
     /// The handshake came before the INFO (`handshake_first`).
     first: bool,
+    /// The client's first byte was looked at (a probe that is not TLS).
+    probed: bool,
 }
 
 /// How a TLS listener treats a new connection (the `tls {}` block's
@@ -92,6 +94,7 @@ impl Transport {
             stream,
             conn: Box::new(conn),
             first: true,
+            probed: false,
         }))
     }
 
@@ -246,6 +249,7 @@ impl Transport {
                     stream,
                     conn: Box::new(conn),
                     first,
+                    probed: false,
                 });
             }
             other => *self = other,
@@ -328,20 +332,48 @@ impl TlsSession {
     /// Plaintext for the core: what rustls holds decrypted, else records
     /// read from the socket (answering the handshake as it goes).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use crate::core::closed::CloseReason::{ReadError, TlsHandshakeFailure};
+        use crate::core::TransportError;
         loop {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
+            let handshaking = self.conn.is_handshaking();
+            if !self.probed {
+                // nats-server logs a first record that is not TLS (a
+                // plaintext client, a load balancer's probe) at debug level.
+                let mut first = [0u8; 1];
+                if self.stream.peek(&mut first)? == 1 {
+                    self.probed = true;
+                    if first[0] != 0x16 {
+                        return Err(TransportError::at(
+                            Some(log::Level::Debug),
+                            TlsHandshakeFailure,
+                            "TLS handshake error: tls: first record does not look like a TLS handshake",
+                        ));
+                    }
+                }
+            }
             if self.conn.read_tls(&mut self.stream)? == 0 {
+                if handshaking {
+                    return Err(TransportError::io_error(
+                        TlsHandshakeFailure,
+                        "TLS handshake error: EOF",
+                    ));
+                }
                 return Ok(0);
             }
             if let Err(e) = self.conn.process_new_packets() {
                 // The alert goes out before the close.
                 let _ = self.conn.write_tls(&mut self.stream);
-                return Err(crate::core::TransportError::io_error(
-                    crate::core::closed::CloseReason::TlsHandshakeFailure,
+                if !handshaking {
+                    // After the handshake, a read error: closed quietly.
+                    return Err(TransportError::at(None, ReadError, e.to_string()));
+                }
+                return Err(TransportError::io_error(
+                    TlsHandshakeFailure,
                     format!("TLS handshake error: {e}"),
                 ));
             }

@@ -36,8 +36,10 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const BROWSER_FRAME: usize = 4096;
 /// Output this short goes uncompressed (nats-server's `wsCompressThreshold`).
 const COMPRESS_THRESHOLD: usize = 64;
-/// Frames built per write for a browser: their headers and payloads.
+/// Frames built per write for a browser.
 const BROWSER_FRAMES_PER_WRITE: usize = 16;
+/// Slices in one vectored write: headers and payload pieces.
+const MAX_SLICES: usize = 2 * BROWSER_FRAMES_PER_WRITE;
 
 /// What the upgrade agreed, for the session.
 pub struct Agreed {
@@ -238,30 +240,37 @@ impl WsSession {
         } else if self.browser {
             self.write_browser_frames(bufs)
         } else {
-            self.write_one_frame(bufs, total)
+            self.write_one_frame(bufs)
         }
     }
 
     /// One frame: its header and the core's buffers in one vectored write;
-    /// what the socket does not take is kept in `held`.
-    fn write_one_frame(&mut self, bufs: &[IoSlice<'_>], total: usize) -> io::Result<usize> {
+    /// what the socket does not take is kept in `held`. No allocation: the
+    /// slices are on the stack (a few buffers per frame at most).
+    fn write_one_frame(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let bufs = &bufs[..bufs.len().min(MAX_SLICES - 1)];
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
         let mut header = [0; 10];
         let header_len = frame::header(&mut header, frame::FINAL_BIT | frame::BINARY, total);
-        let mut slices = Vec::with_capacity(bufs.len() + 1);
-        slices.push(IoSlice::new(&header[..header_len]));
-        slices.extend(bufs.iter().map(|b| IoSlice::new(b)));
-        let written = write_all_or_would_block(&mut self.inner, &slices)?;
-        self.hold_rest(&slices, written);
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        slices[0] = IoSlice::new(&header[..header_len]);
+        slices[1..=bufs.len()].copy_from_slice(bufs);
+        let slices = &slices[..=bufs.len()];
+        let written = write_all_or_would_block(&mut self.inner, slices)?;
+        self.hold_rest(slices, written);
         Ok(total)
     }
 
     /// Frames of at most 4 KiB payload, each a whole message (nats-server's
-    /// browser framing), up to a few per write.
+    /// browser framing), a few per write, their slices on the stack.
     fn write_browser_frames(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut headers = [[0u8; 10]; BROWSER_FRAMES_PER_WRITE];
         let mut lens = [0usize; BROWSER_FRAMES_PER_WRITE];
-        // The payload of each frame, cut from the buffers in order.
-        let mut pieces: Vec<(usize, &[u8])> = Vec::new();
+        // Each frame's payload pieces, cut from the buffers in order: (frame,
+        // piece). A frame starts a new piece, so a frame's header goes
+        // before its first piece.
+        let mut pieces: [(usize, &[u8]); MAX_SLICES / 2] = [(0, &[]); MAX_SLICES / 2];
+        let mut count = 0;
         let mut frames = 0;
         let mut room = 0;
         'outer: for buf in bufs {
@@ -274,8 +283,12 @@ impl WsSession {
                     frames += 1;
                     room = BROWSER_FRAME;
                 }
+                if count == pieces.len() {
+                    break 'outer;
+                }
                 let take = rest.len().min(room);
-                pieces.push((frames - 1, &rest[..take]));
+                pieces[count] = (frames - 1, &rest[..take]);
+                count += 1;
                 lens[frames - 1] += take;
                 room -= take;
                 rest = &rest[take..];
@@ -286,17 +299,21 @@ impl WsSession {
             header_lens[f] =
                 frame::header(&mut headers[f], frame::FINAL_BIT | frame::BINARY, lens[f]);
         }
-        let mut slices = Vec::with_capacity(frames + pieces.len());
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut used = 0;
         let mut last_frame = usize::MAX;
-        for &(f, piece) in &pieces {
+        for &(f, piece) in &pieces[..count] {
             if f != last_frame {
-                slices.push(IoSlice::new(&headers[f][..header_lens[f]]));
+                slices[used] = IoSlice::new(&headers[f][..header_lens[f]]);
+                used += 1;
                 last_frame = f;
             }
-            slices.push(IoSlice::new(piece));
+            slices[used] = IoSlice::new(piece);
+            used += 1;
         }
-        let written = write_all_or_would_block(&mut self.inner, &slices)?;
-        self.hold_rest(&slices, written);
+        let slices = &slices[..used];
+        let written = write_all_or_would_block(&mut self.inner, slices)?;
+        self.hold_rest(slices, written);
         Ok(lens[..frames].iter().sum())
     }
 
