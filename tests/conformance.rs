@@ -4,7 +4,13 @@
 //!
 //!     cargo test --test conformance
 //!
-//! Environment:
+//! Two tests run the same scenarios: `conformance` over plain TCP, and
+//! `conformance_over_tls` (with the `tls` feature) with both servers
+//! requiring TLS and every connection doing the TLS handshake after the
+//! INFO greeting. One alone: `cargo test --test conformance
+//! conformance_over_tls` (or `-- --exact conformance` for plain TCP).
+//!
+//! Environment (both tests):
 //! - `NATS_CONFORMANCE_SERVER`: the server under test (default: natsd);
 //!   any binary that takes nats-server's flags (`-a`, `-p`, `-c`, `--user`,
 //!   ...).
@@ -25,12 +31,30 @@ mod runner;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use runner::Servers;
+use runner::{Mode, Servers};
 
 const DEFAULT_JOBS: usize = 4;
 
 #[test]
 fn conformance() {
+    run_suite("conformance", || Ok(Mode::Plain));
+}
+
+/// The same scenarios over TLS: certificates made once for the run under
+/// `target/tmp/conformance/tls/`, a `tls {}` block in every server's
+/// configuration.
+#[cfg(feature = "tls")]
+#[test]
+fn conformance_over_tls() {
+    run_suite("conformance over TLS", || {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance/tls");
+        runner::tls::Tls::generate(&dir).map(Mode::Tls)
+    });
+}
+
+/// Run the selected scenarios in the mode `mode` makes (once the reference
+/// is known to be there), or skip when there is no reference.
+fn run_suite(title: &str, mode: impl FnOnce() -> Result<Mode, String>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let reference = env_path("NATS_CONFORMANCE_REFERENCE")
         .unwrap_or_else(|| root.join("target/ref/bin/nats-server"));
@@ -44,7 +68,7 @@ fn conformance() {
             !required(),
             "{missing} (NATS_CONFORMANCE_REQUIRED=1 makes this a failure)"
         );
-        eprintln!("conformance suite skipped: {missing}");
+        eprintln!("{title} suite skipped: {missing}");
         return;
     }
     let tested =
@@ -70,15 +94,17 @@ fn conformance() {
         .and_then(|j| j.parse().ok())
         .unwrap_or(DEFAULT_JOBS);
 
+    let mode = mode().unwrap_or_else(|e| panic!("{title}: {e}"));
     let started = Instant::now();
     let servers = Servers {
         reference,
         tested,
+        mode,
         show: std::env::var("NATS_CONFORMANCE_SHOW").is_ok_and(|v| v == "1"),
     };
     let failures = runner::run_all(&servers, &selected, jobs);
     eprintln!(
-        "conformance: {} scenario(s), {} failed, {:.1?}; {} against {}",
+        "{title}: {} scenario(s), {} failed, {:.1?}; {} against {}",
         selected.len(),
         failures.len(),
         started.elapsed(),
@@ -87,7 +113,7 @@ fn conformance() {
     );
     assert!(
         failures.is_empty(),
-        "{} of {} conformance scenario(s) failed:\n\n{}",
+        "{} of {} {title} scenario(s) failed:\n\n{}",
         failures.len(),
         selected.len(),
         failures.join("\n")

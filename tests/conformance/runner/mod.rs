@@ -5,8 +5,11 @@
 pub mod script;
 pub mod server;
 pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transcript;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,12 +21,57 @@ use server::ServerProcess;
 use session::Outcome;
 use transcript::{display, escape};
 
-/// The two binaries a run compares, and whether to print every
-/// transcript (for writing `expect` lines), not only failures.
+/// The two binaries a run compares, how clients reach them, and whether to
+/// print every transcript (for writing `expect` lines), not only failures.
 pub struct Servers {
     pub reference: PathBuf,
     pub tested: PathBuf,
+    pub mode: Mode,
     pub show: bool,
+}
+
+/// How the scenarios' connections reach the servers.
+pub enum Mode {
+    /// Plain TCP, the servers as each scenario configures them.
+    Plain,
+    /// Both servers get a `tls {}` block added to their configuration
+    /// (a configuration made for a scenario without one), and every
+    /// connection does the TLS handshake after the INFO greeting.
+    #[cfg(feature = "tls")]
+    Tls(tls::Tls),
+}
+
+impl Mode {
+    /// Where servers log and configurations are written:
+    /// `target/tmp/conformance`, and its `tls` directory for the TLS mode,
+    /// so that both modes can run at once.
+    pub fn scratch_dir(&self) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance");
+        match self {
+            Mode::Plain => dir,
+            #[cfg(feature = "tls")]
+            Mode::Tls(_) => dir.join("tls"),
+        }
+    }
+
+    /// The configuration file a scenario's servers get, if any.
+    fn config(&self, scenario: &Scenario) -> Option<Vec<u8>> {
+        match self {
+            Mode::Plain => scenario.config.clone(),
+            #[cfg(feature = "tls")]
+            Mode::Tls(tls) => Some(tls.config(scenario.config.as_deref())),
+        }
+    }
+
+    /// What an `expect` line's text (written for plain TCP) means in this
+    /// mode.
+    pub fn expected<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
+        match self {
+            Mode::Plain => Cow::Borrowed(text),
+            #[cfg(feature = "tls")]
+            Mode::Tls(_) => tls::expected(text),
+        }
+    }
 }
 
 /// Every `*.nats` file in `root/dir`, parsed, in file-name order. Reports
@@ -84,8 +132,8 @@ pub fn run_all(servers: &Servers, scenarios: &[Scenario], jobs: usize) -> Vec<St
 
 /// Play one scenario on both servers; `Some(report)` when it fails.
 fn run_one(servers: &Servers, scenario: &Scenario) -> Option<String> {
-    let reference = play_on(&servers.reference, Role::Reference, scenario);
-    let tested = play_on(&servers.tested, Role::Tested, scenario);
+    let reference = play_on(servers, Role::Reference, scenario);
+    let tested = play_on(servers, Role::Tested, scenario);
     if servers.show {
         show(scenario, &reference, &tested);
     }
@@ -129,11 +177,16 @@ fn run_one(servers: &Servers, scenario: &Scenario) -> Option<String> {
 /// its end is played again on a new port.
 const PLAY_ATTEMPTS: usize = 3;
 
-fn play_on(binary: &Path, role: Role, scenario: &Scenario) -> Result<Outcome, String> {
-    let log = server::log_path(&role.to_string(), &scenario.name);
-    let config = match &scenario.config {
+fn play_on(servers: &Servers, role: Role, scenario: &Scenario) -> Result<Outcome, String> {
+    let binary = match role {
+        Role::Reference => &servers.reference,
+        Role::Tested => &servers.tested,
+    };
+    let scratch = servers.mode.scratch_dir();
+    let log = server::log_path(&scratch, &role.to_string(), &scenario.name);
+    let config = match servers.mode.config(scenario) {
         Some(text) => {
-            let path = server::config_path(&role.to_string(), &scenario.name);
+            let path = server::config_path(&scratch, &role.to_string(), &scenario.name);
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             Some(path)
         }
@@ -142,7 +195,7 @@ fn play_on(binary: &Path, role: Role, scenario: &Scenario) -> Result<Outcome, St
     for _ in 0..PLAY_ATTEMPTS {
         let mut process =
             ServerProcess::start(binary, &scenario.server_flags, config.as_deref(), &log)?;
-        let outcome = session::play(scenario, process.addr, role);
+        let outcome = session::play(scenario, process.addr, role, &servers.mode);
         if !process.exited() {
             return Ok(outcome);
         }

@@ -134,24 +134,22 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Where a scenario's server writes its log: under Cargo's scratch
-/// directory for integration tests, one file per scenario and role.
-pub fn log_path(role: &str, scenario: &str) -> PathBuf {
-    scratch_path(role, scenario, "log")
+/// Where a scenario's server writes its log: under `scratch` (in Cargo's
+/// scratch directory for integration tests), one file per scenario and
+/// role.
+pub fn log_path(scratch: &Path, role: &str, scenario: &str) -> PathBuf {
+    scratch_path(scratch, role, scenario, "log")
 }
 
 /// Where a scenario's `config` text is written for one role's server,
 /// beside its log.
-pub fn config_path(role: &str, scenario: &str) -> PathBuf {
-    scratch_path(role, scenario, "conf")
+pub fn config_path(scratch: &Path, role: &str, scenario: &str) -> PathBuf {
+    scratch_path(scratch, role, scenario, "conf")
 }
 
-/// `target/tmp/conformance/<role>/<scenario>.<extension>`, its directory
-/// created.
-fn scratch_path(role: &str, scenario: &str, extension: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("conformance")
-        .join(role);
+/// `<scratch>/<role>/<scenario>.<extension>`, its directory created.
+fn scratch_path(scratch: &Path, role: &str, scenario: &str, extension: &str) -> PathBuf {
+    let dir = scratch.join(role);
     let _ = std::fs::create_dir_all(&dir);
     dir.join(format!("{scenario}.{extension}"))
 }

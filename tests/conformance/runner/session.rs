@@ -1,5 +1,6 @@
 //! One scenario played against one server: its steps over named TCP
-//! connections, recording what each connection received.
+//! connections (over TLS after the INFO greeting in the TLS mode),
+//! recording what each connection received.
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -8,7 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::script::{Action, Role, Scenario, Step};
+#[cfg(feature = "tls")]
+use super::tls::TlsStream;
 use super::transcript::{self, Event};
+use super::Mode;
 
 /// How long a connection may stay silent while the script waits on it
 /// (the INFO, a PONG, a close). Only a server that misbehaves waits this
@@ -42,8 +46,56 @@ pub struct FailedExpect {
     pub got: Vec<u8>,
 }
 
+/// A connection's byte stream: the socket, or the TLS session over it.
+enum Stream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    /// The client closes: both ways (after a `close_notify` over TLS).
+    fn shutdown(self) {
+        match self {
+            Stream::Plain(sock) => {
+                let _ = sock.shutdown(Shutdown::Both);
+            }
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.shutdown(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(sock) => sock.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(sock) => sock.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(sock) => sock.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
 struct Conn {
-    sock: Option<TcpStream>,
+    sock: Option<Stream>,
     /// Received bytes not yet cut into a frame.
     pending: Vec<u8>,
     events: Vec<Event>,
@@ -61,13 +113,14 @@ struct Conn {
     responded: usize,
 }
 
-/// Play `scenario` against the server at `addr`, as `role`.
-pub fn play(scenario: &Scenario, addr: SocketAddr, role: Role) -> Outcome {
+/// Play `scenario` against the server at `addr`, as `role`, in `mode`.
+pub fn play(scenario: &Scenario, addr: SocketAddr, role: Role, mode: &Mode) -> Outcome {
     let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut outcome = Outcome::default();
+    let context = Context { addr, role, mode };
     for step in &scenario.steps {
-        if let Err(e) = run_step(step, addr, role, &mut conns, &mut order, &mut outcome) {
+        if let Err(e) = run_step(step, &context, &mut conns, &mut order, &mut outcome) {
             outcome
                 .errors
                 .push(format!("{}:{}: {e}", scenario.file.display(), step.line));
@@ -84,17 +137,23 @@ pub fn play(scenario: &Scenario, addr: SocketAddr, role: Role) -> Outcome {
     outcome
 }
 
-fn run_step(
-    step: &Step,
+/// What every step of one play shares.
+struct Context<'a> {
     addr: SocketAddr,
     role: Role,
+    mode: &'a Mode,
+}
+
+fn run_step(
+    step: &Step,
+    cx: &Context,
     conns: &mut BTreeMap<String, Conn>,
     order: &mut Vec<String>,
     outcome: &mut Outcome,
 ) -> Result<(), String> {
     match &step.action {
         Action::Connect(name) => {
-            let c = Conn::open(addr)?;
+            let c = Conn::open(cx.addr, cx.mode)?;
             conns.insert(name.clone(), c);
             order.push(name.clone());
         }
@@ -108,7 +167,8 @@ fn run_step(
         Action::Close(name) => get(conns, name)?.close(),
         Action::Sleep(ms) => thread::sleep(Duration::from_millis(*ms)),
         Action::Expect { conn, text, only } => {
-            if only.is_none_or(|r| r == role) {
+            if only.is_none_or(|r| r == cx.role) {
+                let text = cx.mode.expected(text);
                 let c = get(conns, conn)?;
                 let got: Vec<u8> = c.events[c.expect_from..]
                     .iter()
@@ -119,7 +179,7 @@ fn run_step(
                     outcome.failed_expects.push(FailedExpect {
                         line: step.line,
                         conn: conn.clone(),
-                        expected: text.clone(),
+                        expected: text.into_owned(),
                         got,
                     });
                 }
@@ -137,14 +197,15 @@ fn get<'a>(conns: &'a mut BTreeMap<String, Conn>, name: &str) -> Result<&'a mut 
 
 impl Conn {
     /// Connect and wait for the server's greeting (its INFO), so that a
-    /// connection is known to the server before the next step runs.
-    fn open(addr: SocketAddr) -> Result<Conn, String> {
+    /// connection is known to the server before the next step runs; in the
+    /// TLS mode, then the handshake.
+    fn open(addr: SocketAddr, mode: &Mode) -> Result<Conn, String> {
         let sock = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
         sock.set_nodelay(true).map_err(|e| e.to_string())?;
         sock.set_read_timeout(Some(POLL))
             .map_err(|e| e.to_string())?;
         let mut c = Conn {
-            sock: Some(sock),
+            sock: Some(Stream::Plain(sock)),
             pending: Vec::new(),
             events: Vec::new(),
             expect_from: 0,
@@ -157,7 +218,30 @@ impl Conn {
         c.read_while(|c| c.events.is_empty(), "the INFO greeting")?;
         // `expect` starts after the greeting; transcripts keep it.
         c.expect_from = c.events.len();
+        match mode {
+            Mode::Plain => {}
+            #[cfg(feature = "tls")]
+            Mode::Tls(tls) => c.start_tls(tls)?,
+        }
         Ok(c)
+    }
+
+    /// The TLS handshake after the greeting, read in clear: the server
+    /// must have sent its INFO and nothing else.
+    #[cfg(feature = "tls")]
+    fn start_tls(&mut self, tls: &super::tls::Tls) -> Result<(), String> {
+        if self.closed_by_server || !self.pending.is_empty() || self.events.len() != 1 {
+            return Err(format!(
+                "expected the INFO greeting alone before the TLS handshake, got:\n{}",
+                transcript::display(&self.events)
+            ));
+        }
+        let Some(Stream::Plain(sock)) = self.sock.take() else {
+            return Err("TLS handshake on a connection without its socket".into());
+        };
+        let tls = tls.handshake(sock, Instant::now() + PATIENCE)?;
+        self.sock = Some(Stream::Tls(Box::new(tls)));
+        Ok(())
     }
 
     fn send(&mut self, bytes: &[u8], bytewise: bool) -> Result<(), String> {
@@ -230,7 +314,7 @@ impl Conn {
 
     fn close(&mut self) {
         if let Some(sock) = self.sock.take() {
-            let _ = sock.shutdown(Shutdown::Both);
+            sock.shutdown();
         }
     }
 
