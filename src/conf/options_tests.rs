@@ -524,12 +524,15 @@ fn unknown_unsupported_and_refused_keys() {
     );
     // The auth timeout with TLS is the TLS timeout and a second more,
     // unless the file sets one.
-    let with_tls = "tls { cert_file: a, key_file: b, timeout: 1 }";
-    assert_eq!(opts(with_tls).auth_timeout, Duration::from_secs(2));
-    assert_eq!(
-        opts(&format!("{with_tls}\nauthorization {{ timeout: 5 }}")).auth_timeout,
-        Duration::from_secs(5)
-    );
+    #[cfg(feature = "tls")]
+    {
+        let with_tls = "tls { cert_file: a, key_file: b, timeout: 1 }";
+        assert_eq!(opts(with_tls).auth_timeout, Duration::from_secs(2));
+        assert_eq!(
+            opts(&format!("{with_tls}\nauthorization {{ timeout: 5 }}")).auth_timeout,
+            Duration::from_secs(5)
+        );
+    }
     #[cfg(feature = "jwt")]
     assert!(error("operator: op.jwt").contains("error parsing operator JWT"));
 }

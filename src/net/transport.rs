@@ -384,6 +384,13 @@ impl TlsSession {
                     Err(e) => return Err(e),
                 }
             }
+            if handshaking && !self.conn.is_handshaking() {
+                // The handshake just completed: the caller learns of it
+                // (pinned certificates, the certificate's user) before any
+                // plaintext that came with the last flight reaches the
+                // protocol. `Interrupted` asks it to read again.
+                return Err(io::ErrorKind::Interrupted.into());
+            }
         }
     }
 
