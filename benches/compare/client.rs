@@ -1,14 +1,18 @@
 //! The load generator's half of the NATS client protocol: blocking std
-//! sockets, no client library, no allocation per message.
+//! sockets, no client library, no allocation per message; plain TCP, or
+//! TLS or WebSocket underneath (see `transport.rs`).
 //!
 //! Publishing is one `write_all` of a prebuilt [`Batch`] of `PUB` frames, over
 //! and over; reading is [`Scanner`], which finds control lines with `memchr`
 //! and jumps over payloads by their declared size, as the server's own parser
 //! does.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use crate::server::RunningServer;
+use crate::transport::{Stream, Transport};
 
 /// Every failure of a scenario is a sentence for the report.
 pub type Res<T> = Result<T, String>;
@@ -198,7 +202,7 @@ pub fn token(line: &[u8], i: usize) -> Option<&[u8]> {
 
 /// One client connection: past `INFO`, `CONNECT` sent.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     scanner: Scanner,
 }
@@ -217,15 +221,51 @@ impl Conn {
     pub fn open_as(addr: SocketAddr, read_buffer: usize, login: Option<Login>) -> Res<Conn> {
         let mut conn = Conn::connect(addr, read_buffer)?;
         conn.read_until(|ev| ev == Event::Info)?;
+        conn.log_in(login)
+    }
+
+    /// [`Conn::open_as`] over `transport`: to the client port in clear or
+    /// with TLS (`INFO` read in clear, then the handshake), or to the
+    /// WebSocket port (the upgrade, then `INFO` in a frame).
+    pub fn open_over(
+        transport: Transport,
+        server: &RunningServer,
+        read_buffer: usize,
+        login: Option<Login>,
+    ) -> Res<Conn> {
+        match transport {
+            Transport::Tcp => Conn::open_as(server.addr, read_buffer, login),
+            #[cfg(feature = "tls")]
+            Transport::Tls => {
+                let tls = crate::tls::connect(server.addr, read_buffer, set_up_socket)?;
+                Conn::over(Stream::Tls(Box::new(tls)), read_buffer).log_in(login)
+            }
+            #[cfg(not(feature = "tls"))]
+            Transport::Tls => Err("this build has no TLS (the `tls` feature)".into()),
+            Transport::Ws => {
+                let addr = server
+                    .ws_addr
+                    .ok_or("the server was started without a WebSocket port")?;
+                let ws = crate::ws::connect(addr, read_buffer, set_up_socket)?;
+                let mut conn = Conn::over(Stream::Ws(Box::new(ws)), read_buffer);
+                conn.read_until(|ev| ev == Event::Info)?;
+                conn.log_in(login)
+            }
+        }
+    }
+
+    /// Sends `CONNECT`, with `login` if given (and then waits for its
+    /// `PONG`, see [`Conn::open_as`]).
+    fn log_in(mut self, login: Option<Login>) -> Res<Conn> {
         // No escaping: the bench's names and passwords are plain words.
         let credentials = login.map_or_else(String::new, |Login { user, pass }| {
             format!(r#","user":"{user}","pass":"{pass}""#)
         });
-        conn.send(format!("CONNECT {{{CONNECT_OPTIONS}{credentials}}}\r\n").as_bytes())?;
+        self.send(format!("CONNECT {{{CONNECT_OPTIONS}{credentials}}}\r\n").as_bytes())?;
         if login.is_some() {
-            conn.send_and_sync(b"")?;
+            self.send_and_sync(b"")?;
         }
-        Ok(conn)
+        Ok(self)
     }
 
     /// Connects and sends `CONNECT` at once, without waiting for `INFO`:
@@ -240,22 +280,23 @@ impl Conn {
 
     fn connect(addr: SocketAddr, read_buffer: usize) -> Res<Conn> {
         let stream = TcpStream::connect(addr).context("connect")?;
-        stream.set_nodelay(true).context("TCP_NODELAY")?;
-        stream
-            .set_write_timeout(Some(PATIENCE))
-            .context("write timeout")?;
-        let mut conn = Conn {
+        set_up_socket(&stream)?;
+        Ok(Conn::over(Stream::Tcp(stream), read_buffer))
+    }
+
+    /// A connection on a stream whose socket is [`set_up_socket`].
+    fn over(stream: Stream, read_buffer: usize) -> Conn {
+        Conn {
             stream,
             buf: vec![0; read_buffer],
             scanner: Scanner::default(),
-        };
-        conn.poll_every(PATIENCE)?;
-        Ok(conn)
+        }
     }
 
     /// How long one [`Conn::pump`] blocks when nothing arrives.
     pub fn poll_every(&mut self, timeout: Duration) -> Res<()> {
         self.stream
+            .tcp()
             .set_read_timeout(Some(timeout))
             .context("read timeout")
     }
@@ -268,13 +309,17 @@ impl Conn {
 
     /// The socket itself, for what std has no call for (see `sys.rs`).
     pub fn socket(&self) -> &TcpStream {
-        &self.stream
+        self.stream.tcp()
     }
 
     /// A second handle on the socket, for a thread that only writes while
-    /// this one reads (a requester sending at its own pace).
+    /// this one reads (a requester sending at its own pace): plain TCP
+    /// only, where the bytes written are the protocol itself.
     pub fn writer(&self) -> Res<TcpStream> {
-        self.stream.try_clone().context("clone the socket")
+        match &self.stream {
+            Stream::Tcp(tcp) => tcp.try_clone().context("clone the socket"),
+            _ => Err("a second writer needs a plain TCP connection".into()),
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> Res<()> {
@@ -366,6 +411,19 @@ impl Conn {
         self.send_and_sync(b"")?;
         Ok(())
     }
+}
+
+/// What every client socket gets: Nagle off (latency scenarios need it,
+/// and batches are written whole anyway), and writes and reads that give
+/// up after [`PATIENCE`].
+fn set_up_socket(stream: &TcpStream) -> Res<()> {
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    stream
+        .set_write_timeout(Some(PATIENCE))
+        .context("write timeout")?;
+    stream
+        .set_read_timeout(Some(PATIENCE))
+        .context("read timeout")
 }
 
 fn is_timeout_or_interrupt(kind: ErrorKind) -> bool {

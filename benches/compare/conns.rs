@@ -10,6 +10,7 @@ use crate::proc::{on_cpu, rss_kb, Window};
 use crate::report::{Better, Figure, Outcome};
 use crate::server::RunningServer;
 use crate::sys::fd_limit;
+use crate::transport::Transport;
 
 /// `connections` connections one after another, each: connect, `INFO`,
 /// `CONNECT`, `SUB`, `UNSUB`, `PING`/`PONG`, close.
@@ -56,15 +57,7 @@ pub fn run_footprint(
     headline: Headline,
     server: &RunningServer,
 ) -> Res<Outcome> {
-    let needed = connections + SPARE_FDS;
-    let (soft, hard) = fd_limit()?;
-    if soft < needed {
-        return Err(format!(
-            "{connections} connections need about {needed} file descriptors; \
-             RLIMIT_NOFILE is {soft} (hard limit {hard}): raise the hard limit \
-             (ulimit -Hn, limits.conf or the service's LimitNOFILE)"
-        ));
-    }
+    check_fd_limit(connections)?;
     let pid = server.pid();
     thread::sleep(SETTLE);
     let idle = rss_kb(pid)?;
@@ -106,6 +99,76 @@ pub fn run_footprint(
         kib(format!("RSS after those {connections} close"), after as f64),
     ]);
     Ok(Outcome { figures, cpu: None })
+}
+
+/// Fails, naming the limit, when `connections` connections (on both
+/// sides of the socket) would run out of file descriptors.
+fn check_fd_limit(connections: u64) -> Res<()> {
+    let needed = connections + SPARE_FDS;
+    let (soft, hard) = fd_limit()?;
+    if soft < needed {
+        return Err(format!(
+            "{connections} connections need about {needed} file descriptors; \
+             RLIMIT_NOFILE is {soft} (hard limit {hard}): raise the hard limit \
+             (ulimit -Hn, limits.conf or the service's LimitNOFILE)"
+        ));
+    }
+    Ok(())
+}
+
+/// What idle TLS connections cost: `connections` of them, opened one
+/// after another (connect, `INFO` in clear, the handshake, `CONNECT`,
+/// `PING`, its `PONG`), then left alone, no subscriptions. RSS is read
+/// idle before and with them all open, as [`run_footprint`] reads it;
+/// then each must still answer a `PING`. What TLS adds to a connection is
+/// mostly the TLS library's buffers and state, which an idle connection
+/// should not keep at their working size.
+pub fn run_footprint_tls(connections: u64, server: &RunningServer) -> Res<Outcome> {
+    check_fd_limit(connections)?;
+    let pid = server.pid();
+    thread::sleep(SETTLE);
+    let idle = rss_kb(pid)?;
+    let opening = Instant::now();
+    let mut conns = (0..connections)
+        .map(|_| {
+            let mut conn = Conn::open_over(Transport::Tls, server, SMALL_READS, None)?;
+            conn.send_and_sync(b"")?;
+            Ok(conn)
+        })
+        .collect::<Res<Vec<_>>>()?;
+    let rate = connections as f64 / opening.elapsed().as_secs_f64();
+    let loaded = rss_kb(pid)?;
+    for conn in &mut conns {
+        conn.send(b"PING\r\n")?;
+    }
+    for (n, conn) in conns.iter_mut().enumerate() {
+        conn.read_until(|ev| ev == Event::Pong)
+            .map_err(|e| format!("TLS connection {n}: {e}"))?;
+    }
+    drop(conns);
+    let after = settled_rss_kb(pid)?;
+
+    let kib = |label: String, kb: f64| Figure::new(label, "KiB", kb, Better::Lower);
+    Ok(Outcome {
+        figures: vec![
+            Figure::new(
+                format!("opening {connections} TLS conns, one at a time"),
+                "conns/s",
+                rate,
+                Better::Higher,
+            ),
+            kib(format!("RSS, {connections} idle TLS conns"), loaded as f64),
+            kib(
+                format!("RSS per idle TLS connection (loaded - idle), {connections} conns"),
+                loaded.saturating_sub(idle) as f64 / connections as f64,
+            ),
+            kib(
+                format!("RSS after those {connections} TLS conns close"),
+                after as f64,
+            ),
+        ],
+        cpu: None,
+    })
 }
 
 /// The subscriptions of device `n`, as a fleet's devices hold them: one

@@ -10,6 +10,7 @@ use crate::client::{Batch, Conn, Event, Res, LARGE_READS, PATIENCE, SMALL_READS}
 use crate::proc::{on_cpu, Window};
 use crate::report::{Better, Figure, Outcome};
 use crate::server::RunningServer;
+use crate::transport::Transport;
 use crate::users::{Users, PUBLISHER, SUBSCRIBER};
 
 /// Payload size wherever a scenario does not say otherwise.
@@ -35,6 +36,8 @@ pub struct Flow {
     /// The server is configured with these and the clients log in:
     /// publishers as [`PUBLISHER`], subscribers as [`SUBSCRIBER`].
     pub users: Option<Users>,
+    /// How every client reaches the server.
+    pub transport: Transport,
 }
 
 enum Subjects {
@@ -56,6 +59,7 @@ pub fn flow(publishers: usize, subscribers: usize, messages: u64) -> Flow {
         per_megabyte: false,
         subjects: Subjects::One,
         users: None,
+        transport: Transport::Tcp,
     }
 }
 
@@ -92,6 +96,12 @@ impl Flow {
             users: Some(users),
             ..self
         }
+    }
+
+    /// Every client connects over `transport` (the server is configured
+    /// for it; see `ServerWork::config`).
+    pub fn over(self, transport: Transport) -> Flow {
+        Flow { transport, ..self }
     }
 }
 
@@ -152,13 +162,13 @@ pub fn run_flow(title: &str, flow: &Flow, messages: u64, server: &RunningServer)
     let login = |who| flow.users.map(|_| who);
     let mut subscribers = (0..flow.subscribers)
         .map(|_| {
-            let mut conn = Conn::open_as(server.addr, LARGE_READS, login(SUBSCRIBER))?;
+            let mut conn = Conn::open_over(flow.transport, server, LARGE_READS, login(SUBSCRIBER))?;
             conn.subscribe(&subscriptions, queue)?;
             Ok(conn)
         })
         .collect::<Res<Vec<_>>>()?;
     let mut publishers = (0..flow.publishers)
-        .map(|_| Conn::open_as(server.addr, SMALL_READS, login(PUBLISHER)))
+        .map(|_| Conn::open_over(flow.transport, server, SMALL_READS, login(PUBLISHER)))
         .collect::<Res<Vec<_>>>()?;
 
     let tally = Tally {

@@ -1,11 +1,11 @@
 //! The scenario table, and one run of a scenario against one server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use crate::client::{Context, Res};
-use crate::conns::{run_churn, run_footprint, Headline};
+use crate::conns::{run_churn, run_footprint, run_footprint_tls, Headline};
 use crate::flow::{flow, run_flow, Flow};
 use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
@@ -13,6 +13,7 @@ use crate::request_reply::run_request_reply;
 use crate::server::{RunningServer, ServerBin};
 use crate::soak::run_churn_soak;
 use crate::stall::run_stall;
+use crate::transport::Transport;
 use crate::users::Users;
 
 pub struct Scenario {
@@ -45,6 +46,11 @@ enum ServerWork {
         subs_each: usize,
         headline: Headline,
     },
+    /// Idle TLS connections, no subscriptions.
+    FootprintTls {
+        connections: u64,
+        smoke: u64,
+    },
     ChurnSoak {
         rounds: u64,
         connections: u64,
@@ -63,7 +69,8 @@ enum ServerWork {
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
 /// flat-out run takes about 1 s (natsd) to 3 s (nats-server); the paced
-/// ones take their 5 s (stall 2 x 3 s), footprint10k 5-10 s, and the churn
+/// ones take their 5 s (stall 2 x 3 s), footprint10k 5-10 s, footprint_tls
+/// 1.5-2 s (a thousand handshakes one after another), and the churn
 /// soak, run once, 1 to 2.5 minutes per server: 3 rounds of everything
 /// against both servers take about 10 minutes.
 pub fn all() -> Vec<Scenario> {
@@ -110,9 +117,22 @@ pub fn all() -> Vec<Scenario> {
             "many subjects (10k subjects, 1k subs)",
             flow(1, 1, 1_200_000).many_subjects(),
         ),
+        // pubsub1k again, both clients over TLS, then over WebSocket
+        // (fewer messages: each costs more).
+        (
+            "tls_pubsub_1k",
+            "pub/sub 1:1, 1 KiB payload, TLS",
+            flow(1, 1, 600_000).payload(1024).over(Transport::Tls),
+        ),
+        (
+            "ws_pubsub_1k",
+            "pub/sub 1:1, 1 KiB payload, WebSocket",
+            flow(1, 1, 1_000_000).payload(1024).over(Transport::Ws),
+        ),
     ];
     let mut all: Vec<Scenario> = flows
         .into_iter()
+        .filter(|(_, _, flow)| built_for(flow.transport))
         .map(|(name, title, flow)| scenario(name, title, ServerWork::Flow(flow)))
         .collect();
     all.extend([
@@ -144,6 +164,14 @@ pub fn all() -> Vec<Scenario> {
                 smoke: 100,
                 subs_each: DEVICE_SUBS,
                 headline: Headline::ConnectionsOnly,
+            },
+        ),
+        scenario(
+            "footprint_tls",
+            "footprint, idle TLS connections",
+            ServerWork::FootprintTls {
+                connections: 1_000,
+                smoke: 10,
             },
         ),
         scenario(
@@ -185,7 +213,22 @@ pub fn all() -> Vec<Scenario> {
             work: Work::BinarySize,
         },
     ]);
+    all.retain(|s| match &s.work {
+        Work::OnServer(ServerWork::FootprintTls { .. }) => built_for(Transport::Tls),
+        _ => true,
+    });
     all
+}
+
+/// Whether natsd is built with what `transport` needs (the `tls` and
+/// `websocket` features; the bench is built with the same features as
+/// natsd, and without them the scenarios are left out).
+fn built_for(transport: Transport) -> bool {
+    match transport {
+        Transport::Tcp => true,
+        Transport::Tls => cfg!(feature = "tls"),
+        Transport::Ws => cfg!(feature = "websocket"),
+    }
 }
 
 /// Subscriptions each device-like connection holds (`dev.<n>.s<m>.>`).
@@ -232,8 +275,9 @@ impl Scenario {
         match &self.work {
             Work::BinarySize => binary_size(self.title, bin, bench_dir),
             Work::OnServer(work) => {
-                let config = work.users().map(|users| users.config_file(bench_dir));
-                let server = RunningServer::start(bin, config.as_deref())?;
+                let config = work.config(bench_dir)?;
+                let websocket = work.transport() == Transport::Ws;
+                let server = RunningServer::start(bin, config.as_deref(), websocket)?;
                 self.measure(work, &server, scale)
                     .map_err(|e| server.failure(&e))
             }
@@ -262,6 +306,9 @@ impl Scenario {
                 *headline,
                 server,
             ),
+            ServerWork::FootprintTls { connections, smoke } => {
+                run_footprint_tls(scale.pick(*connections, *smoke), server)
+            }
             ServerWork::ChurnSoak {
                 rounds,
                 connections,
@@ -292,6 +339,28 @@ impl ServerWork {
         match self {
             ServerWork::Flow(flow) => flow.users,
             _ => None,
+        }
+    }
+
+    /// How the clients reach the server.
+    fn transport(&self) -> Transport {
+        match self {
+            ServerWork::Flow(flow) => flow.transport,
+            ServerWork::FootprintTls { .. } => Transport::Tls,
+            _ => Transport::Tcp,
+        }
+    }
+
+    /// The configuration file the server is started with, if any: the
+    /// users' or the transport's (no scenario needs both).
+    fn config(&self, bench_dir: &Path) -> Res<Option<PathBuf>> {
+        let transport = self.transport().config_file(bench_dir);
+        match self.users() {
+            Some(_) if transport.is_some() => {
+                Err("no configuration file has both users and TLS or WebSocket".into())
+            }
+            Some(users) => Ok(Some(users.config_file(bench_dir))),
+            None => Ok(transport),
         }
     }
 }

@@ -115,6 +115,8 @@ type LogTail = Arc<Mutex<VecDeque<String>>>;
 pub struct RunningServer {
     child: Child,
     pub addr: SocketAddr,
+    /// The WebSocket port's address, when it was asked for.
+    pub ws_addr: Option<SocketAddr>,
     /// From spawn to the first `INFO` read from a client connection.
     pub startup: Duration,
     log: LogTail,
@@ -125,7 +127,9 @@ impl RunningServer {
     /// as "pick a free one" and then log: unlike probing for a free port
     /// first, nothing else on the machine can take it in between. With a
     /// `config` file it is read first (`-c`) and the flags override it.
-    pub fn start(bin: &ServerBin, config: Option<&Path>) -> Res<RunningServer> {
+    /// With `websocket`, the configuration opens a WebSocket port (also
+    /// `-1`), and its address is read from the log too.
+    pub fn start(bin: &ServerBin, config: Option<&Path>, websocket: bool) -> Res<RunningServer> {
         let spawned = Instant::now();
         let mut command = Command::new(&bin.path);
         if let Some(config) = config {
@@ -143,14 +147,30 @@ impl RunningServer {
         let mut server = RunningServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ws_addr: None,
             startup: Duration::ZERO,
             log: Arc::clone(&log),
         };
         let lines = drain_log(stderr, log);
-        let port = wait_for_line(&lines, "Listening for client connections on ")
-            .and_then(|rest| parse_port(&rest))
-            .map_err(|e| server.failure(&e))?;
+        // Both servers log the WebSocket port first, but nothing depends
+        // on that.
+        let mut ws_line = None;
+        let port = wait_for_line_noting(&lines, CLIENT_PORT_LINE, |line| {
+            if let Some(at) = line.find(WS_PORT_LINE) {
+                ws_line = Some(line[at + WS_PORT_LINE.len()..].to_owned());
+            }
+        })
+        .and_then(|rest| parse_port(&rest))
+        .map_err(|e| server.failure(&e))?;
         server.addr.set_port(port);
+        if websocket {
+            let ws_port = match ws_line {
+                Some(rest) => parse_port(&rest),
+                None => wait_for_line(&lines, WS_PORT_LINE).and_then(|rest| parse_port(&rest)),
+            }
+            .map_err(|e| server.failure(&e))?;
+            server.ws_addr = Some(SocketAddr::from(([127, 0, 0, 1], ws_port)));
+        }
         read_info(server.addr).map_err(|e| server.failure(&e))?;
         server.startup = spawned.elapsed();
         wait_for_line(&lines, "Server is ready").map_err(|e| server.failure(&e))?;
@@ -197,8 +217,22 @@ fn drain_log(stderr: impl Read + Send + 'static, log: LogTail) -> mpsc::Receiver
     rx
 }
 
+/// The log line that gives the client port, before `HOST:PORT`...
+const CLIENT_PORT_LINE: &str = "Listening for client connections on ";
+/// ...and the WebSocket port's (`ws://HOST:PORT`).
+const WS_PORT_LINE: &str = "Listening for websocket clients on ";
+
 /// Waits for a log line containing `needle`; returns what follows it.
 fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Res<String> {
+    wait_for_line_noting(lines, needle, |_| {})
+}
+
+/// [`wait_for_line`], showing every line before it to `other`.
+fn wait_for_line_noting(
+    lines: &mpsc::Receiver<String>,
+    needle: &str,
+    mut other: impl FnMut(&str),
+) -> Res<String> {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -207,6 +241,7 @@ fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Res<String> {
                 if let Some(at) = line.find(needle) {
                     return Ok(line[at + needle.len()..].to_owned());
                 }
+                other(&line);
             }
             Err(RecvTimeoutError::Timeout) => {
                 return Err(format!("no {needle:?} in the log within {PATIENCE:?}"))
