@@ -114,6 +114,13 @@ impl Reactor {
             };
             let _ = stream.set_nodelay(true);
             let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+            // Upgrades in flight hold memory before anyone authenticated:
+            // no more of them than clients may connect.
+            let in_flight = ws.upgrades.iter().flatten().count();
+            if in_flight >= self.core.opts.max_connections {
+                log::debug!("{addr} - websocket upgrade refused: too many in progress");
+                continue;
+            }
             let index = ws
                 .upgrades
                 .iter()
