@@ -414,16 +414,7 @@ impl Options {
         }
         self.check_operator_mode()?;
         if let (Some(name), false) = (&self.no_auth_user, self.operator_mode()) {
-            // nats-server's validateNoAuthUser texts.
-            let users = self.users.as_deref().ok_or_else(|| {
-                format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
-            })?;
-            if !users.iter().any(|u| u.name() == name) {
-                return Err(format!(
-                    "no_auth_user: \"{name}\" not present as user or nkey in authorization \
-                     block or account configuration"
-                ));
-            }
+            self.check_no_auth_user(name)?;
         }
         self.check_accounts()?;
         if self.max_payload == 0 || self.max_control_line == 0 {
@@ -463,6 +454,20 @@ impl Options {
             }
         }
         self.check_websocket()
+    }
+
+    /// nats-server's `validateNoAuthUser`: `name` is a configured user.
+    fn check_no_auth_user(&self, name: &str) -> Result<(), String> {
+        let users = self.users.as_deref().ok_or_else(|| {
+            format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
+        })?;
+        if !users.iter().any(|u| u.name() == name) {
+            return Err(format!(
+                "no_auth_user: \"{name}\" not present as user or nkey in authorization \
+                 block or account configuration"
+            ));
+        }
+        Ok(())
     }
 
     /// nats-server's `validateWebsocketOptions`, in its order.
@@ -506,15 +511,7 @@ impl Options {
             if self.operator_mode() {
                 return Err("no_auth_user not compatible with Trusted Operator".into());
             }
-            let users = self.users.as_deref().ok_or_else(|| {
-                format!("no_auth_user: \"{name}\" present, but users/nkeys are not defined")
-            })?;
-            if !users.iter().any(|u| u.name() == name) {
-                return Err(format!(
-                    "no_auth_user: \"{name}\" not present as user or nkey in authorization \
-                     block or account configuration"
-                ));
-            }
+            self.check_no_auth_user(name)?;
         }
         if self.users.as_ref().is_some_and(|u| !u.is_empty()) {
             if ws.username.is_some() {
