@@ -1221,6 +1221,18 @@ fn control_frames_are_answered_as_nats_server_does() {
         ),
         ("close empty", frame(FIN | CLOSE, b""), "<close><eof>", None),
         (
+            // What came before the close is answered first; the close
+            // frame goes last.
+            "close after data",
+            [
+                frame(FIN | BINARY, b"SUB foo 1\r\nPUB foo 2\r\nhi\r\n"),
+                frame(FIN | CLOSE, &close_payload(1000, b"bye")),
+            ]
+            .concat(),
+            "MSG foo 1 2\r\nhi\r\n<close 1000 bye><eof>",
+            None,
+        ),
+        (
             "close 1001",
             frame(FIN | CLOSE, &close_payload(1001, b"")),
             "<close 1001 ><eof>",

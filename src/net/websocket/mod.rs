@@ -74,6 +74,11 @@ pub struct WsSession {
     ended: bool,
     /// A close frame is queued or sent: no other goes out.
     close_sent: bool,
+    /// The close frame, held until the output before it is written (as
+    /// nats-server sends it last).
+    pending_close: Option<Vec<u8>>,
+    /// After a framing error nothing but the close frame goes out.
+    discard_output: bool,
     /// The last read from the socket filled the buffer: more may wait
     /// there although less plaintext came out (headers are stripped).
     last_read_full: bool,
@@ -96,6 +101,8 @@ impl WsSession {
             pending_stop: None,
             ended: false,
             close_sent: false,
+            pending_close: None,
+            discard_output: false,
             last_read_full: false,
         }
     }
@@ -205,6 +212,7 @@ impl WsSession {
             }
             Stop::Protocol(text) => {
                 self.queue_close(&frame::close_payload(frame::CLOSE_PROTOCOL_ERROR, &text));
+                self.discard_output = true;
                 self.ended = true;
                 Err(read_error(&text))
             }
@@ -219,7 +227,9 @@ impl WsSession {
     fn queue_close(&mut self, payload: &[u8]) {
         if !self.close_sent {
             self.close_sent = true;
-            frame::write_frame(&mut self.held, frame::CLOSE, payload);
+            let mut close = Vec::with_capacity(2 + payload.len());
+            frame::write_frame(&mut close, frame::CLOSE, payload);
+            self.pending_close = Some(close);
         }
     }
 
@@ -234,6 +244,9 @@ impl WsSession {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total == 0 {
             return Ok(0);
+        }
+        if self.discard_output {
+            return Ok(total);
         }
         if self.compression && total > COMPRESS_THRESHOLD {
             self.write_compressed(bufs, total)
@@ -402,6 +415,9 @@ impl WsSession {
         if let (Some(reason), false) = (reason, skip_flush) {
             let payload = frame::close_payload(close_status(reason), reason.as_str());
             self.queue_close(&payload);
+        }
+        if let Some(close) = self.pending_close.take() {
+            self.held.extend_from_slice(&close);
         }
         let _ = self.flush_held();
         self.inner.close(None);
