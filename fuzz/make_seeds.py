@@ -206,6 +206,13 @@ t: a / b
     b"trusted_keys: [OABC]\nsystem_account: ACATS5YOVB6ROX2WUNKGNQ2MP3GMXDMKSG2O4N5CLX3A6W4PZGZZIL2R\n",
     "nkey-users": b"authorization { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, "
     b"permissions: {publish: a}} ] }\nno_auth_user: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\n",
+    "tls-websocket": b'tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, verify_and_map: true, timeout: "1.5s",\n'
+    b'  handshake_first: "300ms", pinned_certs: [ab], min_version: "1.3", cipher_suites: [TLS_AES_128_GCM_SHA256] }\n'
+    b"allow_non_tls: true\nhttps: \"127.0.0.1:8443\"\n"
+    b'websocket { listen: "127.0.0.1:8080", no_tls: true, compression: true, same_origin: true,\n'
+    b'  allowed_origins: ["http://a.com", "https://b.org:8443"], handshake_timeout: "2s",\n'
+    b"  authorization { token: t, timeout: 2 }, jwt_cookie: jwt, headers { X-A: b }, ping_interval: 30 }\n"
+    b"authorization { users: [ {user: w, password: p, allowed_connection_types: [WEBSOCKET]} ] }\n",
 }
 
 
