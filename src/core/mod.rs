@@ -153,6 +153,18 @@ impl std::fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// What INFO says of the client listener's TLS.
+pub fn tls_info(opts: &Options, info: &mut Info) {
+    let tls = opts.tls.as_ref();
+    // "TLS first only" overrides allow_non_tls: the INFO only goes out
+    // over TLS.
+    let tls_first_only =
+        tls.is_some_and(|t| t.handshake_first == crate::options::HandshakeFirst::On);
+    info.tls_required = tls.is_some() && (!opts.allow_non_tls || tls_first_only);
+    info.tls_available = tls.is_some() && opts.allow_non_tls && !tls_first_only;
+    info.tls_verify = tls.is_some_and(|t| t.verify);
+}
+
 /// A completed TLS handshake, as the transport saw it.
 #[derive(Debug, Clone, Default)]
 pub struct TlsHandshake {

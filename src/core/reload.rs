@@ -182,7 +182,7 @@ impl Core {
 
         self.info.max_payload = self.opts.max_payload;
         self.info.auth_required = self.opts.auth_required();
-        crate::net::tls_info(&self.opts, &mut self.info);
+        super::tls_info(&self.opts, &mut self.info);
         let (max_control_line, max_payload) = (
             self.opts.max_control_line as usize,
             self.opts.max_payload as usize,

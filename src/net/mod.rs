@@ -77,7 +77,7 @@ impl Server {
             opts.auth_required(),
             opts.max_payload,
         );
-        tls_info(&opts, &mut info);
+        crate::core::tls_info(&opts, &mut info);
         // One monitor port: HTTP or HTTPS (`validate` refuses both).
         let monitor_port = if opts.https_port != 0 {
             opts.https_port
@@ -226,14 +226,13 @@ impl Server {
             join_host_port(&self.reactor.core.opts.host, self.addr.port())
         );
         if let Some(tls) = &self.reactor.core.opts.tls {
-            use crate::options::HandshakeFirst;
-            let tls_first_only = tls.handshake_first == HandshakeFirst::On;
-            if self.reactor.core.opts.allow_non_tls && !tls_first_only {
+            // The INFO's fields say it (see `core::tls_info`).
+            if self.reactor.core.info.tls_available {
                 log::info!("TLS available for client connections");
             } else {
                 log::info!("TLS required for client connections");
             }
-            if tls_first_only {
+            if tls.handshake_first == crate::options::HandshakeFirst::On {
                 log::warn!(
                     "Clients that are not using \"TLS Handshake First\" option will fail to connect"
                 );
@@ -315,18 +314,6 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         let _ = self.stop();
     }
-}
-
-/// What INFO says of the client listener's TLS.
-pub fn tls_info(opts: &Options, info: &mut Info) {
-    let tls = opts.tls.as_ref();
-    // "TLS first only" overrides allow_non_tls: the INFO only goes out
-    // over TLS.
-    let tls_first_only =
-        tls.is_some_and(|t| t.handshake_first == crate::options::HandshakeFirst::On);
-    info.tls_required = tls.is_some() && (!opts.allow_non_tls || tls_first_only);
-    info.tls_available = tls.is_some() && opts.allow_non_tls && !tls_first_only;
-    info.tls_verify = tls.is_some_and(|t| t.verify);
 }
 
 /// Bind like nats-server: `0.0.0.0` (the default) listens on every IPv4 and

@@ -140,7 +140,7 @@ impl WsSession {
                     }
                     Err(e) => {
                         self.end_compressed_message();
-                        return Err(read_error(inflate_text(&e)));
+                        return Err(read_error(e.text()));
                     }
                 }
             }
@@ -436,10 +436,6 @@ fn write_all_or_would_block(inner: &mut Transport, slices: &[IoSlice<'_>]) -> io
 
 fn read_error(text: &str) -> io::Error {
     TransportError::io_error(CloseReason::ReadError, format!("read error: {text}"))
-}
-
-fn inflate_text(e: &InflateError) -> &'static str {
-    e.text()
 }
 
 /// nats-server's close status for a reason (`wsEnqueueCloseMessage`).
