@@ -129,6 +129,72 @@ impl WebsocketOptions {
     }
 }
 
+/// Leaf nodes (`leafnodes {}`): the listener that accepts them and the
+/// remotes this server connects to, as nats-server's `LeafNodeOpts`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LeafnodeOptions {
+    pub host: String,
+    /// 0: no listener (only remotes); -1 picks a free port.
+    pub port: i32,
+    /// The `host[:port]` advertised in `leafnode_urls`.
+    pub advertise: Option<String>,
+    pub no_advertise: bool,
+    pub tls: Option<TlsOptions>,
+    /// The single user of `authorization {}`.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The account the single user (or, without authorization, every
+    /// leaf) is bound to; `None` is `$G`.
+    pub account: Option<String>,
+    /// `authorization { users [...] }`: leaf users with their account.
+    pub users: Vec<LeafUser>,
+    /// `authorization { timeout }`; `None`: the TLS timeout + 1 s with
+    /// TLS, else 2 s, as nats-server.
+    pub auth_timeout: Option<Duration>,
+    /// Wait before a remote is dialed again (`reconnect`), 1 s default.
+    pub reconnect_interval: Duration,
+    pub remotes: Vec<RemoteLeafOptions>,
+}
+
+/// A leaf user of `leafnodes { authorization { users [...] } }`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LeafUser {
+    pub username: String,
+    pub password: String,
+    pub account: Option<String>,
+}
+
+/// One of `leafnodes { remotes [...] }`: a hub this server connects to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RemoteLeafOptions {
+    /// As written (`nats-leaf://`, `nats://`, `tls://`, `ws://`, `wss://`),
+    /// user and password included; a URL without a port gets 7422.
+    pub urls: Vec<String>,
+    /// The local account the remote is bound to; `None` is `$G`.
+    pub account: Option<String>,
+    /// A `.creds` file: the user JWT and the seed that signs the nonce.
+    pub credentials: Option<PathBuf>,
+    /// A user seed (`SU...`) that signs the nonce.
+    pub nkey_seed: Option<String>,
+    pub tls: Option<TlsOptions>,
+    /// We are the hub on this connection (`hub: true`).
+    pub hub: bool,
+    /// Subjects not imported from the hub (not subscribed to over it).
+    pub deny_imports: Vec<String>,
+    /// Subjects not exported to the hub (not published over it).
+    pub deny_exports: Vec<String>,
+    pub no_randomize: bool,
+    /// How long the hub's INFO may take (`first_info_timeout`), 1 s.
+    pub first_info_timeout: Duration,
+    /// Registered but not connected (`disabled`).
+    pub disabled: bool,
+    /// Learned `leafnode_urls` are not used (`ignore_discovered_servers`).
+    pub ignore_discovered_servers: bool,
+    /// WebSocket remotes: ask for permessage-deflate, and no masking.
+    pub ws_compression: bool,
+    pub ws_no_masking: bool,
+}
+
 /// Where account JWTs come from in operator mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountResolver {
@@ -179,6 +245,8 @@ pub struct Options {
     pub allow_non_tls: bool,
     /// The WebSocket listener, when `websocket {}` gives it a port.
     pub websocket: Option<WebsocketOptions>,
+    /// `leafnodes {}`, when the file has one.
+    pub leafnodes: Option<LeafnodeOptions>,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -253,6 +321,7 @@ impl Default for Options {
             tls: None,
             allow_non_tls: false,
             websocket: None,
+            leafnodes: None,
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
