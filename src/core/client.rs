@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::account;
 use super::closed::CloseReason;
-use super::conn::{Subscription, NO_ROUTE};
+use super::conn::{Role, Subscription, NO_ROUTE};
 use super::deliver::{mark_written, Delivery};
 use super::Core;
 use crate::auth::permissions::ConnPermissions;
@@ -27,6 +27,9 @@ impl Core {
         op: &Op<'_>,
         now: Instant,
     ) {
+        if self.conns[key].role == Role::Leaf {
+            return self.process_leaf_op(key, op, now);
+        }
         if self.trace {
             let conn = &self.conns[key];
             log::trace!("{} - <<- [{}]", conn.tag(), describe(op));
@@ -75,6 +78,10 @@ impl Core {
                 if self.conns[key].opts.verbose {
                     self.queue(key, encode::OK);
                 }
+            }
+            // The client parser makes no leaf operations.
+            Op::LeafSub { .. } | Op::LeafUnsub { .. } | Op::LeafMsg { .. } => {
+                self.close(key, CloseReason::ProtocolViolation)
             }
         }
     }
@@ -311,6 +318,7 @@ impl Core {
                 .subs
                 .insert(sid_hash, sub_key, &self.subs, &self.sid_hasher);
             self.add_shadows(sub_key, account);
+            self.leaf_interest(sub_key, 1);
         }
         if self.conns[key].opts.verbose {
             self.queue(key, encode::OK);
@@ -337,9 +345,16 @@ impl Core {
         let Some(sub) = self.subs.get(sub_key) else {
             return;
         };
-        let Some(conn) = self.conns.get_mut(sub.conn()) else {
+        let Some(conn) = self.conns.get(sub.conn()) else {
             return;
         };
+        let weight = conn
+            .leaf
+            .as_deref()
+            .map_or(1, |l| l.weight_of(sub.subject(), sub.queue()));
+        self.leaf_interest(sub_key, -(weight as i32));
+        let sub = &self.subs[sub_key];
+        let conn = &mut self.conns[sub.conn()];
         let sid_hash = self.sid_hasher.hash_one(sub.sid());
         conn.subs
             .remove(sid_hash, sub_key, &self.subs, &self.sid_hasher);
@@ -463,6 +478,21 @@ impl Core {
         now: Instant,
         via: &[u32],
     ) -> bool {
+        self.publish_filtered(account, src, msg, now, via, None)
+    }
+
+    /// [`Core::publish`], for a leaf node's message: only to the queue
+    /// groups it names (`queue_filter`; `None`: every group).
+    #[inline(always)]
+    pub(super) fn publish_filtered(
+        &mut self,
+        account: u32,
+        src: usize,
+        msg: &Pub<'_>,
+        now: Instant,
+        via: &[u32],
+        queue_filter: Option<&[u8]>,
+    ) -> bool {
         let accounts = &mut self.accounts;
         let result = accounts.list[account as usize]
             .sublist
@@ -479,6 +509,8 @@ impl Core {
                 routes_hit: &mut self.routes_hit,
                 imported_from_service: !via.is_empty(),
                 now,
+                queue_filter,
+                leaf_targets: &mut self.leaf_targets,
             }
             .route(result, src, msg);
             self.stats.out_msgs += routed.msgs;
@@ -570,7 +602,7 @@ pub(super) fn go_quote(bytes: &[u8]) -> String {
 }
 
 /// A short rendering of an operation for protocol traces.
-fn describe(op: &Op<'_>) -> String {
+pub(super) fn describe(op: &Op<'_>) -> String {
     let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match op {
         Op::Connect(j) => format!("CONNECT {}", s(j)),
@@ -602,6 +634,26 @@ fn describe(op: &Op<'_>) -> String {
         Op::Ok => "+OK".into(),
         Op::Err(e) => format!("-ERR {}", s(e)),
         Op::ClientHmsg => "HMSG".into(),
+        Op::LeafSub {
+            subject,
+            queue: Some(queue),
+            weight,
+        } => format!("LS+ {} {} {weight}", s(subject), s(queue)),
+        Op::LeafSub { subject, .. } => format!("LS+ {}", s(subject)),
+        Op::LeafUnsub { subject, queue } => {
+            let queue = queue.map(|q| format!(" {}", s(q))).unwrap_or_default();
+            format!("LS- {}{queue}", s(subject))
+        }
+        Op::LeafMsg { msg, queues } => {
+            let mut line = Vec::new();
+            crate::proto::encode::write_leaf_msg_line(
+                &mut line,
+                msg,
+                crate::proto::leaf::queue_names(queues),
+                true,
+            );
+            s(line.strip_suffix(b"\r\n").unwrap_or(&line))
+        }
     }
 }
 

@@ -47,6 +47,15 @@ pub enum CloseReason {
     /// The TLS handshake failed or timed out.
     TlsHandshakeFailure,
     MaxAccountConnectionsExceeded,
+    /// A leaf node's `-ERR`, or a peer's protocol a leaf node refuses.
+    ParseError,
+    /// The peer on a leaf connection is not at a leaf node port, or a
+    /// client came to one.
+    WrongPort,
+    /// Another connection from the same leaf node replaced this one.
+    DuplicateRemoteLeafnodeConnection,
+    /// A leaf node with this server's own cluster name.
+    ClusterNamesIdentical,
 }
 
 impl CloseReason {
@@ -71,6 +80,12 @@ impl CloseReason {
             CloseReason::CredentialsRevoked => "Credentials Revoked",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
             CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
+            CloseReason::ParseError => "Parse Error",
+            CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::DuplicateRemoteLeafnodeConnection => {
+                "Duplicate Remote LeafNode Connection"
+            }
+            CloseReason::ClusterNamesIdentical => "Cluster Names Identical",
         }
     }
 }

@@ -101,6 +101,8 @@ impl Subscription {
 pub enum Role {
     /// An application, speaking the client protocol (`MSG` out).
     Client,
+    /// Another server, linked as a leaf node (`LMSG` out): see `leaf.rs`.
+    Leaf,
 }
 
 /// Per-connection state; the socket is the reactor's.
@@ -145,6 +147,8 @@ pub struct Conn {
     pub tls: Option<Box<TlsInfo>>,
     /// Set when it came over WebSocket.
     pub websocket: Option<Box<WebsocketConn>>,
+    /// What a leaf node connection knows of its peer and their interest.
+    pub leaf: Option<Box<super::leaf::LeafConn>>,
 }
 
 /// What the core knows of a WebSocket client (the framing is the
@@ -167,6 +171,9 @@ pub struct Tag<'a>(&'a Conn);
 impl std::fmt::Display for Tag<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let conn = self.0;
+        if conn.role == Role::Leaf {
+            return write!(f, "{} - lid:{}", conn.addr, conn.cid);
+        }
         match &conn.websocket {
             None => write!(f, "{} - cid:{}", conn.addr, conn.cid),
             Some(ws) => {

@@ -9,7 +9,7 @@ use super::account::Route;
 use super::closed::CloseReason;
 use super::conn::{Conn, Role, Subscription, NO_ROUTE};
 use super::rng::Rng;
-use crate::proto::encode::write_msg;
+use crate::proto::encode::{write_leaf_msg_line, write_msg};
 use crate::proto::Pub;
 use crate::sublist::SublistResult;
 
@@ -31,7 +31,17 @@ pub struct Delivery<'a> {
     pub imported_from_service: bool,
     /// For the reply grants of `allow_responses`.
     pub now: Instant,
+    /// The queue groups a leaf node named for its message (space
+    /// separated; empty: none); `None` for a client's message: every group.
+    pub queue_filter: Option<&'a [u8]>,
+    /// Leaf connections the message goes to, each with the queue
+    /// subscription picked for it (or `NO_PICK` for its plain interest):
+    /// collected while routing, one `LMSG` per connection after.
+    pub leaf_targets: &'a mut Vec<(usize, usize)>,
 }
+
+/// A leaf target entry for plain (non-queue) interest.
+const NO_PICK: usize = usize::MAX;
 
 impl Delivery<'_> {
     /// Deliver `msg`, published by connection `src`, to every subscription in
@@ -43,21 +53,116 @@ impl Delivery<'_> {
             self.deliver(sub, src, echo, msg, &mut routed);
         }
         for group in result.queue_groups() {
+            if let Some(filter) = self.queue_filter {
+                if !self.is_named(filter, group) {
+                    continue;
+                }
+            }
             let start = self.rng.below(group.len());
-            // If the chosen member cannot take it, the next one does.
+            // A member on this server is preferred; a leaf node's is kept
+            // in case none takes it (nats-server's `rsub`).
+            let mut fallback = None;
             for i in 0..group.len() {
-                if self.deliver(
-                    group[(start + i) % group.len()],
-                    src,
-                    echo,
-                    msg,
-                    &mut routed,
-                ) {
+                let sub_key = group[(start + i) % group.len()];
+                if self.is_leaf_sub(sub_key) {
+                    if fallback.is_none() && self.leaf_may_take(sub_key, src) {
+                        fallback = Some(sub_key);
+                    }
+                    continue;
+                }
+                // If the chosen member cannot take it, the next one does.
+                if self.deliver(sub_key, src, echo, msg, &mut routed) {
+                    fallback = None;
                     break;
                 }
             }
+            if let Some(sub_key) = fallback {
+                let conn = self.subs[sub_key].conn();
+                self.leaf_targets.push((conn, sub_key));
+            }
+        }
+        if !self.leaf_targets.is_empty() {
+            self.write_leaf_targets(msg, &mut routed);
         }
         routed
+    }
+
+    /// Whether a leaf node named `group`'s queue for its message.
+    #[cold]
+    fn is_named(&self, filter: &[u8], group: &[usize]) -> bool {
+        let Some(queue) = group.first().and_then(|&k| self.subs.get(k)?.queue()) else {
+            return false;
+        };
+        crate::proto::leaf::queue_names(filter).any(|q| q == queue)
+    }
+
+    fn is_leaf_sub(&self, sub_key: usize) -> bool {
+        self.subs
+            .get(sub_key)
+            .and_then(|s| self.conns.get(s.conn()))
+            .is_some_and(|c| c.role == Role::Leaf)
+    }
+
+    /// Whether leaf subscription `sub_key` may get a message from `src`:
+    /// not one from itself, nor one from a leaf of its own cluster.
+    fn leaf_may_take(&self, sub_key: usize, src: usize) -> bool {
+        let target = self.subs[sub_key].conn();
+        if target == src {
+            return false;
+        }
+        let from = self.conns.get(src).and_then(|c| c.leaf.as_deref());
+        let to = self.conns.get(target).and_then(|c| c.leaf.as_deref());
+        match (from, to) {
+            (Some(from), Some(to)) => {
+                from.remote_cluster.is_empty() || from.remote_cluster != to.remote_cluster
+            }
+            _ => true,
+        }
+    }
+
+    /// One `LMSG` (or `HMSG`) to each leaf target, naming the queue groups
+    /// picked for it.
+    #[cold]
+    #[inline(never)]
+    fn write_leaf_targets(&mut self, msg: &Pub<'_>, routed: &mut Routed) {
+        for i in 0..self.leaf_targets.len() {
+            let (conn_key, _) = self.leaf_targets[i];
+            // Each connection once, at its first entry.
+            if self.leaf_targets[..i].iter().any(|&(c, _)| c == conn_key) {
+                continue;
+            }
+            let Some(conn) = self.conns.get_mut(conn_key) else {
+                continue;
+            };
+            let Some(leaf) = conn.leaf.as_deref() else {
+                continue;
+            };
+            if conn.is_closing() || !leaf.send_allowed(msg.subject) {
+                continue;
+            }
+            let headers = leaf.headers;
+            let subs = &*self.subs;
+            let queues = self.leaf_targets[i..]
+                .iter()
+                .filter(|&&(c, pick)| c == conn_key && pick != NO_PICK)
+                .filter_map(|&(_, pick)| subs.get(pick)?.queue());
+            let out = &mut conn.wbuf.buf;
+            write_leaf_msg_line(out, msg, queues, headers);
+            let body = if msg.header_len > 0 && !headers {
+                msg.payload()
+            } else {
+                msg.msg
+            };
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\r\n");
+            let bytes = body.len() as u64;
+            conn.stats.out_msgs += 1;
+            conn.stats.out_bytes += bytes;
+            routed.msgs += 1;
+            routed.bytes += bytes;
+            mark_written(conn, conn_key, self.dirty, self.max_pending);
+        }
+        self.leaf_targets.clear();
     }
 
     /// Deliver to one subscription; whether it took the message. The
@@ -90,6 +195,9 @@ impl Delivery<'_> {
         if conn.is_closing() {
             return false;
         }
+        if conn.role == Role::Leaf {
+            return self.target_leaf(sub_key, src);
+        }
         if conn.perms.as_ref().is_some_and(|p| p.watches_delivery()) {
             return self.deliver_permitted(sub_key, msg, routed);
         }
@@ -98,6 +206,21 @@ impl Delivery<'_> {
             self.expired.push(sub_key);
         }
         mark_written(conn, sub.conn(), self.dirty, self.max_pending);
+        true
+    }
+
+    /// A leaf connection's plain interest: the message goes to it once,
+    /// after the routing (see [`Delivery::write_leaf_targets`]).
+    #[cold]
+    #[inline(never)]
+    fn target_leaf(&mut self, sub_key: usize, src: usize) -> bool {
+        if !self.leaf_may_take(sub_key, src) {
+            return false;
+        }
+        let conn = self.subs[sub_key].conn();
+        if !self.leaf_targets.iter().any(|&(c, _)| c == conn) {
+            self.leaf_targets.push((conn, NO_PICK));
+        }
         true
     }
 
@@ -173,9 +296,7 @@ impl Delivery<'_> {
 #[inline(always)]
 fn write_delivery(conn: &mut Conn, sub: &mut Subscription, msg: &Pub<'_>, routed: &mut Routed) {
     sub.delivered += 1;
-    match conn.role {
-        Role::Client => write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers),
-    }
+    write_msg(&mut conn.wbuf.buf, msg, sub.sid(), conn.opts.headers);
     // Headers count only for a subscriber that receives them.
     let bytes = if conn.opts.headers {
         msg.msg.len()

@@ -24,6 +24,7 @@ mod imports;
 #[cfg(feature = "jwt")]
 mod jwt_login;
 mod lame_duck;
+pub mod leaf;
 mod reload;
 pub mod rng;
 mod sids;
@@ -73,6 +74,10 @@ pub struct Core {
     shadows: HashMap<usize, Vec<usize>>,
     /// Import routes hit while delivering one message, to follow after.
     routes_hit: Vec<u32>,
+    /// Leaf connections a message goes to, collected while routing it.
+    leaf_targets: Vec<(usize, usize)>,
+    /// Leaf node links, remotes and dials.
+    leaf: leaf::Leafs,
     /// bcrypt logins already verified, so a reconnect is cheap.
     verified_logins: VerifiedLogins,
     /// Where nonces come from, once one is needed.
@@ -234,6 +239,8 @@ impl Core {
             accounts: Accounts::new(&opts),
             shadows: HashMap::new(),
             routes_hit: Vec::new(),
+            leaf_targets: Vec::new(),
+            leaf: leaf::Leafs::default(),
             permissions: compile_permissions(&opts),
             verified_logins: VerifiedLogins::new(seed),
             #[cfg(feature = "jwt")]
@@ -265,6 +272,8 @@ impl Core {
             core.schedule_account_expiries(start);
         }
         core.place_routes();
+        let start = core.clock.start().0;
+        core.start_remotes(start);
         core
     }
 
@@ -349,6 +358,7 @@ impl Core {
             user_jwt: None,
             tls: None,
             websocket,
+            leaf: None,
         });
         self.stats.total_connections += 1;
         self.accounts.list[GLOBAL as usize].num_conns += 1;
@@ -647,7 +657,8 @@ impl Core {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if let Some(pins) = pins.filter(|p| !p.is_empty() && conn.websocket.is_none()) {
+        let client = conn.role == Role::Client;
+        if let Some(pins) = pins.filter(|p| !p.is_empty() && conn.websocket.is_none() && client) {
             let key_id = handshake
                 .peer_certs
                 .first()
@@ -683,7 +694,7 @@ impl Core {
             handshake.cipher_suite
         );
         // nats-server starts the auth timer once the handshake is done.
-        if conn.auth_deadline.is_some() {
+        if conn.auth_deadline.is_some() && client {
             let at = now + self.opts.auth_timeout;
             conn.auth_deadline = Some(at);
             let cid = conn.cid;
@@ -706,6 +717,9 @@ impl Core {
             peer_certs,
             identity,
         }));
+        if !client {
+            self.leaf_tls_established(key, now);
+        }
     }
 
     /// Close every connection (server shutdown).
@@ -742,6 +756,14 @@ impl Core {
     /// Forget a closed connection and its subscriptions; `now` is when it
     /// closed, as the closed-connection history shows.
     pub fn remove(&mut self, key: usize, now: Instant) {
+        let Some(role) = self.conns.get(key).map(|c| c.role) else {
+            return;
+        };
+        if role == Role::Leaf {
+            self.leaf_closing(key, now);
+        } else {
+            self.withdraw_leaf_interest(key);
+        }
         let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
@@ -755,12 +777,14 @@ impl Core {
         for sub_key in conn.subs.drain() {
             self.drop_subscription(sub_key, conn.account);
         }
-        self.accounts.list[conn.account as usize].num_conns -= 1;
-        log::debug!(
-            "{} - Client connection closed: {}",
-            conn.tag(),
-            reason.as_str()
-        );
+        if role == Role::Client {
+            self.accounts.list[conn.account as usize].num_conns -= 1;
+            log::debug!(
+                "{} - Client connection closed: {}",
+                conn.tag(),
+                reason.as_str()
+            );
+        }
         self.removed_since_compact += 1;
         self.purge_stale_timers();
     }
@@ -781,11 +805,17 @@ impl Core {
                 .is_some_and(|a| a.response_sweep_at == Some(t.at)),
             // One per account with an expiring JWT, at most.
             TimerKind::AccountExpiry => accounts.list.get(t.key).is_some(),
+            // One per remote at most.
+            TimerKind::LeafConnect => true,
             kind => conns.get(t.key).is_some_and(|c| {
                 c.cid == t.cid
                     && match kind {
                         TimerKind::Ping => c.next_ping == t.at,
                         TimerKind::Auth => c.auth_deadline == Some(t.at),
+                        TimerKind::LeafHandshake => c
+                            .leaf
+                            .as_ref()
+                            .is_some_and(|l| l.handshake_deadline == Some(t.at)),
                         TimerKind::Expiry => c
                             .user_jwt
                             .as_ref()
@@ -916,6 +946,10 @@ impl Core {
                 self.response_timer(timer.key as u32, timer.at, now);
                 continue;
             }
+            if timer.kind == TimerKind::LeafConnect {
+                self.leaf_dial_due(timer.key, timer.at);
+                continue;
+            }
             if timer.kind == TimerKind::AccountExpiry {
                 #[cfg(feature = "jwt")]
                 self.account_expiry_timer(timer.key as u32, now);
@@ -936,7 +970,8 @@ impl Core {
                         self.close(timer.key, CloseReason::AuthenticationTimeout);
                     }
                 }
-                TimerKind::Responses | TimerKind::AccountExpiry => {}
+                TimerKind::Responses | TimerKind::AccountExpiry | TimerKind::LeafConnect => {}
+                TimerKind::LeafHandshake => self.leaf_handshake_timer(timer.key, timer.at),
                 #[cfg(feature = "jwt")]
                 TimerKind::Expiry => self.expiry_timer(timer.key, timer.at),
                 #[cfg(not(feature = "jwt"))]

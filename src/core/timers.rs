@@ -25,6 +25,11 @@ pub enum TimerKind {
     /// An account's JWT expires; `key` is the account.
     #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     AccountExpiry,
+    /// A leaf node remote is due to be dialed; `key` is the remote.
+    LeafConnect,
+    /// A leaf node connection's handshake step is due (the hub's INFO, or
+    /// its INFO after our CONNECT).
+    LeafHandshake,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

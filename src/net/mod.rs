@@ -111,6 +111,18 @@ impl Server {
             })?;
             reactor.serve_websocket(listener, &ws)?;
         }
+        if let Some(leafnodes) = reactor.core.opts.leafnodes.clone() {
+            let listener = match leafnodes.port {
+                0 => None,
+                port => Some(bind(&leafnodes.host, port).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("Error listening on leafnode port: {port} - {e}"),
+                    )
+                })?),
+            };
+            reactor.serve_leafnodes(listener, &leafnodes)?;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = &reactor.core.opts.tls {
             reactor.tls = Some(transport::TlsStart {
@@ -154,6 +166,11 @@ impl Server {
     /// Where WebSocket clients connect, when `websocket {}` is set.
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
         self.reactor.websocket_addr()
+    }
+
+    /// Where leaf nodes connect, when `leafnodes {}` has a port.
+    pub fn leafnode_addr(&self) -> Option<SocketAddr> {
+        self.reactor.leafnode_addr()
     }
 
     pub fn id(&self) -> &str {
@@ -221,6 +238,17 @@ impl Server {
                 log::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
             }
         }
+        if let (Some(addr), Some(leafnodes)) =
+            (self.leafnode_addr(), &self.reactor.core.opts.leafnodes)
+        {
+            if let Some(advertise) = &leafnodes.advertise {
+                log::info!("Advertise address for leafnode is set to {advertise}");
+            }
+            log::info!(
+                "Listening for leafnode connections on {}",
+                join_host_port(&leafnodes.host, addr.port())
+            );
+        }
         log::info!(
             "Listening for client connections on {}",
             join_host_port(&self.reactor.core.opts.host, self.addr.port())
@@ -248,6 +276,7 @@ impl Server {
         let addr = server.addr();
         let monitor_addr = server.monitor_addr();
         let websocket_addr = server.websocket_addr();
+        let leafnode_addr = server.leafnode_addr();
         let handle = server.handle()?;
         let thread = std::thread::Builder::new()
             .name("natsd".into())
@@ -256,6 +285,7 @@ impl Server {
             addr,
             monitor_addr,
             websocket_addr,
+            leafnode_addr,
             handle,
             thread: Some(thread),
         })
@@ -267,6 +297,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     monitor_addr: Option<SocketAddr>,
     websocket_addr: Option<SocketAddr>,
+    leafnode_addr: Option<SocketAddr>,
     handle: ServerHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -284,6 +315,11 @@ impl RunningServer {
     /// Where WebSocket clients connect, when they can.
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
         self.websocket_addr
+    }
+
+    /// Where leaf nodes connect, when `leafnodes {}` has a port.
+    pub fn leafnode_addr(&self) -> Option<SocketAddr> {
+        self.leafnode_addr
     }
 
     /// `nats://host:port` for clients.

@@ -30,6 +30,11 @@ mod spin;
 #[cfg_attr(not(feature = "websocket"), path = "reactor/no_websocket.rs")]
 mod websocket;
 
+// Leaf node sockets (the listener, dials), or hooks that do nothing.
+#[cfg_attr(not(feature = "leafnodes"), path = "reactor/no_leafnodes.rs")]
+mod leafnodes;
+
+use self::leafnodes::{LeafSockets, DIAL_BASE, LEAF_LISTENER};
 use self::spin::Spin;
 use self::websocket::{WebsocketSockets, UPGRADE_BASE, WEBSOCKET_LISTENER};
 use super::transport::Transport;
@@ -77,6 +82,8 @@ pub struct Reactor {
     monitor: Option<MonitorSockets>,
     /// The WebSocket listener and upgrades, when `websocket {}` is set.
     websocket: Option<WebsocketSockets>,
+    /// The leaf node listener and dials, when `leafnodes {}` is set.
+    leafnodes: Option<LeafSockets>,
     /// The client listener's TLS, when `tls {}` configures it.
     #[cfg(feature = "tls")]
     pub tls: Option<super::transport::TlsStart>,
@@ -111,6 +118,7 @@ impl Reactor {
             reload_source: None,
             monitor: None,
             websocket: None,
+            leafnodes: None,
             #[cfg(feature = "tls")]
             tls: None,
             tls_timeout: Duration::from_secs(2),
@@ -144,12 +152,14 @@ impl Reactor {
                     SIGNALS => self.handle_signals(),
                     MONITOR_LISTENER => self.accept_monitor(),
                     WEBSOCKET_LISTENER => self.accept_websocket(),
+                    LEAF_LISTENER => self.accept_leafs(),
                     Token(token) if token >= MONITOR_BASE => {
                         self.drive_monitor_conn(token - MONITOR_BASE);
                     }
                     Token(token) if token >= UPGRADE_BASE => {
                         self.drive_upgrade(token - UPGRADE_BASE);
                     }
+                    Token(token) if token >= DIAL_BASE => self.drive_dial(token - DIAL_BASE),
                     Token(key) => {
                         let closed = event.is_read_closed() || event.is_error();
                         if event.is_readable() || closed {
@@ -162,6 +172,7 @@ impl Reactor {
                 }
             }
             self.continue_reads();
+            self.leaf_turn(Instant::now());
             if self.accept_retry_at.is_some_and(|at| at <= Instant::now()) {
                 self.accept_retry_at = None;
                 self.accept_all();
@@ -172,6 +183,7 @@ impl Reactor {
             self.reap_closed();
             self.monitor_turn();
             self.core.fire_timers(Instant::now());
+            self.leaf_turn(Instant::now());
             if self.lame_duck_requested.swap(false, Ordering::AcqRel) {
                 self.enter_lame_duck();
             }
@@ -203,6 +215,7 @@ impl Reactor {
             monitor_deadline,
             self.handshakes.iter().map(|&(at, _)| at).min(),
             self.upgrade_deadline(),
+            self.dial_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -247,6 +260,7 @@ impl Reactor {
         let _ = self.poll.registry().deregister(&mut listener);
         drop(listener);
         self.close_websocket_listener();
+        self.close_leaf_listener();
         self.accept_retry_at = None;
         if !self.core.enter_lame_duck(Instant::now()) {
             self.stop.store(true, Ordering::Release);
@@ -536,6 +550,8 @@ impl Reactor {
             let _ = self.poll.registry().deregister(listener);
         }
         self.close_upgrades();
+        self.close_leaf_listener();
+        self.close_dials();
         self.core.close_all();
         self.reap_closed();
         log::info!("Server Exiting..");

@@ -85,3 +85,63 @@ pub fn server_config(tls: &TlsOptions) -> Result<Arc<ServerConfig>, String> {
     config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
+
+/// Where the system's CA bundle usually is, for a remote without
+/// `ca_file` (Go reads the system roots the same way on Linux).
+const SYSTEM_ROOTS: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The client configuration a leaf remote dials its hub with: the hub's
+/// certificate verified against `ca_file` (else the system's roots), and
+/// our certificate when `cert_file`/`key_file` give one.
+pub fn client_config(tls: Option<&TlsOptions>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    let ca_files: Vec<std::path::PathBuf> = match tls.and_then(|t| t.ca_file.clone()) {
+        Some(ca) => vec![ca],
+        None => SYSTEM_ROOTS
+            .iter()
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_file())
+            .take(1)
+            .collect(),
+    };
+    for ca in &ca_files {
+        let cas = CertificateDer::pem_file_iter(ca)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("error loading root ca {}: {e}", ca.display()))?;
+        roots.add_parsable_certificates(cas);
+    }
+    if roots.is_empty() {
+        return Err("no root certificates to verify the remote with (set `ca_file`)".into());
+    }
+    #[allow(deprecated)] // as in `server_config`
+    let mut crypto = provider::default_provider();
+    crypto.cipher_suites = suites();
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls.is_some_and(|t| t.min_version_13) {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(crypto))
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("error parsing tls config: {e}"))?
+        .with_root_certificates(roots);
+    let config = match tls.and_then(|t| Some((t.cert_file.as_ref()?, t.key_file.as_ref()?))) {
+        Some((cert_file, key_file)) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
+            let key = PrivateKeyDer::from_pem_file(key_file)
+                .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}

@@ -18,7 +18,8 @@ use mio::net::TcpStream;
 #[cfg(feature = "tls")]
 pub struct TlsSession {
     stream: TcpStream,
-    conn: Box<rustls::ServerConnection>,
+    /// A server session, or a client one (a leaf node remote we dialed).
+    conn: Box<rustls::Connection>,
     /// The handshake came before the INFO (`handshake_first`).
     first: bool,
     /// The client's first byte was looked at (a probe that is not TLS).
@@ -92,10 +93,38 @@ impl Transport {
         let conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
         Ok(Transport::Tls(TlsSession {
             stream,
-            conn: Box::new(conn),
+            conn: Box::new(conn.into()),
             first: true,
             probed: false,
         }))
+    }
+
+    /// The client side of TLS on a plain connection we dialed (a leaf node
+    /// remote, after the hub's INFO asked for it): rustls's ClientHello
+    /// waits to be flushed.
+    #[cfg(feature = "tls")]
+    pub fn start_tls_client(
+        &mut self,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        server_name: rustls_pki_types::ServerName<'static>,
+    ) -> io::Result<()> {
+        let conn = rustls::ClientConnection::new(config, server_name).map_err(io::Error::other)?;
+        match std::mem::replace(self, Transport::Moving) {
+            Transport::Plain(stream) => {
+                *self = Transport::Tls(TlsSession {
+                    stream,
+                    conn: Box::new(conn.into()),
+                    first: false,
+                    // The server's first bytes need no probe.
+                    probed: true,
+                });
+                Ok(())
+            }
+            other => {
+                *self = other;
+                Err(io::Error::other("TLS on a connection that is not plain"))
+            }
+        }
     }
 
     /// A new client on a TLS listener, as its settings want it served.
@@ -247,7 +276,7 @@ impl Transport {
             | Transport::AwaitTlsFirst(stream, _) => {
                 *self = Transport::Tls(TlsSession {
                     stream,
-                    conn: Box::new(conn),
+                    conn: Box::new(conn.into()),
                     first,
                     probed: false,
                 });

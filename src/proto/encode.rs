@@ -98,6 +98,19 @@ pub fn write_op(out: &mut Vec<u8>, op: &Op<'_>) {
             line(&[b"HMSG", b"_"]);
             out.extend_from_slice(b"\r\n");
         }
+        Op::LeafSub {
+            subject,
+            queue,
+            weight,
+        } => write_leaf_sub(out, subject, *queue, *weight),
+        Op::LeafUnsub { subject, queue } => write_leaf_unsub(out, subject, *queue),
+        Op::LeafMsg { msg, queues } => {
+            let mut names = super::leaf::queue_names(queues);
+            let first = names.next();
+            write_leaf_msg_line(out, msg, first.into_iter().chain(names), true);
+            out.extend_from_slice(msg.msg);
+            out.extend_from_slice(b"\r\n");
+        }
         Op::Pub(p) => {
             let name: &[u8] = if p.has_headers() { b"HPUB" } else { b"PUB" };
             let mut words: Vec<&[u8]> = vec![name, p.subject];
@@ -109,6 +122,83 @@ pub fn write_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(b"\r\n");
         }
     }
+}
+
+/// Append `LS+ <subject>\r\n`, or with a queue `LS+ <subject> <queue>
+/// <weight>\r\n`: nats-server's `writeLeafSub`.
+pub fn write_leaf_sub(out: &mut Vec<u8>, subject: &[u8], queue: Option<&[u8]>, weight: u32) {
+    out.extend_from_slice(b"LS+ ");
+    out.extend_from_slice(subject);
+    if let Some(queue) = queue {
+        out.push(b' ');
+        out.extend_from_slice(queue);
+        out.push(b' ');
+        write_decimal(out, weight as usize);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append `LS- <subject> [queue]\r\n`.
+pub fn write_leaf_unsub(out: &mut Vec<u8>, subject: &[u8], queue: Option<&[u8]>) {
+    out.extend_from_slice(b"LS- ");
+    out.extend_from_slice(subject);
+    if let Some(queue) = queue {
+        out.push(b' ');
+        out.extend_from_slice(queue);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append the control line of a message to a leaf node, as nats-server's
+/// `msgHeaderForRouteOrLeaf` writes it: `LMSG <subject> [reply] <size>`,
+/// with queue groups `LMSG <subject> + <reply> <queues> <size>` or
+/// `LMSG <subject> | <queues> <size>`; a message with headers to a peer
+/// that takes them is `HMSG` with both sizes, to one that does not the
+/// headers are dropped (the caller writes only the payload then).
+pub fn write_leaf_msg_line<'q>(
+    out: &mut Vec<u8>,
+    msg: &Pub<'_>,
+    mut queues: impl Iterator<Item = &'q [u8]>,
+    peer_headers: bool,
+) {
+    let with_headers = msg.header_len > 0 && peer_headers;
+    out.extend_from_slice(if with_headers { b"HMSG " } else { b"LMSG " });
+    out.extend_from_slice(msg.subject);
+    out.push(b' ');
+    match queues.next() {
+        Some(first) => {
+            match msg.reply {
+                Some(reply) => {
+                    out.extend_from_slice(b"+ ");
+                    out.extend_from_slice(reply);
+                    out.push(b' ');
+                }
+                None => out.extend_from_slice(b"| "),
+            }
+            out.extend_from_slice(first);
+            out.push(b' ');
+            for queue in queues {
+                out.extend_from_slice(queue);
+                out.push(b' ');
+            }
+        }
+        None => {
+            if let Some(reply) = msg.reply {
+                out.extend_from_slice(reply);
+                out.push(b' ');
+            }
+        }
+    }
+    if with_headers {
+        write_decimal(out, msg.header_len);
+        out.push(b' ');
+        write_decimal(out, msg.msg.len());
+    } else if msg.header_len > 0 {
+        write_decimal(out, msg.msg.len() - msg.header_len);
+    } else {
+        out.extend_from_slice(msg.size_token);
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Append a decimal number without allocating.

@@ -40,6 +40,12 @@ pub struct Info {
     /// The client is in the system account.
     #[serde(skip_serializing_if = "is_false")]
     pub acc_is_sys: bool,
+    /// A leaf node hub's INFO: a second INFO follows the CONNECT.
+    #[serde(skip_serializing_if = "is_false")]
+    pub info_on_connect: bool,
+    /// A leaf node hub's INFO: where its leaf nodes may connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leafnode_urls: Option<Vec<String>>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -84,6 +90,8 @@ impl Info {
             connect_info: false,
             remote_account: String::new(),
             acc_is_sys: false,
+            info_on_connect: false,
+            leafnode_urls: None,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod encode;
 pub mod error;
 pub mod info;
+pub mod leaf;
 mod line_scan;
 pub mod parser;
 

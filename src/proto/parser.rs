@@ -49,6 +49,24 @@ pub enum Op<'b> {
     /// `HMSG ...` from a client. nats-server accepts it as an empty message
     /// that reaches no one (only a verbose `+OK` is observable).
     ClientHmsg,
+    /// `LS+ <subject> [<queue> <weight>]` from a leaf node (`proto/leaf.rs`).
+    LeafSub {
+        subject: &'b [u8],
+        queue: Option<&'b [u8]>,
+        /// The queue group's members behind the peer; 1 without a queue.
+        weight: u32,
+    },
+    /// `LS- <subject> [queue]` from a leaf node.
+    LeafUnsub {
+        subject: &'b [u8],
+        queue: Option<&'b [u8]>,
+    },
+    /// `LMSG`/`HMSG` from a leaf node, with the queue groups (space
+    /// separated, possibly empty) the sender picked this server for.
+    LeafMsg {
+        msg: Pub<'b>,
+        queues: &'b [u8],
+    },
 }
 
 /// A message published by the client.
@@ -231,6 +249,8 @@ pub struct Parser {
     /// Credentials are required and no CONNECT has been accepted yet: any
     /// operation other than CONNECT is an authorization violation.
     pub awaiting_connect: bool,
+    /// The peer is a leaf node: its operations are the leaf protocol's.
+    pub leaf: bool,
     state: State,
     /// The parsed control line while in `State::Payload`.
     pending: PendingMsg,
@@ -248,6 +268,7 @@ impl Parser {
             max_payload,
             headers: false,
             awaiting_connect: false,
+            leaf: false,
             state: State::Start,
             pending: PendingMsg::default(),
         }
@@ -260,6 +281,9 @@ impl Parser {
 
     /// Parse at most one operation from the front of `buf`.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Status<(usize, Op<'b>)>, ProtoError> {
+        if self.leaf {
+            return super::leaf::parse(self.max_control_line, self.max_payload, buf);
+        }
         let mut i = 0;
         // The name is matched in a local: writing the state back for every
         // byte costs more than the matching itself.

@@ -453,10 +453,13 @@ pub fn close_status(reason: CloseReason) -> u16 {
         | AuthenticationExpired
         | CredentialsRevoked => frame::CLOSE_POLICY_VIOLATION,
         TlsHandshakeFailure => frame::CLOSE_TLS_HANDSHAKE,
-        ProtocolViolation | BadClientProtocolVersion => frame::CLOSE_PROTOCOL_ERROR,
+        ParseError | ProtocolViolation | BadClientProtocolVersion => frame::CLOSE_PROTOCOL_ERROR,
         MaxPayloadExceeded => frame::CLOSE_MESSAGE_TOO_BIG,
         WriteError | ReadError | StaleConnection | ServerShutdown => frame::CLOSE_GOING_AWAY,
-        NoRespondersRequiresHeaders => frame::CLOSE_INTERNAL_ERROR,
+        NoRespondersRequiresHeaders
+        | WrongPort
+        | DuplicateRemoteLeafnodeConnection
+        | ClusterNamesIdentical => frame::CLOSE_INTERNAL_ERROR,
     }
 }
 

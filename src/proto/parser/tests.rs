@@ -29,6 +29,10 @@ fn render(op: &Op<'_>) -> String {
         Op::Ok => "+OK".into(),
         Op::Err(t) => format!("-ERR {}", s(t)),
         Op::ClientHmsg => "HMSG".into(),
+        // The client parser never makes these (see `proto/leaf.rs`).
+        Op::LeafSub { .. } | Op::LeafUnsub { .. } | Op::LeafMsg { .. } => {
+            unreachable!("a leaf operation from the client parser")
+        }
     }
 }
 

@@ -1,0 +1,361 @@
+//! Leaf node sockets: the leaf node listener, the dials to remotes the
+//! core asks for, and the TLS client a hub's INFO asks for. Once dialed or
+//! accepted, a leaf connection is a socket like a client's: the core tells
+//! them apart by role.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Token};
+
+use super::{put, trim_table, Reactor, Socket};
+use crate::core::leaf::{LeafListener, LeafUrl};
+use crate::net::transport::Transport;
+use crate::options::LeafnodeOptions;
+
+pub const LEAF_LISTENER: Token = Token(usize::MAX - 10);
+/// A dial's token is this plus its index: above any connection's key,
+/// below the WebSocket upgrades' tokens.
+pub const DIAL_BASE: usize = usize::MAX / 8;
+/// How long a dial may take (nats-server's `DEFAULT_ROUTE_DIAL`).
+const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The leaf node listener and the dials in progress.
+#[derive(Default)]
+pub struct LeafSockets {
+    /// `None` without a leaf node port, or once lame duck mode closed it.
+    listener: Option<TcpListener>,
+    pub addr: Option<SocketAddr>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::net::transport::TlsStart>,
+    dials: Vec<Option<Dial>>,
+}
+
+/// A connection to a remote being made.
+struct Dial {
+    stream: TcpStream,
+    remote: usize,
+    url: LeafUrl,
+    to: SocketAddr,
+    deadline: Instant,
+}
+
+/// Go's text for a failed dial: `dial tcp <addr>: connect: <why>`.
+fn dial_error(to: &str, e: &io::Error) -> String {
+    let why = match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => "connection refused".to_string(),
+        Some(libc::ETIMEDOUT) => "connection timed out".to_string(),
+        Some(libc::EHOSTUNREACH) => "no route to host".to_string(),
+        Some(libc::ENETUNREACH) => "network is unreachable".to_string(),
+        _ => e.to_string(),
+    };
+    format!("dial tcp {to}: connect: {why}")
+}
+
+impl Reactor {
+    /// Accept leaf nodes on `listener` (when the options have a leaf node
+    /// port) and dial the remotes the core asks for.
+    pub fn serve_leafnodes(
+        &mut self,
+        listener: Option<TcpListener>,
+        opts: &LeafnodeOptions,
+    ) -> io::Result<()> {
+        let mut sockets = LeafSockets::default();
+        if let Some(mut listener) = listener {
+            self.poll
+                .registry()
+                .register(&mut listener, LEAF_LISTENER, Interest::READABLE)?;
+            let addr = listener.local_addr()?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &opts.tls {
+                sockets.tls = Some(crate::net::transport::TlsStart {
+                    config: crate::net::tls::server_config(tls)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+                    optional: false,
+                    handshake_first: tls.handshake_first,
+                });
+            }
+            self.core.set_leaf_listener(LeafListener {
+                host: opts.host.clone(),
+                port: addr.port(),
+                tls: opts.tls.is_some(),
+                tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+            });
+            sockets.addr = Some(addr);
+            sockets.listener = Some(listener);
+        }
+        self.leafnodes = Some(sockets);
+        Ok(())
+    }
+
+    /// Where leaf nodes connect, when there is a leaf node port.
+    pub fn leafnode_addr(&self) -> Option<SocketAddr> {
+        self.leafnodes.as_ref().and_then(|l| l.addr)
+    }
+
+    pub(super) fn accept_leafs(&mut self) {
+        loop {
+            let Some(listener) = self.leafnodes.as_ref().and_then(|l| l.listener.as_ref()) else {
+                return;
+            };
+            let (mut stream, addr) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::error!("Temporary Leafnode Accept Error({e})");
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let key = self.core.accept_leaf(addr, Instant::now());
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(key), Interest::READABLE)
+            {
+                log::error!("Error registering leafnode connection {addr}: {e}");
+                self.core.remove(key, Instant::now());
+                continue;
+            }
+            #[cfg(feature = "tls")]
+            let transport = match self.leafnodes.as_ref().and_then(|l| l.tls.as_ref()) {
+                Some(start) => match Transport::for_tls_listener(stream, start) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        log::error!("Error starting TLS for {addr}: {e}");
+                        self.core.remove(key, Instant::now());
+                        continue;
+                    }
+                },
+                None => Transport::Plain(stream),
+            };
+            #[cfg(not(feature = "tls"))]
+            let transport = Transport::Plain(stream);
+            if transport.is_handshaking() {
+                self.handshakes
+                    .push((Instant::now() + self.tls_timeout, key));
+            }
+            put(
+                &mut self.sockets,
+                key,
+                Socket {
+                    transport,
+                    write_interest: false,
+                    read_again: false,
+                },
+            );
+        }
+    }
+
+    /// Each turn: start the dials the core asked for, give up on those past
+    /// their time, and start TLS where a hub asked for it.
+    pub(super) fn leaf_turn(&mut self, now: Instant) {
+        if self.leafnodes.is_none() {
+            return;
+        }
+        for dial in self.core.take_leaf_dials() {
+            self.start_dial(dial.remote, dial.url, now);
+        }
+        let expired: Vec<usize> = self.leafnodes.as_ref().map_or(Vec::new(), |l| {
+            l.dials
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.as_ref().is_some_and(|d| d.deadline <= now))
+                .map(|(i, _)| i)
+                .collect()
+        });
+        for index in expired {
+            if let Some(dial) = self.take_dial(index) {
+                let text = format!("dial tcp {}: i/o timeout", dial.to);
+                self.core
+                    .leaf_dial_failed(dial.remote, &dial.url, &text, now);
+            }
+        }
+        for (key, remote) in self.core.take_leaf_tls_clients() {
+            self.start_leaf_tls(key, remote, now);
+        }
+    }
+
+    fn start_dial(&mut self, remote: usize, url: LeafUrl, now: Instant) {
+        // Name resolution blocks the thread: a remote named by host name
+        // is looked up here (see README, "Leaf nodes").
+        let to = match (url.host.as_str(), url.port).to_socket_addrs() {
+            Ok(mut addrs) => addrs.next(),
+            Err(e) => {
+                let text = format!("dial tcp: lookup {}: {e}", url.host);
+                self.core.leaf_dial_failed(remote, &url, &text, now);
+                return;
+            }
+        };
+        let Some(to) = to else {
+            let text = format!("dial tcp: lookup {}: no such host", url.host);
+            self.core.leaf_dial_failed(remote, &url, &text, now);
+            return;
+        };
+        let mut stream = match TcpStream::connect(to) {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.core
+                    .leaf_dial_failed(remote, &url, &dial_error(&to.to_string(), &e), now);
+                return;
+            }
+        };
+        let Some(leafnodes) = self.leafnodes.as_mut() else {
+            return;
+        };
+        let index = leafnodes
+            .dials
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(leafnodes.dials.len());
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut stream, Token(DIAL_BASE + index), Interest::WRITABLE)
+        {
+            self.core
+                .leaf_dial_failed(remote, &url, &dial_error(&to.to_string(), &e), now);
+            return;
+        }
+        put(
+            &mut leafnodes.dials,
+            index,
+            Dial {
+                stream,
+                remote,
+                url,
+                to,
+                deadline: now + DIAL_TIMEOUT,
+            },
+        );
+    }
+
+    fn take_dial(&mut self, index: usize) -> Option<Dial> {
+        let leafnodes = self.leafnodes.as_mut()?;
+        let mut dial = leafnodes.dials.get_mut(index)?.take()?;
+        trim_table(&mut leafnodes.dials);
+        let _ = self.poll.registry().deregister(&mut dial.stream);
+        Some(dial)
+    }
+
+    /// A dial's socket is writable: connected, or failed.
+    pub(super) fn drive_dial(&mut self, index: usize) {
+        let now = Instant::now();
+        let Some(dial) = self
+            .leafnodes
+            .as_mut()
+            .and_then(|l| l.dials.get_mut(index))
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        let failed = match dial.stream.take_error() {
+            Ok(Some(e)) | Err(e) => Some(e),
+            Ok(None) => None,
+        };
+        let connected = failed.is_none() && dial.stream.peer_addr().is_ok();
+        if failed.is_none() && !connected {
+            return; // not yet
+        }
+        let Some(mut dial) = self.take_dial(index) else {
+            return;
+        };
+        if let Some(e) = failed {
+            let text = dial_error(&dial.to.to_string(), &e);
+            self.core
+                .leaf_dial_failed(dial.remote, &dial.url, &text, now);
+            return;
+        }
+        let _ = dial.stream.set_nodelay(true);
+        let key = self.core.connect_leaf(dial.remote, dial.to, now);
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut dial.stream, Token(key), Interest::READABLE)
+        {
+            log::error!("Error registering leafnode connection {}: {e}", dial.to);
+            self.core.remove(key, now);
+            return;
+        }
+        put(
+            &mut self.sockets,
+            key,
+            Socket {
+                transport: Transport::Plain(dial.stream),
+                write_interest: false,
+                read_again: false,
+            },
+        );
+    }
+
+    /// The hub asked for TLS: our client handshake starts on the socket.
+    #[cfg(feature = "tls")]
+    fn start_leaf_tls(&mut self, key: usize, remote: usize, now: Instant) {
+        let started = (|| {
+            let (opts, url) = self
+                .core
+                .leaf_remote(remote)
+                .ok_or_else(|| "the remote is gone".to_string())?;
+            let config = crate::net::tls::client_config(opts.tls.as_ref())?;
+            let host = url.map(|u| u.host.clone()).unwrap_or_default();
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| format!("invalid server name: {e}"))?;
+            let socket = self
+                .sockets
+                .get_mut(key)
+                .and_then(Option::as_mut)
+                .ok_or_else(|| "the connection is gone".to_string())?;
+            socket
+                .transport
+                .start_tls_client(config, name)
+                .map_err(|e| e.to_string())
+        })();
+        match started {
+            Ok(()) => {
+                self.handshakes.push((now + self.tls_timeout, key));
+                self.core.queue_flush(key);
+            }
+            Err(e) => self
+                .core
+                .transport_failed(key, &format!("TLS handshake error: {e}"), true),
+        }
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn start_leaf_tls(&mut self, key: usize, _remote: usize, _now: Instant) {
+        self.core.transport_failed(
+            key,
+            "TLS handshake error: natsd was built without the `tls` feature",
+            true,
+        );
+    }
+
+    /// The earliest dial deadline, for the poll's timeout.
+    pub(super) fn dial_deadline(&self) -> Option<Instant> {
+        self.leafnodes
+            .as_ref()?
+            .dials
+            .iter()
+            .flatten()
+            .map(|d| d.deadline)
+            .min()
+    }
+
+    /// Lame duck mode: no new leaf nodes (nats-server 2.15 closes the port).
+    pub(super) fn close_leaf_listener(&mut self) {
+        if let Some(mut listener) = self.leafnodes.as_mut().and_then(|l| l.listener.take()) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+    }
+
+    /// Shutdown: the dials in progress are dropped.
+    pub(super) fn close_dials(&mut self) {
+        let count = self.leafnodes.as_ref().map_or(0, |l| l.dials.len());
+        for index in 0..count {
+            self.take_dial(index);
+        }
+    }
+}
