@@ -58,6 +58,8 @@ pub struct ClientInfo {
     pub tls: Option<(&'static str, String, bool)>,
     /// It came over WebSocket (`/connz` type `websocket`).
     pub websocket: bool,
+    /// A leaf node connection (`/connz` kind `Leafnode`).
+    pub leaf: bool,
     /// The certificates it presented over TLS (`/connz?auth=1`); never
     /// kept for a closed connection, as in nats-server.
     pub peer_certs: Vec<crate::auth::cert::PeerCert>,
@@ -91,9 +93,31 @@ impl ClientInfo {
             signed: None,
             tls: None,
             websocket: false,
+            leaf: false,
             peer_certs: Vec::new(),
         }
     }
+}
+
+/// A leaf connection as `/leafz` shows it (nats-server's `LeafInfo`).
+#[derive(Debug, Clone)]
+pub struct LeafView {
+    pub summary: ConnSummary,
+    pub name: Box<str>,
+    pub is_spoke: bool,
+    pub account: Box<str>,
+    /// Its subscriptions' subjects, when asked for.
+    pub subjects: Vec<Box<str>>,
+}
+
+/// A remote as `/varz` shows it.
+#[derive(Debug, Clone)]
+pub struct RemoteView {
+    pub local_account: Box<str>,
+    /// `host:port` of each configured URL.
+    pub urls: Vec<String>,
+    pub deny_exports: Vec<String>,
+    pub deny_imports: Vec<String>,
 }
 
 /// One subscription as `/connz` and `/subsz` list it.
@@ -159,12 +183,20 @@ impl Conn {
         } else {
             Box::default()
         };
+        // An accepted leaf shows its server's name and version.
+        let (name, version) = match self.leaf.as_deref() {
+            Some(leaf) if leaf.remote.is_none() => {
+                (leaf.remote_name.clone(), leaf.remote_version.clone())
+            }
+            Some(_) => (Box::default(), Box::default()),
+            None => (self.opts.name.clone(), self.opts.version.clone()),
+        };
         ClientInfo {
             summary: self.summary(),
             closed: None,
-            name: self.opts.name.clone(),
+            name,
             lang: self.opts.lang.clone(),
-            version: self.opts.version.clone(),
+            version,
             user,
             account: accounts.name_of(self.account).into(),
             subs: self
@@ -181,6 +213,7 @@ impl Conn {
                 .as_ref()
                 .map(|t| (t.version, t.cipher_suite.clone(), t.first)),
             websocket: self.websocket.is_some(),
+            leaf: self.leaf.is_some(),
             peer_certs: self
                 .tls
                 .as_ref()
@@ -291,6 +324,78 @@ impl Core {
     /// history is kept (monitoring on).
     pub fn closed_clients(&self) -> &std::collections::VecDeque<ClientInfo> {
         self.closed.clients()
+    }
+
+    /// The leaf connections past their handshake, as `/leafz` lists them
+    /// (only those bound to `account` when given).
+    pub fn leafs(&self, account: Option<&str>, with_subs: bool) -> Vec<LeafView> {
+        let text = |b: &[u8]| Box::<str>::from(String::from_utf8_lossy(b));
+        self.leaf
+            .links
+            .iter()
+            .filter_map(|&key| {
+                let conn = self.conns.get(key)?;
+                let leaf = conn.leaf.as_deref()?;
+                if leaf.state != super::leaf::LeafState::Connected {
+                    return None;
+                }
+                let name = self.accounts.name_of(conn.account);
+                if account.is_some_and(|a| a != name) {
+                    return None;
+                }
+                Some(LeafView {
+                    summary: conn.summary(),
+                    name: leaf.remote_name.clone(),
+                    is_spoke: leaf.is_spoke,
+                    account: name.into(),
+                    subjects: if with_subs {
+                        conn.subs
+                            .keys()
+                            .into_iter()
+                            .filter_map(|k| self.subs.get(k))
+                            .map(|s| text(s.subject()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The leaf node listener, when there is one.
+    pub fn leaf_listener(&self) -> Option<&super::leaf::LeafListener> {
+        self.leaf.listener.as_ref()
+    }
+
+    /// Connected leaf nodes (nats-server's `/varz` `leafnodes`).
+    pub fn num_leafs(&self) -> usize {
+        self.leaf
+            .links
+            .iter()
+            .filter_map(|&k| self.conns.get(k)?.leaf.as_deref())
+            .filter(|l| l.state == super::leaf::LeafState::Connected)
+            .count()
+    }
+
+    /// Client connections, without leaf nodes (`/varz` `connections`).
+    pub fn num_clients(&self) -> usize {
+        self.conns.len() - self.leaf.links.len()
+    }
+
+    /// The configured remotes, as `/varz` shows them.
+    pub fn remotes(&self) -> Vec<RemoteView> {
+        self.leaf
+            .remotes
+            .iter()
+            .filter(|r| !r.removed)
+            .map(|r| RemoteView {
+                local_account: r.opts.account.as_deref().unwrap_or("$G").into(),
+                urls: r.configured.iter().map(|u| u.host_port()).collect(),
+                deny_exports: r.opts.deny_exports.clone(),
+                deny_imports: r.opts.deny_imports.clone(),
+            })
+            .collect()
     }
 
     /// Every subscription, in no particular order.

@@ -160,7 +160,7 @@ struct ConnzHead<'a> {
 struct ConnInfo {
     cid: u64,
     kind: &'static str,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "str::is_empty")]
     kind_type: &'static str,
     ip: String,
     port: u16,
@@ -529,8 +529,10 @@ impl Shown {
         let (tls_version, tls_cipher_suite, tls_first) = client.tls.unwrap_or_default();
         ConnInfo {
             cid: s.cid,
-            kind: "Client",
-            kind_type: if client.websocket {
+            kind: if client.leaf { "Leafnode" } else { "Client" },
+            kind_type: if client.leaf {
+                ""
+            } else if client.websocket {
                 "websocket"
             } else {
                 "nats"

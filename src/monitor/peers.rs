@@ -1,6 +1,6 @@
 //! `/routez`, `/gatewayz`, `/leafz`: the other servers this one is linked
-//! to. natsd links to none yet, so these are nats-server's answers for a
-//! server with no cluster, gateways or leaf nodes configured.
+//! to. natsd has no routes or gateways yet, so those two are nats-server's
+//! answers for a server without them; `/leafz` lists the leaf links.
 
 use std::collections::BTreeMap;
 
@@ -32,7 +32,29 @@ struct Leafz<'a> {
     server_id: &'a str,
     now: String,
     leafnodes: usize,
-    leafs: [(); 0],
+    leafs: Vec<LeafInfo>,
+}
+
+/// nats-server's `LeafInfo`, in its key order.
+#[derive(Serialize)]
+struct LeafInfo {
+    id: u64,
+    name: Box<str>,
+    is_spoke: bool,
+    account: Box<str>,
+    ip: String,
+    port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    rtt: String,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    subscriptions: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subscriptions_list: Vec<Box<str>>,
+    /// natsd does not compress leaf connections.
+    compression: &'static str,
 }
 
 pub fn routez(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
@@ -59,11 +81,40 @@ pub fn gatewayz(ctx: &Context<'_>) -> Reply {
 }
 
 pub fn leafz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
-    q.bool("subs")?;
+    let subs = q.bool("subs")?;
+    let account = Some(q.get("acc")).filter(|a| !a.is_empty());
+    let leafs: Vec<LeafInfo> = ctx
+        .core
+        .leafs(account, subs)
+        .into_iter()
+        .map(|leaf| {
+            let s = leaf.summary;
+            LeafInfo {
+                id: s.cid,
+                name: leaf.name,
+                is_spoke: leaf.is_spoke,
+                account: leaf.account,
+                ip: s.addr.ip().to_canonical().to_string(),
+                port: s.addr.port(),
+                rtt: if s.rtt.is_zero() {
+                    String::new()
+                } else {
+                    crate::go_format::duration(s.rtt)
+                },
+                in_msgs: s.in_msgs,
+                out_msgs: s.out_msgs,
+                in_bytes: s.in_bytes,
+                out_bytes: s.out_bytes,
+                subscriptions: s.num_subs,
+                subscriptions_list: leaf.subjects,
+                compression: "off",
+            }
+        })
+        .collect();
     Ok(Reply::json(pretty(&Leafz {
         server_id: ctx.server_id(),
         now: ctx.now_text(),
-        leafnodes: 0,
-        leafs: [],
+        leafnodes: leafs.len(),
+        leafs,
     })))
 }

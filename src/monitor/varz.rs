@@ -52,7 +52,7 @@ struct Varz<'a> {
     max_pending: u64,
     cluster: Empty,
     gateway: Empty,
-    leaf: Empty,
+    leaf: LeafVarz,
     mqtt: Empty,
     websocket: WebsocketVarz,
     jetstream: Empty,
@@ -179,7 +179,86 @@ impl WebsocketVarz {
     }
 }
 
-/// Counts by kind of connection; natsd has only clients.
+/// nats-server's `LeafNodeOptsVarz`: `{}` without `leafnodes {}`.
+#[derive(Serialize, Default)]
+struct LeafVarz {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    host: String,
+    #[serde(skip_serializing_if = "is_zero_port")]
+    port: u16,
+    #[serde(skip_serializing_if = "is_zero_seconds", serialize_with = "go_float")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "is_zero_seconds", serialize_with = "go_float")]
+    tls_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    remotes: Vec<RemoteVarz>,
+}
+
+/// nats-server's `RemoteLeafOptsVarz`.
+#[derive(Serialize)]
+struct RemoteVarz {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    local_account: Box<str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deny: Option<DenyVarz>,
+}
+
+#[derive(Serialize)]
+struct DenyVarz {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    imports: Vec<String>,
+}
+
+impl LeafVarz {
+    fn of(core: &crate::core::Core) -> LeafVarz {
+        let Some(leafnodes) = &core.opts.leafnodes else {
+            return LeafVarz::default();
+        };
+        let remotes = core
+            .remotes()
+            .into_iter()
+            .map(|r| RemoteVarz {
+                local_account: r.local_account,
+                urls: r.urls,
+                deny: (!r.deny_exports.is_empty() || !r.deny_imports.is_empty()).then(|| {
+                    DenyVarz {
+                        exports: r.deny_exports,
+                        imports: r.deny_imports,
+                    }
+                }),
+            })
+            .collect();
+        let Some(listener) = core.leaf_listener() else {
+            return LeafVarz {
+                remotes,
+                ..LeafVarz::default()
+            };
+        };
+        let tls = leafnodes.tls.as_ref();
+        let tls_timeout = tls
+            .and_then(|t| t.timeout)
+            .unwrap_or(std::time::Duration::from_secs(2));
+        LeafVarz {
+            host: leafnodes.host.clone(),
+            port: listener.port,
+            auth_timeout: core.leaf_auth_timeout().as_secs_f64(),
+            tls_timeout: tls_timeout.as_secs_f64(),
+            tls_required: listener.tls,
+            tls_verify: listener.tls_verify,
+            remotes,
+        }
+    }
+}
+
+/// Counts by kind of connection.
 #[derive(Serialize)]
 struct ByKind {
     clients: u64,
@@ -244,7 +323,7 @@ pub fn varz(
         max_pending: opts.max_pending,
         cluster: Empty {},
         gateway: Empty {},
-        leaf: Empty {},
+        leaf: LeafVarz::of(core),
         mqtt: Empty {},
         websocket: WebsocketVarz::of(core),
         jetstream: Empty {},
@@ -262,11 +341,11 @@ pub fn varz(
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         gomaxprocs: 1,
         cpu: process.cpu,
-        connections: core.num_connections(),
+        connections: core.num_clients(),
         total_connections: stats.total_connections,
         routes: 0,
         remotes: 0,
-        leafnodes: 0,
+        leafnodes: core.num_leafs() as u32,
         in_msgs: stats.in_msgs,
         in_bytes: stats.in_bytes,
         in_client_msgs: stats.in_msgs,

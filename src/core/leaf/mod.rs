@@ -361,7 +361,7 @@ impl Core {
 
     /// `leafnodes { authorization { timeout } }`, or nats-server's default:
     /// the TLS timeout and a second with TLS, else 2 s.
-    fn leaf_auth_timeout(&self) -> Duration {
+    pub fn leaf_auth_timeout(&self) -> Duration {
         let leafnodes = self.opts.leafnodes.as_ref();
         if let Some(t) = leafnodes.and_then(|l| l.auth_timeout) {
             return t;
