@@ -39,6 +39,11 @@ fn parser_inputs() {
 }
 
 #[test]
+fn leaf_inputs() {
+    replay("leaf", natsd_fuzz::leaf::check);
+}
+
+#[test]
 fn roundtrip_inputs() {
     replay("roundtrip", natsd_fuzz::roundtrip::check);
 }

@@ -1,6 +1,7 @@
 //! Reading fuzzer bytes as choices. Running out of bytes reads as zeros, so
 //! every input, however short, is a valid (if dull) case.
 
+#[derive(Clone)]
 pub struct Input<'a> {
     data: &'a [u8],
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod input;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+pub mod leaf;
 pub mod model;
 pub mod parser;
 pub mod roundtrip;

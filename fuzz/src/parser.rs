@@ -23,6 +23,11 @@ pub struct Outcome {
 pub fn check(data: &[u8]) {
     let mut input = Input::new(data);
     let config = Config::from(&mut input);
+    check_splits(config, input);
+}
+
+/// The same operations and error whole, split, and a byte at a time.
+pub fn check_splits(config: Config, mut input: Input<'_>) {
     let split_count = input.below(8);
     let splits: Vec<u16> = (0..split_count).map(|_| input.u16()).collect();
     let stream = input.rest();
@@ -56,6 +61,8 @@ pub struct Config {
     pub max_payload: usize,
     pub headers: bool,
     pub awaiting_connect: bool,
+    /// The leaf node protocol's parser (`leaf` target).
+    pub leaf: bool,
 }
 
 impl Config {
@@ -66,6 +73,7 @@ impl Config {
             max_payload: [1 << 20, 0, 8][(b as usize / 3) % 3],
             headers: b & 0x10 != 0,
             awaiting_connect: b & 0x20 != 0,
+            leaf: false,
         }
     }
 
@@ -73,6 +81,7 @@ impl Config {
         let mut p = Parser::new(self.max_control_line, self.max_payload);
         p.headers = self.headers;
         p.awaiting_connect = self.awaiting_connect;
+        p.leaf = self.leaf;
         p
     }
 }

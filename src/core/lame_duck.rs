@@ -121,7 +121,10 @@ impl Core {
             .conns
             .iter()
             .filter(|(_, c)| {
-                c.sent_connect_info && c.opts.protocol >= CLIENT_PROTO_INFO && !c.is_closing()
+                c.role == super::conn::Role::Client
+                    && c.sent_connect_info
+                    && c.opts.protocol >= CLIENT_PROTO_INFO
+                    && !c.is_closing()
             })
             .map(|(key, _)| key)
             .collect();

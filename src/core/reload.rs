@@ -213,6 +213,7 @@ impl Core {
             self.recheck_pinned_certs();
         }
 
+        changed.extend(self.reload_remotes(now));
         for what in &changed {
             log::info!("Reloaded: {what}");
         }
@@ -342,6 +343,7 @@ impl Core {
 
 /// The options a running server cannot change: its listening address.
 fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
+    super::leaf::reload::refuse_unsupported(old, new)?;
     let refuse = |field: &str, old: &dyn std::fmt::Display, new: &dyn std::fmt::Display| {
         Err(format!(
             "config reload not supported for {field}: old={old}, new={new}"

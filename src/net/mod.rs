@@ -111,7 +111,10 @@ impl Server {
             })?;
             reactor.serve_websocket(listener, &ws)?;
         }
-        if let Some(leafnodes) = reactor.core.opts.leafnodes.clone() {
+        // Even without `leafnodes {}`: a reload may add remotes.
+        #[cfg(feature = "leafnodes")]
+        {
+            let leafnodes = reactor.core.opts.leafnodes.clone().unwrap_or_default();
             let listener = match leafnodes.port {
                 0 => None,
                 port => Some(bind(&leafnodes.host, port).map_err(|e| {

@@ -33,6 +33,7 @@ use crate::auth::permissions::{CompiledPermissions, Permissions, SubjectPermissi
 use crate::proto::{encode, ConnectOpts, Op, Parser, Pub};
 
 mod interest;
+pub mod reload;
 pub mod remotes;
 
 pub use self::interest::LOOP_DETECTION_PREFIX;

@@ -307,7 +307,7 @@ impl Core {
         }
     }
 
-    fn schedule_dial(&mut self, remote: usize, at: Instant) {
+    pub(in crate::core) fn schedule_dial(&mut self, remote: usize, at: Instant) {
         self.leaf.remotes[remote].due = Some(at);
         self.schedule(remote, 0, TimerKind::LeafConnect, at);
     }
@@ -317,7 +317,8 @@ impl Core {
         let Some(remote) = self.leaf.remotes.get_mut(index) else {
             return;
         };
-        if remote.due != Some(at) || remote.removed || remote.conn.is_some() {
+        let idle = !remote.removed && !remote.opts.disabled && remote.conn.is_none();
+        if remote.due != Some(at) || !idle {
             return;
         }
         remote.due = None;
@@ -378,7 +379,7 @@ impl Core {
         remote.conn = None;
         remote.first_connect = false;
         remote.attempts = 0;
-        if remote.removed {
+        if remote.removed || remote.opts.disabled {
             return;
         }
         let wait = remote.delay.take().unwrap_or(interval);

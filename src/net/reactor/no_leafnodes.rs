@@ -2,15 +2,12 @@
 //! feature: no listener or dial is ever made, so each hook has nothing to
 //! do. The configuration refuses a `leafnodes {}` block in such a build.
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpListener;
 use mio::Token;
 
 use super::Reactor;
-use crate::options::LeafnodeOptions;
 
 pub const LEAF_LISTENER: Token = Token(usize::MAX - 10);
 pub const DIAL_BASE: usize = usize::MAX / 8;
@@ -19,17 +16,6 @@ pub const DIAL_BASE: usize = usize::MAX / 8;
 pub enum LeafSockets {}
 
 impl Reactor {
-    pub fn serve_leafnodes(
-        &mut self,
-        _listener: Option<TcpListener>,
-        _opts: &LeafnodeOptions,
-    ) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "natsd was built without the `leafnodes` feature",
-        ))
-    }
-
     pub fn leafnode_addr(&self) -> Option<SocketAddr> {
         self.leafnodes.as_ref().map(|never| match *never {})
     }

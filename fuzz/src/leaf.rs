@@ -1,0 +1,80 @@
+//! The leaf node protocol's parser (`proto/leaf.rs`): what another server
+//! sends on a leaf connection, before and after it is admitted.
+//!
+//! Invariants:
+//! - the bytes parse to the same operations and the same error whole,
+//!   split at fuzzer-chosen points, and a byte at a time (as `parser`);
+//! - every operation found re-encodes (`encode::write_op`: `LS+`, `LS-`,
+//!   `LMSG`/`HMSG` with their queue lists) to bytes that parse back to it;
+//! - the queue names of a message are what its line holds between the
+//!   reply (or `|`) and the sizes, none empty, none with a space;
+//! - nothing is read past `max_payload` or a control line past
+//!   `max_control_line` (the parser errs before buffering more).
+
+use natsd::proto::{encode, Op, Parser, Status};
+
+use super::input::Input;
+use super::parser::{check_splits, Config};
+
+pub fn check(data: &[u8]) {
+    let mut input = Input::new(data);
+    let mut config = Config::from(&mut input);
+    config.leaf = true;
+    // The stream the splits are of: what follows the split points.
+    let stream = {
+        let mut peek = input.clone();
+        let splits = peek.below(8);
+        for _ in 0..splits {
+            peek.u16();
+        }
+        peek.rest()
+    };
+    let (max_control_line, max_payload) = (config.max_control_line, config.max_payload);
+    check_splits(config, input);
+
+    let mut parser = Parser::new(max_control_line, max_payload);
+    parser.leaf = true;
+    let mut pos = 0;
+    while let Ok(Status::Complete((n, op))) = parser.parse(&stream[pos..]) {
+        assert!(n > 0 && n <= stream.len() - pos);
+        pos += n;
+        if let Op::LeafMsg { msg, queues } = &op {
+            assert!(msg.msg.len() <= max_payload, "payload beyond max_payload");
+            for name in natsd::proto::leaf::queue_names(queues) {
+                assert!(!name.is_empty() && !name.contains(&b' '));
+            }
+        }
+        let mut again = Vec::new();
+        encode::write_op(&mut again, &op);
+        let mut reparser = Parser::new(1 << 16, 1 << 20);
+        reparser.leaf = true;
+        match reparser.parse(&again) {
+            Ok(Status::Complete((m, back))) => {
+                assert_eq!(m, again.len(), "{again:?}");
+                assert_eq!(normal(&back), normal(&op), "{again:?}");
+            }
+            other => panic!("{again:?} does not parse back: {other:?}"),
+        }
+    }
+    // What is left unparsed is bounded: a line no longer than its limit,
+    // or a message waiting for a payload within max_payload.
+    let rest = &stream[pos..];
+    if let Ok(Status::Partial(_)) = parser.parse(rest) {
+        assert!(rest.len() <= max_control_line + max_payload + 4096 + 16);
+    }
+}
+
+/// An operation with what re-encoding may change normalised: spacing and
+/// the case of the name do not survive, and a weight is written as parsed.
+fn normal(op: &Op<'_>) -> String {
+    match op {
+        Op::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text).trim()),
+        Op::Info(text) => format!("INFO {}", String::from_utf8_lossy(text).trim()),
+        Op::Connect(text) => format!("CONNECT {}", String::from_utf8_lossy(text).trim()),
+        Op::LeafMsg { msg, queues } => {
+            let names: Vec<&[u8]> = natsd::proto::leaf::queue_names(queues).collect();
+            format!("{msg:?} {names:?}")
+        }
+        other => format!("{other:?}"),
+    }
+}
