@@ -221,6 +221,7 @@ mod tests {
             signed: None,
             tls: None,
             websocket: false,
+            leaf: false,
             peer_certs: Vec::new(),
         }
     }

@@ -171,8 +171,9 @@ pub struct Tag<'a>(&'a Conn);
 impl std::fmt::Display for Tag<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let conn = self.0;
-        if conn.role == Role::Leaf {
-            return write!(f, "{} - lid:{}", conn.addr, conn.cid);
+        if let Some(leaf) = &conn.leaf {
+            let kind = if leaf.websocket { "lid_ws" } else { "lid" };
+            return write!(f, "{} - {kind}:{}", conn.addr, conn.cid);
         }
         match &conn.websocket {
             None => write!(f, "{} - cid:{}", conn.addr, conn.cid),

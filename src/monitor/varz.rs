@@ -228,12 +228,12 @@ impl LeafVarz {
             .map(|r| RemoteVarz {
                 local_account: r.local_account,
                 urls: r.urls,
-                deny: (!r.deny_exports.is_empty() || !r.deny_imports.is_empty()).then(|| {
+                deny: (!r.deny_exports.is_empty() || !r.deny_imports.is_empty()).then_some(
                     DenyVarz {
                         exports: r.deny_exports,
                         imports: r.deny_imports,
-                    }
-                }),
+                    },
+                ),
             })
             .collect();
         let Some(listener) = core.leaf_listener() else {

@@ -57,11 +57,15 @@ pub enum Transport {
     #[cfg(feature = "tls")]
     Tls(TlsSession),
     /// Only while [`Transport::upgrade`] moves the socket over.
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "tls", feature = "websocket"))]
     Moving,
     /// WebSocket frames over plain TCP or TLS, after the HTTP upgrade.
     #[cfg(feature = "websocket")]
     WebSocket(Box<super::websocket::WsSession>),
+    /// A leaf node remote's WebSocket upgrade, as the client: nothing for
+    /// the core until the hub's 101 (see `websocket/client.rs`).
+    #[cfg(feature = "websocket")]
+    WsClient(Box<super::websocket::client::WsClientUpgrade>),
 }
 
 impl Transport {
@@ -75,10 +79,12 @@ impl Transport {
             | Transport::AwaitTlsFirst(stream, _) => stream,
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => &mut tls.stream,
-            #[cfg(feature = "tls")]
+            #[cfg(any(feature = "tls", feature = "websocket"))]
             Transport::Moving => unreachable!("a transport is never left moving"),
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.inner.socket(),
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(up) => up.inner.socket(),
         }
     }
 
@@ -97,6 +103,35 @@ impl Transport {
             first: true,
             probed: false,
         }))
+    }
+
+    /// A leaf node remote's WebSocket upgrade on this connection (after
+    /// its TLS client, for `wss://`).
+    #[cfg(feature = "websocket")]
+    pub fn start_ws_client(
+        &mut self,
+        host_port: &str,
+        path: &str,
+        compression: bool,
+        max_payload: usize,
+    ) -> io::Result<()> {
+        use ring::rand::SecureRandom;
+        let mut key = [0u8; 16];
+        ring::rand::SystemRandom::new()
+            .fill(&mut key)
+            .map_err(|_| io::Error::other("no random key"))?;
+        let inner = std::mem::replace(self, Transport::Moving);
+        let mut upgrade = super::websocket::client::WsClientUpgrade::new(
+            inner,
+            host_port,
+            path,
+            key,
+            compression,
+            max_payload,
+        );
+        let written = upgrade.write_request();
+        *self = Transport::WsClient(Box::new(upgrade));
+        written.map(|_| ())
     }
 
     /// The client side of TLS on a plain connection we dialed (a leaf node
@@ -170,6 +205,8 @@ impl Transport {
             Transport::Tls(tls) => tls.conn.wants_write(),
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.wants_write(),
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(up) => up.wants_write(),
             _ => false,
         }
     }
@@ -206,6 +243,8 @@ impl Transport {
             Transport::AwaitTlsFirst(..) => true,
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.conn.is_handshaking(),
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(up) => up.inner.is_handshaking(),
             _ => false,
         }
     }
@@ -237,6 +276,8 @@ impl Transport {
             }
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.inner.negotiated(),
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(up) => up.inner.negotiated(),
             _ => None,
         }
     }
@@ -317,6 +358,10 @@ impl Transport {
             }
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.flush_held()?,
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(up) => {
+                up.write_request()?;
+            }
             _ => {}
         }
         Ok(())
@@ -345,6 +390,21 @@ impl Read for Transport {
         #[cfg(feature = "tls")]
         if matches!(self, Transport::Sniff(..) | Transport::AwaitTlsFirst(..)) {
             self.decide_by_first_byte()?;
+        }
+        #[cfg(feature = "websocket")]
+        if let Transport::WsClient(up) = self {
+            use super::websocket::client::Upgraded;
+            return match up.advance()? {
+                Upgraded::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                Upgraded::Done(agreed, leftover) => {
+                    if let Transport::WsClient(up) = std::mem::replace(self, Transport::Moving) {
+                        let session = super::websocket::WsSession::new(up.inner, agreed);
+                        *self = Transport::WebSocket(Box::new(session.with_input(leftover)));
+                    }
+                    // Read again: frames now.
+                    Err(io::ErrorKind::Interrupted.into())
+                }
+            };
         }
         match self {
             #[cfg(feature = "tls")]
@@ -451,6 +511,9 @@ impl Write for Transport {
             Transport::Tls(tls) => tls.write(&[io::IoSlice::new(buf)]),
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.write_vectored(&[io::IoSlice::new(buf)]),
+            // Nothing of the core's goes before the 101.
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(_) => Err(io::ErrorKind::WouldBlock.into()),
             _ => self.socket().write(buf),
         }
     }
@@ -463,6 +526,8 @@ impl Write for Transport {
             Transport::Tls(tls) => tls.write(bufs),
             #[cfg(feature = "websocket")]
             Transport::WebSocket(ws) => ws.write_vectored(bufs),
+            #[cfg(feature = "websocket")]
+            Transport::WsClient(_) => Err(io::ErrorKind::WouldBlock.into()),
             _ => self.socket().write_vectored(bufs),
         }
     }

@@ -108,6 +108,8 @@ pub struct LeafConn {
     pub user: Option<Arc<CompiledPermissions>>,
     /// When the current handshake step must be done by.
     pub handshake_deadline: Option<Instant>,
+    /// It runs over WebSocket (log lines name it `lid_ws`).
+    pub websocket: bool,
 }
 
 impl LeafConn {
@@ -129,6 +131,7 @@ impl LeafConn {
             receive: None,
             user: None,
             handshake_deadline: None,
+            websocket: false,
         }
     }
 
@@ -333,6 +336,12 @@ impl Core {
         key
     }
 
+    /// Leaf nodes are accepted (`leafnodes {}` has a port), also over
+    /// WebSocket.
+    pub fn accepts_leafnodes(&self) -> bool {
+        self.leaf.listener.is_some()
+    }
+
     /// The leaf node listener is up: the hub's INFO names it.
     pub fn set_leaf_listener(&mut self, listener: LeafListener) {
         self.leaf.listener = Some(listener);
@@ -340,8 +349,9 @@ impl Core {
 
     /// A leaf node connected to the leaf node port: it gets the hub's
     /// INFO and has the leaf authorization timeout to send its CONNECT.
-    pub fn accept_leaf(&mut self, addr: SocketAddr, now: Instant) -> usize {
-        let leaf = LeafConn::new(None, false, LeafState::AwaitConnect);
+    pub fn accept_leaf(&mut self, addr: SocketAddr, websocket: bool, now: Instant) -> usize {
+        let mut leaf = LeafConn::new(None, false, LeafState::AwaitConnect);
+        leaf.websocket = websocket;
         let key = self.new_leaf_conn(addr, leaf, now);
         let tag = self.conns[key].tag().to_string();
         log::info!("{tag} - Leafnode connection created ");
@@ -415,6 +425,7 @@ impl Core {
                             port: listener.port,
                             user: None,
                             password: None,
+                            path: String::new(),
                         }
                         .host_port()
                     })
@@ -440,7 +451,13 @@ impl Core {
             ),
             None => (false, Duration::from_secs(1), "$G".into()),
         };
-        let leaf = LeafConn::new(Some(index), !hub, LeafState::AwaitInfo);
+        let mut leaf = LeafConn::new(Some(index), !hub, LeafState::AwaitInfo);
+        leaf.websocket = self
+            .leaf
+            .remotes
+            .get(index)
+            .and_then(|r| r.current_url())
+            .is_some_and(LeafUrl::is_websocket);
         let key = self.new_leaf_conn(addr, leaf, now);
         if let Some(account) = self.accounts.find(&account) {
             self.conns[key].account = account;
@@ -668,10 +685,17 @@ impl Core {
         }
         match state {
             LeafState::AwaitInfo => {
-                let wants_tls = info.tls_required
-                    || self.leaf.remotes.get(remote).is_some_and(|r| {
-                        r.opts.tls.is_some() || r.current_url().is_some_and(LeafUrl::wants_tls)
-                    });
+                // Over WebSocket, TLS is `wss://`'s, done before the upgrade.
+                let url = self.leaf.remotes.get(remote).and_then(|r| r.current_url());
+                let websocket = url.is_some_and(LeafUrl::is_websocket);
+                let wants_tls = !websocket
+                    && (info.tls_required
+                        || url.is_some_and(LeafUrl::wants_tls)
+                        || self
+                            .leaf
+                            .remotes
+                            .get(remote)
+                            .is_some_and(|r| r.opts.tls.is_some()));
                 if wants_tls && self.conns[key].tls.is_none() {
                     self.conns[key].leaf.as_deref_mut().expect("a leaf").state =
                         LeafState::AwaitTls;

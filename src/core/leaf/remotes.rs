@@ -24,6 +24,8 @@ pub struct LeafUrl {
     pub port: u16,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// The path of a `ws://` URL (`/leafnode` goes after it).
+    pub path: String,
 }
 
 impl LeafUrl {
@@ -33,6 +35,10 @@ impl LeafUrl {
         let bad = || format!("error parsing leafnode url [{text:?}]");
         let text = text.trim();
         let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
+        let path = rest
+            .find('/')
+            .map(|i| rest[i..].split('?').next().unwrap_or_default().to_string())
+            .unwrap_or_default();
         let rest = rest.split(['/', '?']).next().unwrap_or_default();
         let (userinfo, hostport) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -67,6 +73,7 @@ impl LeafUrl {
             port,
             user,
             password,
+            path,
         })
     }
 

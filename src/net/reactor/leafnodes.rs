@@ -110,7 +110,7 @@ impl Reactor {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let key = self.core.accept_leaf(addr, Instant::now());
+            let key = self.core.accept_leaf(addr, false, Instant::now());
             if let Err(e) =
                 self.poll
                     .registry()
@@ -280,15 +280,73 @@ impl Reactor {
             self.core.remove(key, now);
             return;
         }
+        let mut transport = Transport::Plain(dial.stream);
+        if dial.url.is_websocket() {
+            if let Err(e) = self.start_ws_client(&mut transport, dial.remote, &dial.url) {
+                log::error!(
+                    "Error soliciting websocket connection to {}: {e}",
+                    dial.url.host_port()
+                );
+                self.core.remove(key, now);
+                return;
+            }
+            if transport.is_handshaking() {
+                self.handshakes.push((now + self.tls_timeout, key));
+            }
+            self.core.queue_flush(key);
+        }
         put(
             &mut self.sockets,
             key,
             Socket {
-                transport: Transport::Plain(dial.stream),
+                transport,
                 write_interest: false,
                 read_again: false,
             },
         );
+    }
+
+    /// A `ws://` or `wss://` remote: TLS first for `wss://`, then the
+    /// upgrade request.
+    #[cfg(feature = "websocket")]
+    fn start_ws_client(
+        &mut self,
+        transport: &mut Transport,
+        remote: usize,
+        url: &LeafUrl,
+    ) -> Result<(), String> {
+        let (opts, _) = self
+            .core
+            .leaf_remote(remote)
+            .ok_or_else(|| "the remote is gone".to_string())?;
+        let compression = opts.ws_compression;
+        if url.wants_tls() {
+            #[cfg(feature = "tls")]
+            {
+                let config = crate::net::tls::client_config(opts.tls.as_ref())?;
+                let name = rustls_pki_types::ServerName::try_from(url.host.clone())
+                    .map_err(|e| format!("invalid server name: {e}"))?;
+                transport
+                    .start_tls_client(config, name)
+                    .map_err(|e| e.to_string())?;
+            }
+            #[cfg(not(feature = "tls"))]
+            return Err("natsd was built without the `tls` feature".into());
+        }
+        let max_payload = self.core.opts.max_payload as usize;
+        transport
+            .start_ws_client(&url.host_port(), &url.path, compression, max_payload)
+            .map_err(|e| e.to_string())
+    }
+
+    #[cfg(not(feature = "websocket"))]
+    fn start_ws_client(
+        &mut self,
+        _transport: &mut Transport,
+        _remote: usize,
+        _url: &LeafUrl,
+    ) -> Result<(), String> {
+        Err("natsd was built without the `websocket` feature".into())
     }
 
     /// The hub asked for TLS: our client handshake starts on the socket.

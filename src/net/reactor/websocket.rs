@@ -207,25 +207,31 @@ impl Reactor {
             return;
         };
         trim_table(&mut ws.upgrades);
-        if accepted.leaf {
-            // nats-server answers the upgrade, then finds it has no leaf
-            // node listener.
-            log::error!("Not configured to accept leaf node connections");
-            close_gracefully(&self.poll, upgrade.transport.socket());
-            return;
-        }
         let now = Instant::now();
-        let key = self.core.accept_websocket(
-            upgrade.addr,
-            WebsocketConn {
-                forwarded_ip: accepted.forwarded_ip,
-                jwt_cookie: accepted.cookies.jwt,
-                user_cookie: accepted.cookies.user,
-                pass_cookie: accepted.cookies.pass,
-                token_cookie: accepted.cookies.token,
-            },
-            now,
-        );
+        let key = if accepted.leaf {
+            if !self.core.accepts_leafnodes() {
+                // nats-server answers the upgrade, then finds it has no
+                // leaf node listener.
+                log::error!("Not configured to accept leaf node connections");
+                close_gracefully(&self.poll, upgrade.transport.socket());
+                return;
+            }
+            // A leaf node over WebSocket: a leaf connection whose bytes
+            // are framed.
+            self.core.accept_leaf(upgrade.addr, true, now)
+        } else {
+            self.core.accept_websocket(
+                upgrade.addr,
+                WebsocketConn {
+                    forwarded_ip: accepted.forwarded_ip,
+                    jwt_cookie: accepted.cookies.jwt,
+                    user_cookie: accepted.cookies.user,
+                    pass_cookie: accepted.cookies.pass,
+                    token_cookie: accepted.cookies.token,
+                },
+                now,
+            )
+        };
         if let Err(e) = self.poll.registry().reregister(
             upgrade.transport.socket(),
             Token(key),

@@ -11,6 +11,7 @@
 //! [`MAX_REQUEST_HEAD`] bytes and [`DEFAULT_HANDSHAKE_TIMEOUT`] (when the
 //! configuration sets no `handshake_timeout`; nats-server then has none).
 
+pub mod client;
 pub mod deflate;
 pub mod frame;
 pub mod handshake;
@@ -105,6 +106,13 @@ impl WsSession {
             discard_output: false,
             last_read_full: false,
         }
+    }
+
+    /// Bytes that came before the session started (after the head of an
+    /// upgrade response), decoded first.
+    pub fn with_input(mut self, bytes: Vec<u8>) -> WsSession {
+        self.leftover = bytes;
+        self
     }
 
     pub fn wants_write(&self) -> bool {
