@@ -30,6 +30,25 @@ pub const CONNECTION_TYPES: [&str; 7] = [
 /// This build knows NKeys and JWTs: it has the `jwt` cargo feature.
 pub const JWT_BUILT: bool = cfg!(feature = "jwt");
 
+/// This build has leaf nodes: it has the `leafnodes` cargo feature.
+pub const LEAFNODES_BUILT: bool = cfg!(feature = "leafnodes");
+
+/// nats-server's `DEFAULT_LEAFNODE_PORT`: a remote's URL without a port
+/// gets this one.
+pub const DEFAULT_LEAFNODE_PORT: u16 = 7422;
+/// nats-server's `DEFAULT_LEAF_NODE_RECONNECT`.
+pub const DEFAULT_LEAFNODE_RECONNECT: Duration = Duration::from_secs(1);
+/// nats-server's `DEFAULT_LEAFNODE_INFO_WAIT`: a remote's
+/// `first_info_timeout`.
+pub const DEFAULT_LEAFNODE_INFO_WAIT: Duration = Duration::from_secs(1);
+
+/// Why a `leafnodes {}` block is refused by a build without the
+/// `leafnodes` feature.
+pub fn leafnodes_not_built() -> String {
+    "leaf nodes are not supported by this build: natsd was built without the `leafnodes` feature"
+        .to_string()
+}
+
 /// Why `what` (an nkey user, `operator`, ...) is refused by a build
 /// without the `jwt` feature.
 pub fn jwt_not_built(what: &str) -> String {
@@ -131,8 +150,13 @@ impl WebsocketOptions {
 
 /// Leaf nodes (`leafnodes {}`): the listener that accepts them and the
 /// remotes this server connects to, as nats-server's `LeafNodeOpts`.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// The config file fills it as nats-server's `parseLeafNodes` and
+/// `setBaselineOptions` do (`conf/leafnodes.rs`); [`Options::validate`]
+/// checks it as `validateLeafNode`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LeafnodeOptions {
+    /// `0.0.0.0` when the file gives a port and no host.
     pub host: String,
     /// 0: no listener (only remotes); -1 picks a free port.
     pub port: i32,
@@ -156,6 +180,25 @@ pub struct LeafnodeOptions {
     pub remotes: Vec<RemoteLeafOptions>,
 }
 
+impl Default for LeafnodeOptions {
+    fn default() -> Self {
+        LeafnodeOptions {
+            host: String::new(),
+            port: 0,
+            advertise: None,
+            no_advertise: false,
+            tls: None,
+            username: None,
+            password: None,
+            account: None,
+            users: Vec::new(),
+            auth_timeout: None,
+            reconnect_interval: DEFAULT_LEAFNODE_RECONNECT,
+            remotes: Vec::new(),
+        }
+    }
+}
+
 /// A leaf user of `leafnodes { authorization { users [...] } }`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeafUser {
@@ -165,17 +208,28 @@ pub struct LeafUser {
 }
 
 /// One of `leafnodes { remotes [...] }`: a hub this server connects to.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RemoteLeafOptions {
     /// As written (`nats-leaf://`, `nats://`, `tls://`, `ws://`, `wss://`),
-    /// user and password included; a URL without a port gets 7422.
+    /// user and password included, except that the config file gives a
+    /// URL without a port [`DEFAULT_LEAFNODE_PORT`] (nats-server's
+    /// `setBaselineOptions`): `nats-leaf://hub` is `nats-leaf://hub:7422`.
+    /// Every URL has a host (the file refuses one without).
     pub urls: Vec<String>,
     /// The local account the remote is bound to; `None` is `$G`.
     pub account: Option<String>,
     /// A `.creds` file: the user JWT and the seed that signs the nonce.
+    /// `$VAR` and a leading `~` are expanded, as nats-server's `expandPath`.
     pub credentials: Option<PathBuf>,
     /// A user seed (`SU...`) that signs the nonce.
     pub nkey_seed: Option<String>,
+    /// A client-side TLS config: `cert_file`/`key_file` are the client
+    /// certificate, `ca_file` the roots the hub's certificate is verified
+    /// against (else the system's). `handshake_first` is `On` or `Off`
+    /// (nats-server's remotes have no fallback delay). As in nats-server,
+    /// `verify`, `verify_and_map` and `pinned_certs` here mean nothing
+    /// (nats-server checks a solicited hub against the accepting side's
+    /// `leafnodes { tls { pinned_certs } }`).
     pub tls: Option<TlsOptions>,
     /// We are the hub on this connection (`hub: true`).
     pub hub: bool,
@@ -193,6 +247,91 @@ pub struct RemoteLeafOptions {
     /// WebSocket remotes: ask for permessage-deflate, and no masking.
     pub ws_compression: bool,
     pub ws_no_masking: bool,
+}
+
+impl Default for RemoteLeafOptions {
+    fn default() -> Self {
+        RemoteLeafOptions {
+            urls: Vec::new(),
+            account: None,
+            credentials: None,
+            nkey_seed: None,
+            tls: None,
+            hub: false,
+            deny_imports: Vec::new(),
+            deny_exports: Vec::new(),
+            no_randomize: false,
+            first_info_timeout: DEFAULT_LEAFNODE_INFO_WAIT,
+            disabled: false,
+            ignore_discovered_servers: false,
+            ws_compression: false,
+            ws_no_masking: false,
+        }
+    }
+}
+
+impl RemoteLeafOptions {
+    /// nats-server's `RemoteLeafOpts.safeName()`, for errors and logs:
+    /// `urls=["nats-leaf://u:xxxxx@hub:7422"], account="$G"`, with
+    /// `, credentials="..."` or `, nkey="[REDACTED]"`; passwords in the
+    /// URLs are `xxxxx`.
+    pub fn safe_name(&self) -> String {
+        let urls: Vec<String> = self.urls.iter().map(|u| redact_url(u)).collect();
+        self.name_with(&urls, true)
+    }
+
+    /// nats-server's `name()`: what tells two remotes apart.
+    pub(crate) fn name(&self) -> String {
+        self.name_with(&self.urls, false)
+    }
+
+    fn name_with(&self, urls: &[String], redacted: bool) -> String {
+        let account = self.account.as_deref().unwrap_or(GLOBAL_ACCOUNT);
+        let optional = match (&self.credentials, &self.nkey_seed) {
+            (Some(c), _) => format!(", credentials={:?}", c.display().to_string()),
+            (None, Some(_)) if redacted => ", nkey=\"[REDACTED]\"".to_string(),
+            (None, Some(seed)) => format!(", nkey={seed:?}"),
+            (None, None) => String::new(),
+        };
+        format!(
+            "urls={}, account={account:?}{optional}",
+            go_quoted_list(urls)
+        )
+    }
+
+    /// A WebSocket remote: its URLs are `ws://` or `wss://`.
+    pub fn is_websocket(&self) -> bool {
+        self.urls.first().is_some_and(|u| is_ws_url(u))
+    }
+}
+
+/// Go's `%q` of a list of strings: `["a" "b"]`.
+pub fn go_quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// nats-server's `isWSURL`: the scheme starts with `ws` (`ws`, `wss`).
+pub fn is_ws_url(url: &str) -> bool {
+    url.split_once(':')
+        .is_some_and(|(scheme, _)| scheme.to_ascii_lowercase().starts_with("ws"))
+}
+
+/// The URL with its password, if any, as `xxxxx` (nats-server's
+/// `redactURLList`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{tail}"),
+        None => url.to_string(),
+    }
 }
 
 /// Where account JWTs come from in operator mode.
@@ -494,6 +633,7 @@ impl Options {
             self.check_no_auth_user(name)?;
         }
         self.check_accounts()?;
+        self.check_leafnodes()?;
         if self.max_payload == 0 || self.max_control_line == 0 {
             return Err("max_payload and max_control_line must be positive".into());
         }
@@ -543,6 +683,181 @@ impl Options {
                 "no_auth_user: \"{name}\" not present as user or nkey in authorization \
                  block or account configuration"
             ));
+        }
+        Ok(())
+    }
+
+    /// nats-server's `validateLeafNode` (and `validateLeafNodeAuthOptions`),
+    /// in its order, and what this build cannot do.
+    fn check_leafnodes(&self) -> Result<(), String> {
+        let Some(leaf) = &self.leafnodes else {
+            return Ok(());
+        };
+        if !LEAFNODES_BUILT {
+            return Err(leafnodes_not_built());
+        }
+        if !leaf.users.is_empty() {
+            if leaf.username.is_some() {
+                return Err("can not have a single user/pass and a users array".into());
+            }
+            for (i, user) in leaf.users.iter().enumerate() {
+                if leaf.users[..i].iter().any(|u| u.username == user.username) {
+                    return Err(format!(
+                        "duplicate user {:?} detected in leafnode authorization",
+                        user.username
+                    ));
+                }
+            }
+        }
+        let mut names = Vec::with_capacity(leaf.remotes.len());
+        for remote in &leaf.remotes {
+            for (what, subjects) in [
+                ("deny_imports", &remote.deny_imports),
+                ("deny_exports", &remote.deny_exports),
+            ] {
+                if let Some(bad) = subjects
+                    .iter()
+                    .find(|s| !crate::subject::is_valid_subject(s.as_bytes()))
+                {
+                    return Err(format!(
+                        "invalid {what} for remote {}: subject {bad:?} is not a valid subject",
+                        remote.safe_name()
+                    ));
+                }
+            }
+            let name = remote.name();
+            if names.contains(&name) {
+                return Err(format!("duplicate remote {}", remote.safe_name()));
+            }
+            names.push(name);
+        }
+        // nats-server checks the accounts unless there are trusted
+        // operators (`trusted_keys` alone is not enough).
+        if self.trusted_operators.is_empty() {
+            // The system account is in `accounts` unless it is the default
+            // `$SYS`; an empty name is `$G`.
+            let known = |name: &str| {
+                name.is_empty()
+                    || name == GLOBAL_ACCOUNT
+                    || name == self.system_account
+                    || self.accounts.iter().any(|a| a.name == name)
+            };
+            let accounts = leaf
+                .account
+                .iter()
+                .chain(leaf.users.iter().flat_map(|u| &u.account));
+            for account in accounts {
+                if !known(account) {
+                    return Err(format!(
+                        "cannot find local account {account:?} specified in leafnode authorization"
+                    ));
+                }
+            }
+            for account in leaf.remotes.iter().flat_map(|r| &r.account) {
+                if !known(account) {
+                    return Err(format!(
+                        "cannot find local account {account:?} specified in leafnode remote"
+                    ));
+                }
+            }
+        } else {
+            if !leaf.users.is_empty() {
+                return Err(
+                    "operator mode does not allow specifying users in leafnode config".into(),
+                );
+            }
+            let account_key = |key: &str| {
+                #[cfg(feature = "jwt")]
+                {
+                    crate::auth::nkeys::is_valid_public_key(
+                        key,
+                        crate::auth::nkeys::KeyKind::Account,
+                    )
+                }
+                #[cfg(not(feature = "jwt"))]
+                {
+                    let _ = key;
+                    false
+                }
+            };
+            for remote in &leaf.remotes {
+                if !account_key(remote.account.as_deref().unwrap_or(GLOBAL_ACCOUNT)) {
+                    return Err(
+                        "operator mode requires account nkeys in remotes. Please add an \
+                                `account` key to each remote in your `leafnodes` section, to \
+                                assign it to an account. Each account value should be a 56 \
+                                character public key, starting with the letter 'A'"
+                            .into(),
+                    );
+                }
+            }
+            if let (true, Some(account)) = (leaf.port != 0, &leaf.account) {
+                if !account_key(account) {
+                    return Err("operator mode and non account nkeys are incompatible".into());
+                }
+            }
+        }
+        for remote in &leaf.remotes {
+            if let Some(first) = remote.urls.first() {
+                let ws = is_ws_url(first);
+                if remote.urls.iter().any(|u| is_ws_url(u) != ws) {
+                    let urls: Vec<String> = remote.urls.iter().map(|u| redact_url(u)).collect();
+                    return Err(format!(
+                        "remote leaf node configuration cannot have a mix of websocket and \
+                         non-websocket urls: {}",
+                        go_quoted_list(&urls)
+                    ));
+                }
+            }
+        }
+        // natsd's own: what nats-server would find out later, and what
+        // this build lacks.
+        if !(-1..=i32::from(u16::MAX)).contains(&leaf.port) {
+            return Err(format!("invalid leafnode port {}", leaf.port));
+        }
+        if let Some(tls) = &leaf.tls {
+            for pin in &tls.pinned_certs {
+                if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "leafnode: error parsing tls config, 'pinned_certs' key {pin} does not \
+                         look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+                    ));
+                }
+            }
+        }
+        let wss = |r: &RemoteLeafOptions| {
+            r.urls
+                .iter()
+                .any(|u| u.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("wss:")))
+        };
+        if !cfg!(feature = "tls")
+            && (leaf.tls.is_some() || leaf.remotes.iter().any(|r| r.tls.is_some() || wss(r)))
+        {
+            return Err(
+                "TLS is not supported by this build: natsd was built without the `tls` feature"
+                    .into(),
+            );
+        }
+        if !cfg!(feature = "websocket") && leaf.remotes.iter().any(|r| r.is_websocket()) {
+            return Err(
+                "WebSocket is not supported by this build: natsd was built without the \
+                 `websocket` feature"
+                    .into(),
+            );
+        }
+        if !JWT_BUILT {
+            if let Some(remote) = leaf
+                .remotes
+                .iter()
+                .find(|r| r.credentials.is_some() || r.nkey_seed.is_some())
+            {
+                let what = if remote.credentials.is_some() {
+                    "credentials"
+                } else {
+                    "nkey"
+                };
+                return Err(jwt_not_built(&format!("{what:?} in a leafnode remote")));
+            }
         }
         Ok(())
     }

@@ -459,11 +459,19 @@ fn natsd_and_nats_server_agree_on_these_files() {
         "port:\n4222\n",
         "authorization { users: [ {user: a, bogus: 1} ] }\n",
         "max_payload: 3000000000\n",
+        "leafnodes { port: 7422 }\n",
+        "leaf {\n  listen: \"127.0.0.1:7422\"\n  authorization { user: a, password: b, timeout: 2 }\n  \
+         remotes [ {url: \"nats-leaf://hub\", deny_imports: \"a.>\", first_info_timeout: \"2s\"} ]\n}\n",
+        "leafnodes { remotes: [ {urls: [\"nats://a\", \"nats://b:7000\"], hub: true} ] }\n",
+        "leafnodes { bogus: 1 }\n",
+        "leafnodes { remotes: 1 }\n",
     ];
-    // A build without the monitor refuses `http`, where nats-server has it.
+    // A build without the monitor refuses `http`, where nats-server has it;
+    // one without leaf nodes refuses `leafnodes`.
     let cases = cases
         .iter()
-        .filter(|text| cfg!(feature = "monitor") || !text.contains("http"));
+        .filter(|text| cfg!(feature = "monitor") || !text.contains("http"))
+        .filter(|text| cfg!(feature = "leafnodes") || !text.contains("leaf"));
     let mut disagreements = Vec::new();
     for (i, text) in cases.enumerate() {
         let path = write(&dir, &format!("case{i}.conf"), text);
@@ -485,6 +493,86 @@ fn natsd_and_nats_server_agree_on_these_files() {
             disagreements.push(format!(
                 "{text:?}\n  natsd: {}\n  nats-server: {}",
                 natsd.2, go.2
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Bad `leafnodes {}` blocks: natsd's `-t` says what nats-server's says
+/// (positions aside: they count columns their own way). Only what
+/// nats-server checks when it reads the file; what it checks when it
+/// starts (accounts, mixed URLs) is in `conf/leafnodes_tests.rs`.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn leafnode_errors_read_as_nats_servers() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ref/bin/nats-server");
+    if !reference.exists() {
+        eprintln!("skipped: no {}", reference.display());
+        return;
+    }
+    let dir = scratch("leaf-errors");
+    let seed = "SUAMK2FG4MI6UE3ACF3FK3OIQBCEIEZV7NSWFFEW63UXMRLFM2XLAXK4GY";
+    let mut cases = vec![
+        "leaf { port: 7422, bogus: 1 }".to_string(),
+        "leafnodes: 1".into(),
+        "leafnodes {\n remotes: 1\n}".into(),
+        "leafnodes {\n remotes: [\n \"x\"\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: 1}\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: \"nats://a b:%\"}\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: \"nats://a:12x\"}\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: [\"nats://a\", \"nats://a\"]}\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: \"nats://a\"}, {url: \"nats://a\"}\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: \"nats://a\", deny_imports: [\"foo..bar\"]}\n ]\n}"
+            .into(),
+        "leafnodes {\n remotes: [\n {url: \"nats://a\", proxy: {url: \"ftp://x\"}}\n ]\n}".into(),
+        "leafnodes {\n remotes: [\n {url: \"nats://a\", tls: {cert_file: x}}\n ]\n}".into(),
+        "leafnodes {\n authorization { users: [{user: a, bogus: 1}] }\n}".into(),
+        "leafnodes {\n authorization { token: x }\n}".into(),
+        "leafnodes {\n authorization { user: a, users: [{user: b}] }\n}".into(),
+        "leafnodes {\n authorization { users: [{user: b},{user: b}] }\n}".into(),
+        "leafnodes {\n authorization { timeout: \"x\" }\n}".into(),
+        "leafnodes {\n authorization { timeout: 61 }\n}".into(),
+        "leafnodes {\n reconnect: 2\n}".into(),
+        "leafnodes {\n min_version: \"2.7.0\"\n}".into(),
+        "leafnodes {\n min_version: \"abc\"\n}".into(),
+        "leafnodes {\n compression: 1\n}".into(),
+        "leafnodes {\n write_timeout: x\n}".into(),
+    ];
+    if cfg!(feature = "jwt") {
+        cases.extend([
+            "leafnodes {\n authorization { nkey: \"UABC\" }\n}".to_string(),
+            "leafnodes {\n remotes: [\n {url: \"nats://a\", nkey: \"SUAB\"}\n ]\n}".into(),
+            format!("leafnodes {{\n remotes: [\n {{url: \"nats://a\", creds: \"/x\", nkey: {seed}}}\n ]\n}}"),
+        ]);
+    }
+    // The message of the first line, without the program's name and the
+    // position.
+    let message = |out: &Output| {
+        let err = stderr(out);
+        let line = err.lines().next().unwrap_or("").to_string();
+        let line = line
+            .split_once(": ")
+            .map_or(line.clone(), |(_, rest)| rest.to_string());
+        match line.split_once(".conf:") {
+            Some((_, rest)) => rest.splitn(3, ':').nth(2).unwrap_or("").trim().to_string(),
+            None => line,
+        }
+    };
+    let mut disagreements = Vec::new();
+    for (i, text) in cases.iter().enumerate() {
+        let path = write(&dir, &format!("leaf{i}.conf"), text);
+        let natsd = check(&path);
+        let go = Command::new(&reference)
+            .args(["-c", path.to_str().unwrap(), "-t"])
+            .output()
+            .unwrap();
+        assert!(!go.status.success(), "{text:?} is a bad file");
+        if natsd.status.success() || message(&natsd) != message(&go) {
+            disagreements.push(format!(
+                "{text:?}\n  natsd: {}\n  nats-server: {}",
+                stderr(&natsd),
+                stderr(&go)
             ));
         }
     }

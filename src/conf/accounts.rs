@@ -84,7 +84,7 @@ fn subject_permission(entry: &Entry, queues: bool) -> Result<Option<SubjectPermi
 }
 
 /// nats-server's `parsePermSubjects` and `checkPermSubjectArray`.
-fn subjects(node: &Node, entry: &Entry, queues: bool) -> Result<Vec<String>> {
+pub(super) fn subjects(node: &Node, entry: &Entry, queues: bool) -> Result<Vec<String>> {
     let list: Vec<String> = match &node.value {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items
@@ -640,7 +640,7 @@ fn string_named(entry: &Entry, what: &str) -> Result<String> {
 }
 
 /// How Go's `%T` names a parsed config value's type.
-fn go_type(value: &Value) -> &'static str {
+pub(super) fn go_type(value: &Value) -> &'static str {
     match value {
         Value::String(_) => "string",
         Value::Integer(_) => "int64",
@@ -653,7 +653,7 @@ fn go_type(value: &Value) -> &'static str {
 }
 
 /// How Go's `%v` prints a scalar config value (enough for error texts).
-fn go_value(value: &Value) -> String {
+pub(super) fn go_value(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Integer(n) => n.to_string(),

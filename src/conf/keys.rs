@@ -36,8 +36,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "default_sentinel"
         | "cluster"
         | "gateway"
-        | "leaf"
-        | "leafnodes"
         | "logfile_size_limit"
         | "log_size_limit"
         | "logfile_max_num"

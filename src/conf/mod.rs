@@ -21,6 +21,8 @@ mod digest;
 pub mod duration;
 pub mod files;
 mod keys;
+#[cfg(feature = "leafnodes")]
+mod leafnodes;
 #[cfg(feature = "jwt")]
 mod operator;
 mod options;

@@ -187,6 +187,10 @@ fn apply_key(
         "tls" => opts.tls = Some(super::tls::tls(entry)?),
         "allow_non_tls" => opts.allow_non_tls = boolean(entry)?,
         "websocket" | "ws" => opts.websocket = super::websocket::websocket(entry, report)?,
+        #[cfg(feature = "leafnodes")]
+        "leafnodes" | "leaf" => opts.leafnodes = Some(super::leafnodes::leafnodes(entry, report)?),
+        #[cfg(not(feature = "leafnodes"))]
+        "leafnodes" | "leaf" => return Err(at_key(entry, crate::options::leafnodes_not_built())),
         "system_account" | "system" => {
             let name = string(entry)?;
             if !name.is_empty() {
@@ -425,7 +429,7 @@ pub(super) fn user_list(field: &Entry) -> Result<Vec<User>> {
 
 /// nats-server's `nkeys.IsValidPublicUserKey`. A build without NKeys
 /// takes the key as written; `Options::validate` refuses it.
-fn valid_user_nkey(nkey: &str) -> bool {
+pub(super) fn valid_user_nkey(nkey: &str) -> bool {
     #[cfg(feature = "jwt")]
     {
         crate::auth::nkeys::is_valid_public_key(nkey, crate::auth::nkeys::KeyKind::User)
@@ -601,7 +605,7 @@ fn nanos_to_duration(nanos: i128) -> Duration {
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
 }
 
-fn go_duration(nanos: i128) -> String {
+pub(super) fn go_duration(nanos: i128) -> String {
     let magnitude = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).unwrap_or(u64::MAX));
     let sign = if nanos < 0 { "-" } else { "" };
     format!("{sign}{}", go_format::duration(magnitude))
@@ -674,7 +678,7 @@ pub(super) fn at_key(entry: &Entry, message: impl Into<String>) -> Diagnostic {
     Diagnostic::at(entry.key_pos.clone(), message)
 }
 
-fn wrong_type(entry: &Entry, wanted: &str, got: &Value) -> Diagnostic {
+pub(super) fn wrong_type(entry: &Entry, wanted: &str, got: &Value) -> Diagnostic {
     at_key(
         entry,
         format!("{}: expected {wanted}, got {}", entry.key, got.kind()),
@@ -682,7 +686,7 @@ fn wrong_type(entry: &Entry, wanted: &str, got: &Value) -> Diagnostic {
 }
 
 /// nats-server's `configWarningErr` text.
-fn invalid_use(entry: &Entry, reason: &str) -> Diagnostic {
+pub(super) fn invalid_use(entry: &Entry, reason: &str) -> Diagnostic {
     at_key(
         entry,
         format!("invalid use of field {:?}: {reason}", entry.key),

@@ -279,6 +279,22 @@ fn monitoring_is_refused_by_a_build_without_the_monitor() {
 }
 
 #[test]
+#[cfg(not(feature = "leafnodes"))]
+fn leaf_nodes_are_refused_by_a_build_without_them() {
+    let not_built = "leaf nodes are not supported by this build: natsd was built without the \
+                     `leafnodes` feature";
+    for text in ["leafnodes { port: 7422 }", "leaf {}", "LeafNodes: 1"] {
+        assert_eq!(error(text), format!("n.conf:1:1: {not_built}"), "{text}");
+    }
+    // Options built in code are refused too.
+    let o = Options {
+        leafnodes: Some(crate::options::LeafnodeOptions::default()),
+        ..Options::default()
+    };
+    assert_eq!(o.validate().unwrap_err(), not_built);
+}
+
+#[test]
 fn single_user_and_token() {
     let o = opts("authorization { user: a, password: b, timeout: 5 }");
     assert_eq!(
