@@ -570,14 +570,6 @@ impl Options {
 
     /// Refuse combinations nats-server refuses.
     pub fn validate(&self) -> Result<(), String> {
-        #[cfg(not(feature = "leafnodes"))]
-        if self.leafnodes.is_some() {
-            return Err(
-                "leaf nodes are not supported by this build: natsd was built without \
-                        the `leafnodes` feature"
-                    .into(),
-            );
-        }
         if self.lame_duck_grace_period >= self.lame_duck_duration {
             return Err(format!(
                 "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",

@@ -3,10 +3,9 @@
 //! of its own, and raw clients on both sides checking what crosses.
 //!
 //! Every scenario runs for each topology, named hub-leaf: `go-go` (both the
-//! reference nats-server, `target/ref/bin/nats-server`), and `natsd-go`,
-//! `go-natsd`, `natsd-natsd`. The topologies with natsd run only when
-//! `NATSD_LEAF_TOPOLOGIES` asks for them: `1` (or `all`) for the three, or
-//! a comma-separated list of names (`NATSD_LEAF_TOPOLOGIES=natsd-go`). A
+//! reference nats-server, `target/ref/bin/nats-server`), `natsd-go`,
+//! `go-natsd` and `natsd-natsd`. `NATSD_LEAF_TOPOLOGIES` may name some of
+//! them (`NATSD_LEAF_TOPOLOGIES=natsd-go,go-natsd`) to run only those. A
 //! failure names its topology; the log of each server of a failed run is
 //! printed, and every server's full log stays in
 //! `target/tmp/leafnode-<test>-<topology>-<pid>/`.
@@ -86,8 +85,8 @@ impl fmt::Display for Topology {
     }
 }
 
-/// The topologies to run: go-go, and those `NATSD_LEAF_TOPOLOGIES` asks
-/// for; those with nats-server only when it is installed.
+/// The topologies to run: all four, or those `NATSD_LEAF_TOPOLOGIES`
+/// names; those with nats-server only when it is installed.
 fn topologies() -> Vec<Topology> {
     use Kind::{Go, Natsd};
     let wanted = std::env::var("NATSD_LEAF_TOPOLOGIES").unwrap_or_default();
@@ -96,7 +95,7 @@ fn topologies() -> Vec<Topology> {
         .map(|w| w.trim().to_ascii_lowercase())
         .filter(|w| !w.is_empty())
         .collect();
-    let all = wanted.iter().any(|w| w == "1" || w == "all");
+    let all = wanted.is_empty() || wanted.iter().any(|w| w == "1" || w == "all");
     let have_go = Path::new(GO).is_file();
     if !have_go {
         let required = std::env::var("NATS_CONFORMANCE_REQUIRED").is_ok_and(|v| v == "1");
@@ -106,7 +105,7 @@ fn topologies() -> Vec<Topology> {
     [(Go, Go), (Natsd, Go), (Go, Natsd), (Natsd, Natsd)]
         .into_iter()
         .map(|(hub, leaf)| Topology { hub, leaf })
-        .filter(|t| *t == Topology { hub: Go, leaf: Go } || all || wanted.contains(&t.to_string()))
+        .filter(|t| all || wanted.contains(&t.to_string()))
         .filter(|t| have_go || (t.hub != Go && t.leaf != Go))
         .collect()
 }

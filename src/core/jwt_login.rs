@@ -122,7 +122,9 @@ impl Core {
             sig: conn.opts.sig(),
             nonce,
             ip: conn.addr.ip().to_canonical(),
-            kind: if conn.websocket.is_some() {
+            kind: if conn.leaf.is_some() {
+                "LEAFNODE"
+            } else if conn.websocket.is_some() {
                 "WEBSOCKET"
             } else {
                 "STANDARD"

@@ -989,7 +989,12 @@ impl Core {
         let default_account = || leafnodes.account.clone();
         #[cfg(feature = "jwt")]
         if self.opts.operator_mode() {
+            // admit_jwt moves a client's count between accounts; a leaf
+            // connection is not counted as one.
+            let from = self.conns[key].account;
+            self.accounts.list[from as usize].num_conns += 1;
             if !self.admit_jwt(key, now) {
+                self.accounts.list[from as usize].num_conns -= 1;
                 return None;
             }
             let conn = &mut self.conns[key];
