@@ -18,61 +18,102 @@ use memchr::memchr;
 use super::error::{ProtoError, Snippet};
 use super::parser::{parse_size, Op, Pub, Status};
 
+/// The operations a leaf connection speaks: those with arguments, and
+/// those that ignore the rest of their line (as the client parser does).
+const WITH_ARGS: [&[u8]; 7] = [
+    b"LS+", b"LS-", b"LMSG", b"HMSG", b"-ERR", b"INFO", b"CONNECT",
+];
+const WHOLE_LINE: [&[u8]; 3] = [b"PING", b"PONG", b"+OK"];
+
+fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
+    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Whether `name` is (or, when `complete` is false, may still become) an
+/// operation's name.
+fn is_known(name: &[u8], complete: bool) -> bool {
+    let whole_line = |w: &&[u8]| {
+        starts_with_ignore_case(name, w) || (!complete && starts_with_ignore_case(w, name))
+    };
+    if WHOLE_LINE.iter().any(whole_line) {
+        return true;
+    }
+    WITH_ARGS.iter().any(|w| {
+        if complete {
+            name.eq_ignore_ascii_case(w)
+        } else {
+            starts_with_ignore_case(w, name)
+        }
+    })
+}
+
 /// Parse at most one leaf operation from the front of `buf`.
+///
+/// An unknown name is refused as soon as its first bytes show it, and a
+/// line as soon as it is longer than `max_control_line`, so that the same
+/// bytes give the same result however they are split.
 pub fn parse<'b>(
     max_control_line: usize,
     max_payload: usize,
     buf: &'b [u8],
 ) -> Result<Status<(usize, Op<'b>)>, ProtoError> {
-    let Some(nl) = memchr(b'\n', buf) else {
-        // An unfinished line is bounded as the client parser bounds it.
-        if buf.len() > max_control_line + 16 {
+    let newline = memchr(b'\n', buf);
+    let scanned = &buf[..newline.unwrap_or(buf.len())];
+    let name_end = scanned.iter().position(|&b| b == b' ' || b == b'\t');
+    let name = &scanned[..name_end.unwrap_or(scanned.len())];
+    let name = match newline {
+        // The CR of CRLF is not part of a name that ends the line.
+        Some(_) if name_end.is_none() => name.strip_suffix(b"\r").unwrap_or(name),
+        _ => name,
+    };
+    let unknown = || ProtoError::UnknownOp {
+        snippet: Snippet::of(buf),
+    };
+    let complete = newline.is_some() || name_end.is_some();
+    if !is_known(name, complete) {
+        return Err(unknown());
+    }
+    // What follows the name, as the line's length is measured.
+    let rest = &scanned[name.len().min(scanned.len())..];
+    let Some(nl) = newline else {
+        // The CR that may end it is not counted.
+        if rest.len() > max_control_line + 1 {
             return Err(ProtoError::MaxControlLine {
-                len: buf.len(),
+                len: rest.len() - 1,
                 max: max_control_line,
             });
         }
         return Ok(Status::Partial(0));
     };
-    let line = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
-    let name_end = line
-        .iter()
-        .position(|&b| b == b' ' || b == b'\t')
-        .unwrap_or(line.len());
-    let (name, rest) = line.split_at(name_end);
-    let args = trim_start(rest);
-    if args.len() > max_control_line {
+    let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+    if rest.len() > max_control_line {
         return Err(ProtoError::MaxControlLine {
-            len: args.len(),
+            len: rest.len(),
             max: max_control_line,
         });
     }
-    let unknown = || ProtoError::UnknownOp {
-        snippet: Snippet::of(buf),
-    };
+    let args = trim_start(rest);
     let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
     let line_len = nl + 1;
-    let op = if is(b"LS+") {
+    let op = if WHOLE_LINE.iter().any(|w| starts_with_ignore_case(name, w)) {
+        match name[1].to_ascii_uppercase() {
+            b'I' => Op::Ping,
+            b'O' if name[0] != b'+' => Op::Pong,
+            _ => Op::Ok,
+        }
+    } else if is(b"LS+") {
         leaf_sub(args)?
     } else if is(b"LS-") {
         leaf_unsub(args)?
     } else if is(b"LMSG") || is(b"HMSG") {
         let headers = is(b"HMSG");
         return leaf_msg(headers, args, buf, line_len, max_payload);
-    } else if is(b"PING") {
-        Op::Ping
-    } else if is(b"PONG") {
-        Op::Pong
-    } else if is(b"+OK") {
-        Op::Ok
     } else if is(b"-ERR") {
         Op::Err(args)
     } else if is(b"INFO") {
         Op::Info(args)
-    } else if is(b"CONNECT") {
-        Op::Connect(args)
     } else {
-        return Err(unknown());
+        Op::Connect(args)
     };
     Ok(Status::Complete((line_len, op)))
 }
@@ -342,10 +383,17 @@ mod tests {
             parse(4096, 10, b"LMSG foo 2\r\nabX"),
             Err(ProtoError::UnknownOp { .. })
         ));
+        let long = [&b"LS+ "[..], &[b'a'; 64]].concat();
         assert!(matches!(
-            parse(8, 10, &[b'L'; 64]),
+            parse(8, 10, &long),
             Err(ProtoError::MaxControlLine { .. })
         ));
+        // An unknown name is refused from its first bytes.
+        assert!(matches!(
+            parse(8, 10, &[b'L'; 64]),
+            Err(ProtoError::UnknownOp { .. })
+        ));
+        assert!(matches!(parse(8, 10, b"LMS"), Ok(Status::Partial(0))));
         assert!(matches!(
             parse(4096, 10, b"PUB foo 1\r\nx\r\n"),
             Err(ProtoError::UnknownOp { .. })
