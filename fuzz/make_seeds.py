@@ -92,6 +92,45 @@ def session_seeds():
           + bytes([6, 0, 3]) + bytes([6, 0, 3]) + bytes([6, 0, 3]))
     write("session", "templates", struct.pack("<H", 0) + accept + accept + bytes(range(3, 255)))
 
+    # Leaf node peers (bit 8): after the first, each step on a client or a
+    # leaf takes one byte more, 0 for a leaf.
+    def leaf_send(leaf, data):
+        out = b""
+        for at in range(0, len(data), 95):
+            chunk = data[at:at + 95]
+            out += bytes([1, 0, leaf, len(chunk)]) + chunk
+        return out
+
+    def client_send(client, data):
+        out = b""
+        for at in range(0, len(data), 95):
+            chunk = data[at:at + 95]
+            out += bytes([1, 1, client, len(chunk)]) + chunk
+        return out
+
+    accept_client, accept_leaf = bytes([0, 0]), bytes([0, 1])
+    leaf_connect = b'CONNECT {"server_id":"NLEAF0","name":"L0","cluster":"C0","headers":true}\r\n'
+    hub_connect = b'CONNECT {"server_id":"NLEAF1","name":"L1","cluster":"C1","headers":true,"is_hub":true}\r\n'
+    write("session", "leafs", struct.pack("<H", 1 << 8) + accept_client + accept_leaf
+          + leaf_send(0, leaf_connect + b"LS+ foo.*\r\nLS+ bar q1 2\r\n")
+          + client_send(0, connect + b"SUB foo.x 1\r\nSUB bar q1 2\r\nPING\r\n")
+          + accept_leaf
+          + leaf_send(1, hub_connect + b"LS+ baz\r\nLS+ bar q1 1\r\n")
+          + leaf_send(0, b"LMSG foo.x 5\r\nL0.1x\r\nLMSG bar | q1 5\r\nL0.2x\r\nLS+ bar q1 3\r\n")
+          + client_send(0, b"PUB bar 2\r\nhi\r\nPUB baz 2\r\nhi\r\nUNSUB 2\r\n")
+          + leaf_send(1, b"HMSG foo.x + _INBOX.r q1 12 17\r\nNATS/1.0\r\n\r\nL1.1x\r\nLS- baz\r\n")
+          + leaf_send(0, b"LS- bar q1\r\nLS- foo.*\r\n"))
+
+
+def leaf_seeds():
+    # A config byte and split points (see fuzz/src/parser.rs), then what
+    # another server sends on a leaf connection.
+    write("leaf", "errors", b'\x01\x01\x03\x00-ERR \'Loop detected for leafnode account="$G". Delaying attempt to reconnect for 30s\'\r\nLMSG foo x q 1\r\n')
+    write("leaf", "handshake", b'\x00\x00INFO {"server_id":"N","client_id":5,"nonce":"abc","leafnode_urls":["127.0.0.1:7422"],"info_on_connect":true} \r\nCONNECT {"name":"LEAF","cluster":"LEAF","headers":true}\r\nPING\r\nPONG\r\n')
+    write("leaf", "interest", b'\x00\x03\x05\x00\x11\x00@\x00LS+ foo\r\nLS+ bar q1 2\r\nLS- bar q1\r\nLS- foo\r\nLS+ $LDS.abc\r\n')
+    write("leaf", "limits", b'\x04\x00LMSG foo 9\r\n123456789\r\nLS+ aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n')
+    write("leaf", "messages", b'\x10\x02\x07\x000\x00LMSG foo _INBOX.abc 5\r\nhello\r\nHMSG bar | q1 q2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nLMSG baz + r q 1\r\nx\r\nLMSG a 0\r\n\r\n')
+
 
 # Configuration files as operators write them for nats-server; the config
 # target reads a seed as the main file (fuzz/src/config.rs names the files
@@ -341,6 +380,7 @@ if __name__ == "__main__":
     roundtrip_seeds()
     sublist_seeds()
     session_seeds()
+    leaf_seeds()
     config_seeds()
     jwt_seeds()
     websocket_seeds()

@@ -10,6 +10,7 @@ pub mod input;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod leaf;
+mod leaf_peer;
 pub mod model;
 pub mod parser;
 pub mod roundtrip;

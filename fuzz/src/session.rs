@@ -14,7 +14,10 @@
 //! - with accounts: no message reaches an account it was not published in,
 //!   except through an import (a stream of A's under B's prefix, B's
 //!   requests to A's service, their responses back), and no client receives
-//!   a subject its user may not subscribe to.
+//!   a subject its user may not subscribe to;
+//! - with leaf node peers (see `leaf_peer.rs`): every `LS+`/`LS-` the core
+//!   sends adds up to the interest of its subscriptions, a hub hears only
+//!   of local interest, and no message goes back where it came from.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -29,9 +32,11 @@ use natsd::proto::{error, ConnectOpts, Info, Op, Parser, Status};
 use natsd::Options;
 
 use super::input::Input;
+use super::leaf_peer::LeafPeer;
 use super::model;
 
 const MAX_CLIENTS: usize = 4;
+const MAX_LEAFS: usize = 3;
 const MAX_STEPS: usize = 300;
 
 pub fn check(data: &[u8]) {
@@ -47,6 +52,10 @@ pub fn check(data: &[u8]) {
     // Every client hangs up; the server must end with nothing left.
     for i in 0..session.clients.len() {
         session.hang_up(i);
+    }
+    for i in 0..session.leafs.len() {
+        let key = session.leafs[i].key;
+        let _ = session.core.receive(key, &mut &b""[..], session.now);
     }
     session.settle();
     assert_eq!(session.core.audit(), Ok(()));
@@ -80,6 +89,9 @@ fn options(input: &mut Input) -> Options {
     }
     if bit(6) {
         opts.max_connections = 2;
+    }
+    if bit(8) {
+        opts.leafnodes = Some(Default::default());
     }
     opts
 }
@@ -173,6 +185,8 @@ struct Client {
     connect: ConnectOpts,
     /// Every (sid, subject) the client ever subscribed with.
     subscribed: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Every subject and `subject queue` it subscribed with.
+    interest: Vec<Vec<u8>>,
     /// The client once declared headers support.
     headers: bool,
     /// Server output not yet checked (an incomplete operation).
@@ -189,6 +203,10 @@ struct Session {
     no_auth_user: String,
     now: Instant,
     clients: Vec<Client>,
+    /// Leaf node peers, when the configuration accepts them.
+    leafs: Vec<LeafPeer>,
+    accepts_leafs: bool,
+    next_leaf_id: usize,
     max_control_line: usize,
     max_payload: usize,
 }
@@ -205,6 +223,9 @@ impl Session {
             opts.max_payload,
         );
         Session {
+            accepts_leafs: opts.leafnodes.is_some(),
+            leafs: Vec::new(),
+            next_leaf_id: 0,
             published: Default::default(),
             no_auth_user: opts.no_auth_user.clone().unwrap_or_default(),
             max_control_line: opts.max_control_line as usize,
@@ -223,10 +244,17 @@ impl Session {
     fn step(&mut self, input: &mut Input) {
         let action = input.below(9);
         if action == 0 || self.clients.is_empty() {
-            if self.clients.len() < MAX_CLIENTS {
+            if self.accepts_leafs && input.bool() {
+                if self.leafs.len() < MAX_LEAFS {
+                    self.accept_leaf();
+                }
+            } else if self.clients.len() < MAX_CLIENTS {
                 self.accept();
             }
             return;
+        }
+        if !self.leafs.is_empty() && input.below(3) == 0 {
+            return self.leaf_step(action, input);
         }
         let i = input.below(self.clients.len());
         match action {
@@ -263,6 +291,7 @@ impl Session {
             shadow_buf: Vec::new(),
             connect: ConnectOpts::default(),
             subscribed: Vec::new(),
+            interest: Vec::new(),
             headers: false,
             out: Vec::new(),
             stalled: false,
@@ -282,6 +311,103 @@ impl Session {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
+        }
+    }
+
+    fn accept_leaf(&mut self) {
+        let addr: SocketAddr = "127.0.0.1:7422".parse().unwrap();
+        let key = self.core.accept_leaf(addr, false, self.now);
+        let id = self.next_leaf_id;
+        self.next_leaf_id += 1;
+        self.leafs.push(LeafPeer::new(
+            key,
+            id,
+            self.max_control_line,
+            self.max_payload,
+        ));
+    }
+
+    fn leaf_step(&mut self, action: usize, input: &mut Input) {
+        let i = input.below(self.leafs.len());
+        let bytes = match action {
+            1 | 2 => {
+                let n = input.below(96);
+                input.take(n).to_vec()
+            }
+            3..=5 => self.leafs[i].template(input),
+            6 => {
+                let ms = [10, 900, 2_500, 130_000][input.below(4)];
+                self.now += Duration::from_millis(ms);
+                self.core.fire_timers(self.now);
+                return;
+            }
+            7 => {
+                self.leafs[i].stalled = !self.leafs[i].stalled;
+                return;
+            }
+            _ => {
+                let key = self.leafs[i].key;
+                let _ = self.core.receive(key, &mut &b""[..], self.now);
+                return;
+            }
+        };
+        let published = self.leafs[i].observe_sent(&bytes);
+        let user = self.leafs[i].user.clone();
+        let account = account_of(
+            effective_user(&user, &self.no_auth_user),
+            &self.no_auth_user,
+        );
+        self.published.entry(account).or_default().extend(published);
+        let key = self.leafs[i].key;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            match self.core.receive(key, &mut rest, self.now) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Flush every leaf peer that reads, and check what it got.
+    fn settle_leafs(&mut self) {
+        let peers: Vec<(usize, &'static str, bool, Vec<Vec<u8>>)> = self
+            .leafs
+            .iter()
+            .map(|l| (l.id, l.cluster, l.is_hub, l.asked.clone()))
+            .collect();
+        let client_interest: Vec<Vec<u8>> = self
+            .clients
+            .iter()
+            .flat_map(|c| c.interest.iter().cloned())
+            .collect();
+        for leaf in &mut self.leafs {
+            let room = if leaf.stalled { 7 } else { usize::MAX };
+            let mut sink = Trickle::new(room);
+            self.core.flush(leaf.key, &mut sink, self.now);
+            leaf.check_output(&sink.got, &peers, &client_interest);
+        }
+    }
+
+    /// What each leaf peer was told adds up to the core's subscriptions.
+    fn check_leaf_interest(&self) {
+        let told = match self.core.audit_leaf_interest() {
+            Ok(told) => told,
+            Err(e) => panic!("leaf interest: {e}"),
+        };
+        for leaf in &self.leafs {
+            if leaf.stalled || !leaf.connected || !leaf.is_drained() {
+                continue;
+            }
+            let Some((_, expected)) = told.iter().find(|(k, _)| *k == leaf.key) else {
+                continue;
+            };
+            let expected: std::collections::HashMap<Vec<u8>, u32> =
+                expected.iter().map(|(k, &n)| (k.to_vec(), n)).collect();
+            assert_eq!(
+                leaf.told, expected,
+                "what leaf {} was told differs from the core's interest",
+                leaf.id
+            );
         }
     }
 
@@ -306,7 +432,13 @@ impl Session {
             }
             client.check_output(&sink.got, &self.published, &self.no_auth_user);
         }
+        self.settle_leafs();
         while let Some((key, last_words)) = self.core.next_closing() {
+            if let Some(at) = self.leafs.iter().position(|l| l.key == key) {
+                self.leafs.swap_remove(at);
+                self.core.remove(key, self.now);
+                continue;
+            }
             let at = self.clients.iter().position(|c| c.key == key);
             if let Some(at) = at {
                 let mut client = self.clients.swap_remove(at);
@@ -321,6 +453,7 @@ impl Session {
         if let Err(e) = self.core.audit() {
             panic!("core audit: {e}");
         }
+        self.check_leaf_interest();
     }
 }
 
@@ -344,8 +477,16 @@ impl Client {
                 Ok(Status::Complete((n, op))) => {
                     pos += n;
                     match op {
-                        Op::Sub { subject, sid, .. } => {
+                        Op::Sub {
+                            subject,
+                            queue,
+                            sid,
+                        } => {
                             self.subscribed.push((sid.to_vec(), subject.to_vec()));
+                            self.interest.push(subject.to_vec());
+                            if let Some(q) = queue {
+                                self.interest.push([subject, b" ", q].concat());
+                            }
                         }
                         Op::Connect(json) if self.connect.apply_json(json).is_ok() => {
                             let connect = &self.connect;

@@ -860,6 +860,7 @@ impl Core {
                 self.subs.len()
             ));
         }
+        self.audit_leaf_interest()?;
         for (key, conn) in &self.conns {
             if conn.is_closing() {
                 continue;

@@ -140,19 +140,45 @@ impl Core {
     /// with this account's loop detection subject.
     pub(in crate::core) fn send_all_leaf_interest(&mut self, key: usize) {
         let account = self.conns[key].account;
+        self.loop_detection_subject(account);
+        let (smap, order) = self.leaf_interest_for(key);
+        let conn = &mut self.conns[key];
+        let out = &mut conn.wbuf.buf;
+        for k in &order {
+            let count = smap[k];
+            match k.iter().position(|&b| b == b' ') {
+                Some(space) => {
+                    encode::write_leaf_sub(out, &k[..space], Some(&k[space + 1..]), count)
+                }
+                None => encode::write_leaf_sub(out, k, None, 1),
+            }
+        }
+        if let Some(leaf) = conn.leaf.as_deref_mut() {
+            leaf.smap = smap;
+        }
+        mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
+    }
+
+    /// What leaf connection `key` should have been told, worked out from
+    /// the subscriptions as they are now: its account's loop detection
+    /// subject, and the interest of every other connection it may hear of
+    /// (with queue weights summed). Also the order keys were first met.
+    fn leaf_interest_for(&self, key: usize) -> (HashMap<Box<[u8]>, u32>, Vec<Box<[u8]>>) {
+        let account = self.conns[key].account;
         let mut smap: HashMap<Box<[u8]>, u32> = HashMap::new();
         let mut order: Vec<Box<[u8]>> = Vec::new();
-        let lds = self.loop_detection_subject(account);
-        smap.insert(lds.clone(), 1);
-        order.push(lds);
+        if let Some(lds) = self.leaf.loop_subjects.get(&account) {
+            smap.insert(lds.clone(), 1);
+            order.push(lds.clone());
+        }
+        let Some(to) = self.conns[key].leaf.as_deref() else {
+            return (smap, order);
+        };
         for (source_key, source) in self.conns.iter() {
             if source_key == key || source.account != account || !source.connected_for_interest() {
                 continue;
             }
             let origin = origin_of(source);
-            let Some(to) = self.conns[key].leaf.as_deref() else {
-                return;
-            };
             for sub_key in source.subs.keys() {
                 let Some(sub) = self.subs.get(sub_key) else {
                     continue;
@@ -172,21 +198,56 @@ impl Core {
                 *count += weight;
             }
         }
-        let conn = &mut self.conns[key];
-        let out = &mut conn.wbuf.buf;
-        for k in &order {
-            let count = smap[k];
-            match k.iter().position(|&b| b == b' ') {
-                Some(space) => {
-                    encode::write_leaf_sub(out, &k[..space], Some(&k[space + 1..]), count)
-                }
-                None => encode::write_leaf_sub(out, k, None, 1),
+        (smap, order)
+    }
+
+    /// For tests and the session fuzz target: every leaf connection past
+    /// its handshake was told exactly the interest worked out afresh from
+    /// the subscriptions (no `LS+` missing, none left over, queue weights
+    /// right). Returns what each was told, by connection key, with plain
+    /// interest as a count of 1.
+    pub fn audit_leaf_interest(&self) -> Result<Vec<(usize, HashMap<Box<[u8]>, u32>)>, String> {
+        let mut told = Vec::new();
+        for &key in &self.leaf.links {
+            let Some(conn) = self.conns.get(key) else {
+                return Err(format!("leaf link {key} without a connection"));
+            };
+            let Some(leaf) = conn.leaf.as_deref() else {
+                return Err(format!("leaf link {key} is not a leaf connection"));
+            };
+            if leaf.state != LeafState::Connected || conn.is_closing() {
+                continue;
             }
+            let (expected, _) = self.leaf_interest_for(key);
+            // Plain interest is told once, whatever its count.
+            let normal = |m: &HashMap<Box<[u8]>, u32>| -> HashMap<Box<[u8]>, u32> {
+                m.iter()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(k, &n)| (k.clone(), if k.contains(&b' ') { n } else { 1 }))
+                    .collect()
+            };
+            // Counts too: a plain key's count decides when its LS- goes.
+            if expected != leaf.smap {
+                let mut missing: Vec<String> = Vec::new();
+                for (k, n) in &expected {
+                    if leaf.smap.get(k) != Some(n) {
+                        missing.push(format!("{}={n}", String::from_utf8_lossy(k)));
+                    }
+                }
+                let mut extra: Vec<String> = Vec::new();
+                for (k, n) in &leaf.smap {
+                    if expected.get(k) != Some(n) {
+                        extra.push(format!("{}={n}", String::from_utf8_lossy(k)));
+                    }
+                }
+                return Err(format!(
+                    "leaf link {key}: interest told differs from the subscriptions: expected \
+                     {missing:?}, told {extra:?}"
+                ));
+            }
+            told.push((key, normal(&leaf.smap)));
         }
-        if let Some(leaf) = conn.leaf.as_deref_mut() {
-            leaf.smap = smap;
-        }
-        mark_written(conn, key, &mut self.dirty, self.opts.max_pending);
+        Ok(told)
     }
 
     /// The account's `$LDS.<id>` subject, made once: seeing it come back
