@@ -378,6 +378,19 @@ impl Core {
             .count()
     }
 
+    /// Messages and bytes over leaf connections since start, and how often
+    /// remotes connected again after losing their link.
+    pub fn leaf_traffic(&self) -> (super::leaf::LeafTraffic, u64) {
+        let mut total = self.leaf.closed_traffic;
+        for conn in self.leaf.links.iter().filter_map(|&k| self.conns.get(k)) {
+            total.in_msgs += conn.stats.in_msgs;
+            total.in_bytes += conn.stats.in_bytes;
+            total.out_msgs += conn.stats.out_msgs;
+            total.out_bytes += conn.stats.out_bytes;
+        }
+        (total, self.leaf.reconnects)
+    }
+
     /// Client connections, without leaf nodes (`/varz` `connections`).
     pub fn num_clients(&self) -> usize {
         self.conns.len() - self.leaf.links.len()

@@ -36,7 +36,56 @@ pub fn metrics(ctx: &Context<'_>, rss: u64) -> Reply {
         &labels,
         1.0,
     );
+    let (leaf, leaf_reconnects) = core.leaf_traffic();
     let metrics = [
+        (
+            Metric(
+                "natsd_leafnodes",
+                "Leaf node connections up now (accepted and to remotes).",
+                "gauge",
+            ),
+            core.num_leafs() as f64,
+        ),
+        (
+            Metric(
+                "natsd_leafnode_reconnects_total",
+                "Times a remote connected again after losing its link.",
+                "counter",
+            ),
+            leaf_reconnects as f64,
+        ),
+        (
+            Metric(
+                "natsd_leafnode_in_msgs_total",
+                "Messages received over leaf node connections.",
+                "counter",
+            ),
+            leaf.in_msgs as f64,
+        ),
+        (
+            Metric(
+                "natsd_leafnode_in_bytes_total",
+                "Message bytes received over leaf node connections.",
+                "counter",
+            ),
+            leaf.in_bytes as f64,
+        ),
+        (
+            Metric(
+                "natsd_leafnode_out_msgs_total",
+                "Messages sent over leaf node connections.",
+                "counter",
+            ),
+            leaf.out_msgs as f64,
+        ),
+        (
+            Metric(
+                "natsd_leafnode_out_bytes_total",
+                "Message bytes sent over leaf node connections.",
+                "counter",
+            ),
+            leaf.out_bytes as f64,
+        ),
         (
             Metric(
                 "natsd_start_time_seconds",
@@ -55,7 +104,7 @@ pub fn metrics(ctx: &Context<'_>, rss: u64) -> Reply {
         ),
         (
             Metric("natsd_connections", "Client connections open now.", "gauge"),
-            core.num_connections() as f64,
+            core.num_clients() as f64,
         ),
         (
             Metric(

@@ -195,6 +195,19 @@ pub struct Leafs {
     pub loop_subjects: HashMap<u32, Box<[u8]>>,
     /// The leaf node listener, when there is one.
     pub listener: Option<LeafListener>,
+    /// Traffic of leaf connections gone, for `/metrics`' counters.
+    pub closed_traffic: LeafTraffic,
+    /// Remotes connected again after losing their link.
+    pub reconnects: u64,
+}
+
+/// Messages and bytes across leaf connections.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LeafTraffic {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
 }
 
 /// Where leaf nodes connect, as the hub's INFO says.
@@ -463,6 +476,9 @@ impl Core {
             self.conns[key].account = account;
         }
         if let Some(remote) = self.leaf.remotes.get_mut(index) {
+            if !remote.first_connect {
+                self.leaf.reconnects += 1;
+            }
             remote.conn = Some(key);
             remote.attempts = 0;
             let deny_exports = remote.opts.deny_exports.clone();
@@ -1195,6 +1211,11 @@ impl Core {
             reason.as_str()
         );
         let remote = leaf.remote;
+        let traffic = &mut self.leaf.closed_traffic;
+        traffic.in_msgs += conn.stats.in_msgs;
+        traffic.in_bytes += conn.stats.in_bytes;
+        traffic.out_msgs += conn.stats.out_msgs;
+        traffic.out_bytes += conn.stats.out_bytes;
         if !self.leaf.links.is_empty() {
             let weights: Vec<(usize, u32)> = conn
                 .subs
