@@ -61,10 +61,11 @@ pub fn parse<'b>(
     let scanned = &buf[..newline.unwrap_or(buf.len())];
     let name_end = scanned.iter().position(|&b| b == b' ' || b == b'\t');
     let name = &scanned[..name_end.unwrap_or(scanned.len())];
-    let name = match newline {
-        // The CR of CRLF is not part of a name that ends the line.
-        Some(_) if name_end.is_none() => name.strip_suffix(b"\r").unwrap_or(name),
-        _ => name,
+    // The CR of CRLF is not part of a name that ends the line (nor of one
+    // whose line has not ended yet: a CR can only be followed by its LF).
+    let name = match name_end {
+        None => name.strip_suffix(b"\r").unwrap_or(name),
+        Some(_) => name,
     };
     let unknown = || ProtoError::UnknownOp {
         snippet: Snippet::of(buf),
