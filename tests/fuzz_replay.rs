@@ -38,6 +38,7 @@ fn parser_inputs() {
     replay("parser", natsd_fuzz::parser::check);
 }
 
+#[cfg(feature = "leafnodes")]
 #[test]
 fn leaf_inputs() {
     replay("leaf", natsd_fuzz::leaf::check);

@@ -9,6 +9,7 @@ pub mod config;
 pub mod input;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+#[cfg(feature = "leafnodes")]
 pub mod leaf;
 mod leaf_peer;
 pub mod model;

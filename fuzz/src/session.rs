@@ -90,7 +90,7 @@ fn options(input: &mut Input) -> Options {
     if bit(6) {
         opts.max_connections = 2;
     }
-    if bit(8) {
+    if bit(8) && cfg!(feature = "leafnodes") {
         opts.leafnodes = Some(Default::default());
     }
     opts
@@ -314,6 +314,10 @@ impl Session {
         }
     }
 
+    #[cfg(not(feature = "leafnodes"))]
+    fn accept_leaf(&mut self) {}
+
+    #[cfg(feature = "leafnodes")]
     fn accept_leaf(&mut self) {
         let addr: SocketAddr = "127.0.0.1:7422".parse().unwrap();
         let key = self.core.accept_leaf(addr, false, self.now);

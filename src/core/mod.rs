@@ -77,6 +77,7 @@ pub struct Core {
     /// Leaf connections a message goes to, collected while routing it.
     leaf_targets: Vec<(usize, usize)>,
     /// Leaf node links, remotes and dials.
+    #[cfg_attr(not(any(feature = "leafnodes", feature = "monitor")), allow(dead_code))]
     leaf: leaf::Leafs,
     /// bcrypt logins already verified, so a reconnect is cheap.
     verified_logins: VerifiedLogins,

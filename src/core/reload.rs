@@ -343,7 +343,7 @@ impl Core {
 
 /// The options a running server cannot change: its listening address.
 fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
-    super::leaf::reload::refuse_unsupported(old, new)?;
+    super::leaf::refuse_unsupported_reload(old, new)?;
     let refuse = |field: &str, old: &dyn std::fmt::Display, new: &dyn std::fmt::Display| {
         Err(format!(
             "config reload not supported for {field}: old={old}, new={new}"

@@ -29,6 +29,7 @@ pub enum TimerKind {
     LeafConnect,
     /// A leaf node connection's handshake step is due (the hub's INFO, or
     /// its INFO after our CONNECT).
+    #[cfg_attr(not(feature = "leafnodes"), allow(dead_code))]
     LeafHandshake,
 }
 

@@ -281,6 +281,7 @@ impl Parser {
 
     /// Parse at most one operation from the front of `buf`.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Status<(usize, Op<'b>)>, ProtoError> {
+        #[cfg(feature = "leafnodes")]
         if self.leaf {
             return super::leaf::parse(self.max_control_line, self.max_payload, buf);
         }

@@ -15,21 +15,11 @@ use std::collections::HashMap;
 use super::super::conn::{Conn, Role};
 use super::super::deliver::mark_written;
 use super::super::Core;
-use super::{LeafConn, LeafState};
+use super::{smap_key, LeafConn, LeafState, Smap};
 use crate::proto::encode;
 
 /// `$LDS.`: the loop detection subject's prefix.
 pub const LOOP_DETECTION_PREFIX: &[u8] = b"$LDS.";
-
-/// The key of an `smap` entry: `subject` or `subject queue`.
-pub fn smap_key(subject: &[u8], queue: Option<&[u8]>) -> Vec<u8> {
-    let mut key = subject.to_vec();
-    if let Some(queue) = queue {
-        key.push(b' ');
-        key.extend_from_slice(queue);
-    }
-    key
-}
 
 /// Where a subscription comes from, as far as leaf interest cares: a
 /// leaf connection (a spoke or not, from which cluster), or this server.
@@ -163,9 +153,9 @@ impl Core {
     /// the subscriptions as they are now: its account's loop detection
     /// subject, and the interest of every other connection it may hear of
     /// (with queue weights summed). Also the order keys were first met.
-    fn leaf_interest_for(&self, key: usize) -> (HashMap<Box<[u8]>, u32>, Vec<Box<[u8]>>) {
+    fn leaf_interest_for(&self, key: usize) -> (Smap, Vec<Box<[u8]>>) {
         let account = self.conns[key].account;
-        let mut smap: HashMap<Box<[u8]>, u32> = HashMap::new();
+        let mut smap = Smap::new();
         let mut order: Vec<Box<[u8]>> = Vec::new();
         if let Some(lds) = self.leaf.loop_subjects.get(&account) {
             smap.insert(lds.clone(), 1);
@@ -206,7 +196,7 @@ impl Core {
     /// the subscriptions (no `LS+` missing, none left over, queue weights
     /// right). Returns what each was told, by connection key, with plain
     /// interest as a count of 1.
-    pub fn audit_leaf_interest(&self) -> Result<Vec<(usize, HashMap<Box<[u8]>, u32>)>, String> {
+    pub fn audit_leaf_interest(&self) -> Result<super::LeafInterest, String> {
         let mut told = Vec::new();
         for &key in &self.leaf.links {
             let Some(conn) = self.conns.get(key) else {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::options::RemoteLeafOptions;
 
-use super::super::timers::TimerKind;
-use super::super::Core;
+#[cfg(feature = "leafnodes")]
+use super::super::{timers::TimerKind, Core};
 
 /// nats-server's `DEFAULT_LEAFNODE_PORT`, for a URL without a port.
 pub const DEFAULT_LEAFNODE_PORT: u16 = 7422;
@@ -297,6 +297,7 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+#[cfg(feature = "leafnodes")]
 impl Core {
     /// The remotes of the options, each due now (start-up).
     pub(in crate::core) fn start_remotes(&mut self, now: Instant) {

@@ -218,7 +218,11 @@ impl Reactor {
             }
             // A leaf node over WebSocket: a leaf connection whose bytes
             // are framed.
-            self.core.accept_leaf(upgrade.addr, true, now)
+            #[cfg(feature = "leafnodes")]
+            let key = self.core.accept_leaf(upgrade.addr, true, now);
+            #[cfg(not(feature = "leafnodes"))]
+            let key = unreachable!("leaf nodes are never accepted without the feature");
+            key
         } else {
             self.core.accept_websocket(
                 upgrade.addr,
