@@ -190,9 +190,13 @@ pub fn write_leaf_msg_line<'q>(
         }
     }
     if with_headers {
-        write_decimal(out, msg.header_len);
+        // The sizes as the publisher wrote them, as nats-server copies them.
+        match msg.header_len_token {
+            Some(token) => out.extend_from_slice(token),
+            None => write_decimal(out, msg.header_len),
+        }
         out.push(b' ');
-        write_decimal(out, msg.msg.len());
+        out.extend_from_slice(msg.size_token);
     } else if msg.header_len > 0 {
         write_decimal(out, msg.msg.len() - msg.header_len);
     } else {
