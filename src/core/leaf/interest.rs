@@ -102,6 +102,7 @@ impl Core {
             let (subject, rest) = key.split_at(subject_len);
             let queue_name = queue.then(|| &rest[1..]);
             let out = &mut target.wbuf.buf;
+            let start = out.len();
             if queue && after > 0 && after != before {
                 encode::write_leaf_sub(out, subject, queue_name, after);
             } else if !queue && before == 0 && after > 0 {
@@ -110,6 +111,10 @@ impl Core {
                 encode::write_leaf_unsub(out, subject, queue_name);
             } else {
                 continue;
+            }
+            if self.trace {
+                let line = String::from_utf8_lossy(&out[start..out.len() - 2]).into_owned();
+                log::trace!("{} - ->> [{line}]", target.tag());
             }
             mark_written(target, target_key, &mut self.dirty, self.opts.max_pending);
         }
@@ -134,6 +139,7 @@ impl Core {
         let (smap, order) = self.leaf_interest_for(key);
         let conn = &mut self.conns[key];
         let out = &mut conn.wbuf.buf;
+        let start = out.len();
         for k in &order {
             let count = smap[k];
             match k.iter().position(|&b| b == b' ') {
@@ -141,6 +147,12 @@ impl Core {
                     encode::write_leaf_sub(out, &k[..space], Some(&k[space + 1..]), count)
                 }
                 None => encode::write_leaf_sub(out, k, None, 1),
+            }
+        }
+        if self.trace {
+            let written = String::from_utf8_lossy(&out[start..]).into_owned();
+            for line in written.split_terminator("\r\n") {
+                log::trace!("{} - ->> [{line}]", conn.tag());
             }
         }
         if let Some(leaf) = conn.leaf.as_deref_mut() {
