@@ -855,7 +855,7 @@ impl Core {
             return account.map(|a| (a, None));
         }
         let cid = self.conns[key].cid;
-        let nonce = self.leaf_nonce_of(cid);
+        let nonce = self.leaf_nonce(cid);
         let conn = &self.conns[key];
         let mut why = None;
         let login = crate::auth::authenticate(
@@ -892,16 +892,6 @@ impl Core {
         };
         self.conns[key].authorized_user = user;
         Some((account, perms))
-    }
-
-    #[cfg(feature = "jwt")]
-    fn leaf_nonce_of(&mut self, cid: u64) -> String {
-        self.leaf_nonce(cid)
-    }
-
-    #[cfg(not(feature = "jwt"))]
-    fn leaf_nonce_of(&self, _cid: u64) -> String {
-        String::new()
     }
 
     fn refuse_leaf(&mut self, key: usize) {
