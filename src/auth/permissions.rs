@@ -160,10 +160,13 @@ pub struct CompiledPermissions {
     sub_allow: Vec<Entry>,
     sub_deny: Vec<Entry>,
     response: Option<ResponsePermission>,
+    /// As configured: a hub tells a leaf node its user's permissions.
+    source: Permissions,
 }
 
 impl CompiledPermissions {
     pub fn new(perms: &Permissions) -> CompiledPermissions {
+        let source = perms.clone();
         let perms = perms.clone().with_response_rule();
         let list = |v: &[String]| v.iter().map(|s| Entry::parse(s)).collect::<Vec<_>>();
         let (pub_allow, pub_deny) = match &perms.publish {
@@ -181,7 +184,13 @@ impl CompiledPermissions {
             sub_allow,
             sub_deny,
             response: perms.response,
+            source,
         }
+    }
+
+    /// The permissions as configured.
+    pub fn source(&self) -> &Permissions {
+        &self.source
     }
 
     /// Whether publishing is restricted at all.

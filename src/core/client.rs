@@ -515,6 +515,9 @@ impl Core {
             .route(result, src, msg);
             self.stats.out_msgs += routed.msgs;
             self.stats.out_bytes += routed.bytes;
+            if routed.congested {
+                self.stall(src, now);
+            }
             // Charged to the account it is delivered in, as nats-server
             // charges it: the publisher's, also for what reaches other
             // accounts' subscribers through its stream exports; the

@@ -160,6 +160,12 @@ impl Delivery<'_> {
             conn.stats.out_bytes += bytes;
             routed.msgs += 1;
             routed.bytes += bytes;
+            if super::stall::congests(conn.wbuf.pending(), self.max_pending) {
+                if let Some(leaf) = conn.leaf.as_deref_mut() {
+                    leaf.congested = true;
+                }
+                routed.congested = true;
+            }
             mark_written(conn, conn_key, self.dirty, self.max_pending);
         }
         self.leaf_targets.clear();
@@ -314,6 +320,8 @@ fn write_delivery(conn: &mut Conn, sub: &mut Subscription, msg: &Pub<'_>, routed
 pub struct Routed {
     pub msgs: u64,
     pub bytes: u64,
+    /// A leaf link it went to is congested: its producer is to wait.
+    pub congested: bool,
 }
 
 /// After appending to a connection's write buffer: queue it for the flush

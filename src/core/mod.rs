@@ -28,6 +28,7 @@ pub mod leaf;
 mod reload;
 pub mod rng;
 mod sids;
+mod stall;
 pub mod stats;
 mod timers;
 #[cfg(feature = "monitor")]
@@ -76,6 +77,10 @@ pub struct Core {
     routes_hit: Vec<u32>,
     /// Leaf connections a message goes to, collected while routing it.
     leaf_targets: Vec<(usize, usize)>,
+    /// Producers not read while a leaf link they publish into drains.
+    stalled: Vec<stall::Stalled>,
+    /// A congested link drained or went: stalled producers may resume.
+    stall_released: bool,
     /// Leaf node links, remotes and dials.
     #[cfg_attr(not(any(feature = "leafnodes", feature = "monitor")), allow(dead_code))]
     leaf: leaf::Leafs,
@@ -241,6 +246,8 @@ impl Core {
             shadows: HashMap::new(),
             routes_hit: Vec::new(),
             leaf_targets: Vec::new(),
+            stalled: Vec::new(),
+            stall_released: false,
             leaf: leaf::Leafs::default(),
             permissions: compile_permissions(&opts),
             verified_logins: VerifiedLogins::new(seed),
@@ -599,6 +606,22 @@ impl Core {
             return Flushed::Closed;
         }
         let before = conn.wbuf.pending();
+        let leaf = conn.role == Role::Leaf;
+        let flushed = self.flush_to(key, sink, before, now);
+        if leaf {
+            self.note_drained(key);
+        }
+        flushed
+    }
+
+    fn flush_to(
+        &mut self,
+        key: usize,
+        sink: &mut impl Write,
+        before: usize,
+        now: Instant,
+    ) -> Flushed {
+        let conn = &mut self.conns[key];
         match conn.wbuf.flush_to(sink) {
             Ok(true) => {
                 conn.write_deadline = None;

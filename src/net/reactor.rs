@@ -178,6 +178,7 @@ impl Reactor {
                 self.accept_all();
             }
             self.flush_dirty();
+            self.resume_stalled();
             self.expire_handshakes(Instant::now());
             self.expire_upgrades(Instant::now());
             self.reap_closed();
@@ -191,6 +192,7 @@ impl Reactor {
                 self.stop.store(true, Ordering::Release);
             }
             self.flush_dirty();
+            self.resume_stalled();
             self.reap_closed();
             if had_events {
                 self.busy_until = self
@@ -216,6 +218,7 @@ impl Reactor {
             self.handshakes.iter().map(|&(at, _)| at).min(),
             self.upgrade_deadline(),
             self.dial_deadline(),
+            self.core.stall_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -388,6 +391,11 @@ impl Reactor {
             let received = self
                 .core
                 .receive(key, &mut socket.transport, Instant::now());
+            // A producer held back by a congested leaf link is read again
+            // when the link drains (see `core/stall.rs`).
+            if self.core.is_stalled(key) {
+                return;
+            }
             let handshaking_now = socket.transport.is_handshaking();
             if handshaking && !handshaking_now {
                 if let Some(handshake) = socket.transport.negotiated() {
@@ -483,6 +491,20 @@ impl Reactor {
         keys.clear();
         if self.read_again.is_empty() {
             self.read_again = keys;
+        }
+    }
+
+    /// Producers a congested leaf link held back, read again.
+    fn resume_stalled(&mut self) {
+        let mut keys = Vec::new();
+        self.core.take_resumed(Instant::now(), &mut keys);
+        for key in keys {
+            if let Some(socket) = self.sockets.get_mut(key).and_then(Option::as_mut) {
+                if !socket.read_again {
+                    socket.read_again = true;
+                    self.read_again.push(key);
+                }
+            }
         }
     }
 

@@ -40,12 +40,27 @@ pub struct Info {
     /// The client is in the system account.
     #[serde(skip_serializing_if = "is_false")]
     pub acc_is_sys: bool,
+    /// A leaf node hub's second INFO: what the leaf's user may receive
+    /// (its subscribe permissions) and send (its publish permissions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<SubjectRules>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<SubjectRules>,
     /// A leaf node hub's INFO: a second INFO follows the CONNECT.
     #[serde(skip_serializing_if = "is_false")]
     pub info_on_connect: bool,
     /// A leaf node hub's INFO: where its leaf nodes may connect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leafnode_urls: Option<Vec<String>>,
+}
+
+/// Allow and deny lists, as nats-server's `SubjectPermission` marshals.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SubjectRules {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -90,6 +105,8 @@ impl Info {
             connect_info: false,
             remote_account: String::new(),
             acc_is_sys: false,
+            import: None,
+            export: None,
             info_on_connect: false,
             leafnode_urls: None,
         }

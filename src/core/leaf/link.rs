@@ -35,6 +35,8 @@ use crate::proto::{encode, ConnectOpts, Op, Parser, Pub};
 const CONNECT_PROCESS_TIMEOUT: Duration = Duration::from_secs(2);
 /// The wait before a remote is dialed again after a loop was detected.
 const RECONNECT_DELAY_AFTER_LOOP: Duration = Duration::from_secs(30);
+/// ... and after a permissions violation (when we dialed).
+const RECONNECT_DELAY_AFTER_PERMISSIONS: Duration = Duration::from_secs(30);
 /// ... and after the hub found our cluster name to be its own.
 const RECONNECT_DELAY_AFTER_SAME_CLUSTER: Duration = Duration::from_secs(30);
 
@@ -442,22 +444,18 @@ impl Core {
         let text = String::from_utf8_lossy(text).into_owned();
         let tag = self.conns[key].tag().to_string();
         log::error!("{tag} - Leafnode Error {text}");
-        let delay = if text.contains("Loop detected") {
-            Some(RECONNECT_DELAY_AFTER_LOOP)
-        } else if text.contains(ERR_SAME_CLUSTER) {
+        // nats-server's `leafProcessErr`: the peer closes; only a loop is
+        // closed from this side too.
+        if text.contains(ERR_SAME_CLUSTER) {
             log::error!(
                 "{tag} - Leafnode connection dropped with same cluster name error. Delaying \
                  attempt to reconnect for {}",
                 crate::go_format::duration(RECONNECT_DELAY_AFTER_SAME_CLUSTER)
             );
-            Some(RECONNECT_DELAY_AFTER_SAME_CLUSTER)
-        } else {
-            None
-        };
-        if let Some(delay) = delay {
-            self.delay_remote_of(key, delay);
+            self.delay_remote_of(key, RECONNECT_DELAY_AFTER_SAME_CLUSTER);
+        } else if text.contains("Loop detected") {
+            self.leaf_loop_detected(key, false);
         }
-        self.close(key, CloseReason::ParseError);
     }
 
     fn delay_remote_of(&mut self, key: usize, delay: Duration) {
@@ -733,6 +731,18 @@ impl Core {
         info.connect_info = true;
         info.remote_account = self.accounts.name_of(account).to_string();
         info.acc_is_sys = account == self.accounts.system;
+        // The leaf applies its user's permissions on its side too, so it
+        // sends no interest the hub would refuse.
+        if let Some(user) = self.conns[key].leaf.as_deref().and_then(|l| l.user.clone()) {
+            let rules = |p: &Option<crate::auth::permissions::SubjectPermission>| {
+                p.as_ref().map(|p| crate::proto::info::SubjectRules {
+                    allow: p.allow.clone().unwrap_or_default(),
+                    deny: p.deny.clone(),
+                })
+            };
+            info.import = rules(&user.source().subscribe);
+            info.export = rules(&user.source().publish);
+        }
         let mut out = Vec::new();
         info.write_to(&mut out);
         self.queue(key, &out);
@@ -914,23 +924,19 @@ impl Core {
         let account = self.conns[key].account;
         if let Some(lds) = self.leaf.loop_subjects.get(&account) {
             if **lds == *subject {
-                return self.leaf_loop_detected(key);
+                return self.leaf_loop_detected(key, true);
             }
         }
         let conn = &self.conns[key];
         let leaf = conn.leaf.as_deref().expect("a leaf connection");
         let checked = !subject.starts_with(LOOP_DETECTION_PREFIX);
         if checked && crate::subject::is_literal(subject) && !leaf.send_allowed(subject) {
-            let text = format!(
-                "Permissions Violation for Subscription to {}",
+            log::debug!(
+                "{} - Permissions Violation for Subscription to {}",
+                conn.tag(),
                 crate::core::client::go_quote(subject)
             );
-            log::debug!("{} - {text}", conn.tag());
-            if !leaf.is_spoke {
-                self.send_err(key, &text);
-                self.close(key, CloseReason::ProtocolViolation);
-            }
-            return;
+            return self.leaf_permission_violation(key, false, subject);
         }
         if !crate::subject::is_valid_sub_subject(subject) {
             log::error!(
@@ -972,14 +978,40 @@ impl Core {
         self.leaf_interest(sub_key, delta as i32);
     }
 
-    /// Our own loop detection subject came back: the link closes a loop.
-    fn leaf_loop_detected(&mut self, key: usize) {
+    /// nats-server's `leafPermViolation`: a hub that told its leaf the
+    /// permissions refuses and closes; on a spoke (our hub told us ours)
+    /// what is not allowed is only not taken.
+    fn leaf_permission_violation(&mut self, key: usize, publish: bool, subject: &[u8]) {
+        let conn = &self.conns[key];
+        if conn.leaf.as_deref().is_some_and(|l| l.is_spoke) {
+            return;
+        }
+        let quoted = crate::core::client::go_quote(subject);
+        let (action, what) = if publish {
+            ("Publish", "Publish to")
+        } else {
+            ("Subscription", "Subscription to")
+        };
+        log::error!(
+            "{} - {action} Violation on {quoted} - Check other side configuration",
+            conn.tag()
+        );
+        self.delay_remote_of(key, RECONNECT_DELAY_AFTER_PERMISSIONS);
+        self.send_err(key, &format!("Permissions Violation for {what} {quoted}"));
+        self.close(key, CloseReason::ProtocolViolation);
+    }
+
+    /// Our own loop detection subject came back (or the peer says its
+    /// did, `tell` false): the link closes a loop.
+    fn leaf_loop_detected(&mut self, key: usize, tell: bool) {
         let account = self.accounts.name_of(self.conns[key].account).to_string();
         let text = format!(
             "Loop detected for leafnode account={account:?}. Delaying attempt to reconnect for {}",
             crate::go_format::duration(RECONNECT_DELAY_AFTER_LOOP)
         );
-        self.send_err(key, &text);
+        if tell {
+            self.send_err(key, &text);
+        }
         log::error!("{} - {text}", self.conns[key].tag());
         self.delay_remote_of(key, RECONNECT_DELAY_AFTER_LOOP);
         self.close(key, CloseReason::ProtocolViolation);
@@ -992,16 +1024,7 @@ impl Core {
         let conn = &self.conns[key];
         let leaf = conn.leaf.as_deref().expect("a leaf connection");
         if !leaf.receive_allowed(msg.subject) {
-            let text = format!(
-                "Permissions Violation for Publish to {}",
-                crate::core::client::go_quote(msg.subject)
-            );
-            log::debug!("{} - {text}", conn.tag());
-            if !leaf.is_spoke {
-                self.send_err(key, &text);
-                self.close(key, CloseReason::ProtocolViolation);
-            }
-            return;
+            return self.leaf_permission_violation(key, true, msg.subject);
         }
         let account = conn.account;
         self.publish_filtered(account, key, msg, now, &[], Some(queues));
@@ -1011,6 +1034,7 @@ impl Core {
     /// leaf connections, and a remote's is dialed again.
     pub(in crate::core) fn leaf_closing(&mut self, key: usize, now: Instant) {
         self.leaf.links.retain(|&k| k != key);
+        self.congestion_gone();
         let conn = &self.conns[key];
         let Some(leaf) = conn.leaf.as_deref() else {
             return;

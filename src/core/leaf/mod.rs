@@ -88,6 +88,8 @@ pub struct LeafConn {
     pub handshake_deadline: Option<Instant>,
     /// It runs over WebSocket (log lines name it `lid_ws`).
     pub websocket: bool,
+    /// Its pending output holds producers back (see `core/stall.rs`).
+    pub congested: bool,
 }
 
 impl LeafConn {
@@ -111,6 +113,7 @@ impl LeafConn {
             user: None,
             handshake_deadline: None,
             websocket: false,
+            congested: false,
         }
     }
 
