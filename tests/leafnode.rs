@@ -190,6 +190,8 @@ struct Ports {
     http: u16,
     /// Where it accepts leaf nodes, when its config says so.
     leaf: u16,
+    /// Its `websocket {}` listener, when its config has one.
+    ws: u16,
 }
 
 impl Ports {
@@ -198,6 +200,7 @@ impl Ports {
             client: free_port(),
             http: free_port(),
             leaf: free_port(),
+            ws: free_port(),
         }
     }
 }
@@ -1619,5 +1622,107 @@ fn monitoring() {
             .collect();
         assert_eq!(leafs.len(), 1, "{connz}");
         assert_eq!(leafs[0]["name"], "LEAF", "{connz}");
+    });
+}
+
+// ---------------------------------------------------------------------
+// More scenarios: WebSocket, deny lists, chains, permissions, reload,
+// lame duck, /varz.
+
+/// `websocket {}` on the server's websocket port; `more` goes inside the
+/// block.
+fn websocket_block(ports: &Ports, more: &str) -> String {
+    format!(
+        "websocket {{\n  host: 127.0.0.1\n  port: {}\n{more}\n}}\n",
+        ports.ws
+    )
+}
+
+/// `requester` sends a request to `service` with a reply subject of its
+/// own; `replier` (on the other side) answers it.
+#[track_caller]
+fn request_once(replier: &mut Client, requester: &mut Client, service: &str) {
+    let sid = replier.sub(service);
+    replier.flush();
+    interest_crossed(replier, requester);
+    let inbox = format!("_INBOX.{service}");
+    let inbox_sid = requester.sub(&inbox);
+    requester.publish(service, Some(&inbox), b"ping");
+    let request = replier.expect_msg(service);
+    assert_eq!(request.payload, b"ping", "{request:?}");
+    assert_eq!(
+        request.reply.as_deref(),
+        Some(inbox.as_str()),
+        "{request:?}"
+    );
+    replier.publish(&inbox, None, b"pong");
+    let response = requester.expect_msg(&inbox);
+    assert_eq!(response.payload, b"pong", "{response:?}");
+    assert_eq!(response.sid, inbox_sid, "{response:?}");
+    replier.unsub(sid);
+    requester.unsub(inbox_sid);
+    replier.expect_nothing();
+    requester.expect_nothing();
+}
+
+/// `from` publishes `size` bytes on a subject `to` subscribed to: they
+/// arrive unchanged.
+#[track_caller]
+fn big_crosses(from: &mut Client, to: &mut Client, subject: &str, size: usize) {
+    let big: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+    let sid = to.sub(subject);
+    to.flush();
+    interest_crossed(to, from);
+    from.publish(subject, None, &big);
+    let msg = to.expect_msg(subject);
+    assert!(msg.payload == big, "{size} bytes came changed: {msg:?}");
+    to.unsub(sid);
+    to.expect_nothing();
+}
+
+/// Scenario 11: Leaf nodes over WebSocket. The hub has a `websocket {}`
+/// listener besides its leaf port, and the leaf's remote is its
+/// `ws://` URL: plain, then with `compression: true` on the hub and
+/// `ws_compression: true` on the remote, then `wss://` (the websocket
+/// block's `tls {}`, the remote trusting the CA). Each time the leaf's
+/// link is on the websocket port, messages and requests cross both ways,
+/// and 200 KiB both ways.
+#[cfg(feature = "websocket")]
+#[test]
+fn websocket() {
+    each_topology("websocket", |setup| {
+        let (ca, cert, key) = certificates(&setup.dir);
+        let tls = format!("  tls {{ cert_file: {cert:?}, key_file: {key:?} }}");
+        let trust = format!("      tls {{ ca_file: {ca:?} }}");
+        let variants = [
+            ("plain", "ws", "  no_tls: true", ""),
+            (
+                "compressed",
+                "ws",
+                "  no_tls: true\n  compression: true",
+                "      ws_compression: true",
+            ),
+            ("tls", "wss", tls.as_str(), trust.as_str()),
+        ];
+        for (what, scheme, ws_more, remote_more) in variants {
+            let hub = setup.hub(|p| format!("{}{}", websocket_block(p, ws_more), listener(p, "")));
+            let url = format!("{scheme}://127.0.0.1:{}", hub.ports.ws);
+            let leaf = setup.leaf("LEAF", |_| remote(&url, remote_more));
+            wait_linked(&hub, &leaf);
+            let leafz = leaf.monitor("/leafz");
+            assert_eq!(
+                leafz["leafs"][0]["port"], hub.ports.ws,
+                "{what}: the leaf's link is not on the hub's websocket port: {leafz}"
+            );
+            let mut on_hub = hub.client("hub client");
+            let mut on_leaf = leaf.client("leaf client");
+            crosses(&mut on_leaf, &mut on_hub, "ws.up");
+            crosses(&mut on_hub, &mut on_leaf, "ws.down");
+            request_once(&mut on_hub, &mut on_leaf, "ws.svc.hub");
+            request_once(&mut on_leaf, &mut on_hub, "ws.svc.leaf");
+            big_crosses(&mut on_leaf, &mut on_hub, "ws.big.up", 200 * 1024);
+            big_crosses(&mut on_hub, &mut on_leaf, "ws.big.down", 200 * 1024);
+            eprintln!("[{}] websocket {what}: ok", setup.topology);
+        }
     });
 }
