@@ -1873,3 +1873,29 @@ fn deny_imports_with_wildcard_interest() {
         hub_sub.expect_nothing();
     });
 }
+
+/// Scenario 17: The `leaf` section of `/varz`, as nats-server shows it: the
+/// hub's (`leafnodes { host, port, authorization { timeout: 3 } }`) and
+/// the leaf's `remotes`.
+#[test]
+fn varz_leaf() {
+    each_topology("varz_leaf", |setup| {
+        let hub = setup.hub(|p| listener(p, "  authorization { timeout: 3 }"));
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let leaf = setup.leaf("LEAF", |_| remote(&url, ""));
+        wait_linked(&hub, &leaf);
+        let varz = hub.monitor("/varz");
+        assert_eq!(
+            varz["leaf"],
+            json!({"host": "127.0.0.1", "port": hub.ports.leaf, "auth_timeout": 3, "tls_timeout": 2}),
+            "the hub's /varz leaf"
+        );
+        let varz = leaf.monitor("/varz");
+        assert_eq!(
+            varz["leaf"],
+            json!({"remotes": [{"local_account": "$G",
+                                "urls": [format!("127.0.0.1:{}", hub.ports.leaf)]}]}),
+            "the leaf's /varz leaf"
+        );
+    });
+}
