@@ -4,8 +4,10 @@
 //!
 //! Every scenario runs for each topology, named hub-leaf: `go-go` (both the
 //! reference nats-server, `target/ref/bin/nats-server`), `natsd-go`,
-//! `go-natsd` and `natsd-natsd`. `NATSD_LEAF_TOPOLOGIES` may name some of
-//! them (`NATSD_LEAF_TOPOLOGIES=natsd-go,go-natsd`) to run only those. A
+//! `go-natsd` and `natsd-natsd`; the chain scenario (three servers, A <- B
+//! <- C) for chains named by their three kinds, `go-natsd-go` and the
+//! like. `NATSD_LEAF_TOPOLOGIES` may name some of them
+//! (`NATSD_LEAF_TOPOLOGIES=natsd-go,go-natsd-go`) to run only those. A
 //! failure names its topology; the log of each server of a failed run is
 //! printed, and every server's full log stays in
 //! `target/tmp/leafnode-<test>-<topology>-<pid>/`.
@@ -112,25 +114,69 @@ impl fmt::Display for Topology {
 /// names; those with nats-server only when it is installed.
 fn topologies() -> Vec<Topology> {
     use Kind::{Go, Natsd};
+    let have_go = have_go();
+    [(Go, Go), (Natsd, Go), (Go, Natsd), (Natsd, Natsd)]
+        .into_iter()
+        .map(|(hub, leaf)| Topology { hub, leaf })
+        .filter(|t| wanted(&t.to_string()))
+        .filter(|t| have_go || (t.hub != Go && t.leaf != Go))
+        .collect()
+}
+
+/// Whether `NATSD_LEAF_TOPOLOGIES` (unset, `1` or `all`: every one) names
+/// this topology or chain.
+fn wanted(name: &str) -> bool {
     let wanted = std::env::var("NATSD_LEAF_TOPOLOGIES").unwrap_or_default();
     let wanted: Vec<String> = wanted
         .split(',')
         .map(|w| w.trim().to_ascii_lowercase())
         .filter(|w| !w.is_empty())
         .collect();
-    let all = wanted.is_empty() || wanted.iter().any(|w| w == "1" || w == "all");
+    wanted.is_empty() || wanted.iter().any(|w| w == "1" || w == "all" || w == name)
+}
+
+/// Whether the reference nats-server is installed (a failure without it
+/// when `NATS_CONFORMANCE_REQUIRED=1`).
+fn have_go() -> bool {
     let have_go = Path::new(GO).is_file();
     if !have_go {
         let required = std::env::var("NATS_CONFORMANCE_REQUIRED").is_ok_and(|v| v == "1");
         assert!(!required, "the reference nats-server is not at {GO}");
         eprintln!("reference nats-server not found at {GO}: topologies with it skipped");
     }
-    [(Go, Go), (Natsd, Go), (Go, Natsd), (Natsd, Natsd)]
-        .into_iter()
-        .map(|(hub, leaf)| Topology { hub, leaf })
-        .filter(|t| all || wanted.contains(&t.to_string()))
-        .filter(|t| have_go || (t.hub != Go && t.leaf != Go))
-        .collect()
+    have_go
+}
+
+/// Three servers in a row, A <- B <- C: B is a leaf of A, C a leaf of B.
+/// Named by their kinds, A first: `go-natsd-go` is natsd between two
+/// nats-servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Chain([Kind; 3]);
+
+impl fmt::Display for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c] = self.0;
+        write!(f, "{}-{}-{}", a.label(), b.label(), c.label())
+    }
+}
+
+/// The chains to run: natsd between two nats-servers and nats-server
+/// between two natsd, with all-Go (what the others must match) and
+/// all-natsd; `NATSD_LEAF_TOPOLOGIES` may name some (`go-natsd-go`).
+fn chains() -> Vec<Chain> {
+    use Kind::{Go, Natsd};
+    let have_go = have_go();
+    [
+        [Go, Go, Go],
+        [Go, Natsd, Go],
+        [Natsd, Go, Natsd],
+        [Natsd, Natsd, Natsd],
+    ]
+    .into_iter()
+    .map(Chain)
+    .filter(|c| wanted(&c.to_string()))
+    .filter(|c| have_go || !c.0.contains(&Go))
+    .collect()
 }
 
 /// One run of a scenario: its topology and a directory of its own.
@@ -1871,6 +1917,149 @@ fn deny_imports_with_wildcard_interest() {
         leaf_pub.publish("imp.control", None, b"control");
         assert_eq!(hub_sub.expect_msg("imp.control").payload, b"control");
         hub_sub.expect_nothing();
+    });
+}
+
+/// `leafnodes {}` accepting leaf nodes on the server's leaf port and with
+/// one remote to `url`.
+fn listener_and_remote(ports: &Ports, url: &str) -> String {
+    format!(
+        "leafnodes {{\n  host: 127.0.0.1\n  port: {}\n  remotes [ {{ url: \"{url}\" }} ]\n}}\n",
+        ports.leaf
+    )
+}
+
+/// The three servers of `chain`, A <- B <- C, linked.
+fn start_chain(chain: Chain, dir: &Path) -> [Server; 3] {
+    let [ka, kb, kc] = chain.0;
+    let a = Server::start(ka, dir, "A", &|p| listener(p, ""));
+    let to_a = format!("nats-leaf://127.0.0.1:{}", a.ports.leaf);
+    let b = Server::start(kb, dir, "B", &|p| listener_and_remote(p, &to_a));
+    let to_b = format!("nats-leaf://127.0.0.1:{}", b.ports.leaf);
+    let c = Server::start(kc, dir, "C", &|_| remote(&to_b, ""));
+    wait_leafnodes(&[&a, &c], 1);
+    wait_leafnodes(&[&b], 2);
+    [a, b, c]
+}
+
+/// Subscribe `a` (on A) and `c` (on C) to the barriers of
+/// [`no_late_copies`] and wait until their interest crossed.
+fn barriers(a: &mut Client, c: &mut Client) {
+    a.sub(&format!("chain.barrier.{}.from_c", a.what));
+    a.flush();
+    c.sub(&format!("chain.barrier.{}.from_a", c.what));
+    c.flush();
+    interest_crossed(a, c);
+    interest_crossed(c, a);
+}
+
+/// After `a` and `c` each got the last message of a round, nothing more
+/// on `subject` comes to either: `a` publishes a barrier to `c` and `c`
+/// one to `a` (see [`barriers`]), which would come after any copy echoed
+/// back through the other's server.
+#[track_caller]
+fn no_late_copies(a: &mut Client, c: &mut Client, subject: &str) {
+    let to_c = format!("chain.barrier.{}.from_a", c.what);
+    let to_a = format!("chain.barrier.{}.from_c", a.what);
+    a.publish(&to_c, None, b"");
+    a.flush();
+    c.publish(&to_a, None, b"");
+    c.flush();
+    let late_c = c.until(subject, &to_c);
+    let late_a = a.until(subject, &to_a);
+    assert!(
+        late_a.is_empty() && late_c.is_empty(),
+        "copies on {subject:?} after the round: to A {late_a:?}, to C {late_c:?}"
+    );
+}
+
+/// Scenario 13: A chain of three servers, A <- B <- C (B a leaf of A, C a
+/// leaf of B), of mixed kinds (see [`chains`]). A message published on A
+/// reaches C's subscriber and one published on C reaches A's; messages
+/// published on B reach a subscriber on A and one on C exactly once each;
+/// a queue group with a member on A and one on C gets each message
+/// published on B exactly once overall.
+#[test]
+fn chain() {
+    const N: usize = 50;
+    each_run("chain", chains(), |chain, dir| {
+        let [a, b, c] = start_chain(chain, &dir);
+        let mut on_a = a.client("A_client");
+        let mut on_b = b.client("B_client");
+        let mut on_c = c.client("C_client");
+        barriers(&mut on_a, &mut on_c);
+
+        // End to end, across B.
+        crosses(&mut on_a, &mut on_c, "chain.down");
+        crosses(&mut on_c, &mut on_a, "chain.up");
+
+        // Published on B: A and C get each message once.
+        for client in [&mut on_a, &mut on_c] {
+            client.sub("chain.mid");
+            client.sub("chain.mid.end");
+            client.flush();
+        }
+        interest_crossed(&mut on_a, &mut on_b);
+        interest_crossed(&mut on_c, &mut on_b);
+        for i in 0..N {
+            on_b.publish("chain.mid", None, i.to_string().as_bytes());
+        }
+        on_b.publish("chain.mid.end", None, b"");
+        on_b.flush();
+        let sent: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+        for (client, name) in [(&mut on_a, "A"), (&mut on_c, "C")] {
+            let got: Vec<String> = client
+                .until("chain.mid", "chain.mid.end")
+                .iter()
+                .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+                .collect();
+            assert_eq!(
+                got, sent,
+                "{name}: each message published on B once, in order"
+            );
+        }
+        no_late_copies(&mut on_a, &mut on_c, "chain.mid");
+
+        // A queue group with a member on A and one on C, the publisher on
+        // B: each message to one of them.
+        let mut member_a = a.client("A_member");
+        let mut member_c = c.client("C_member");
+        for member in [&mut member_a, &mut member_c] {
+            member.sub_queue("chain.work", "q");
+            member.sub("chain.work.end");
+            member.flush();
+            interest_crossed(member, &mut on_b);
+        }
+        barriers(&mut member_a, &mut member_c);
+        for i in 0..N {
+            on_b.publish("chain.work", None, i.to_string().as_bytes());
+        }
+        on_b.publish("chain.work.end", None, b"");
+        on_b.flush();
+        let got_a = member_a.until("chain.work", "chain.work.end");
+        let got_c = member_c.until("chain.work", "chain.work.end");
+        no_late_copies(&mut member_a, &mut member_c, "chain.work");
+        let mut all: Vec<usize> = got_a
+            .iter()
+            .chain(&got_c)
+            .map(|m| String::from_utf8_lossy(&m.payload).parse().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..N).collect::<Vec<_>>(),
+            "each message once to the group ({} to A, {} to C)",
+            got_a.len(),
+            got_c.len()
+        );
+        eprintln!(
+            "[{chain}] queue group: {} to A, {} to C",
+            got_a.len(),
+            got_c.len()
+        );
+        for client in [&mut on_a, &mut on_c, &mut member_a, &mut member_c] {
+            client.expect_nothing();
+        }
     });
 }
 
