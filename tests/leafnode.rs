@@ -57,6 +57,23 @@ const POLL: Duration = Duration::from_millis(50);
 /// chain, why). Only these topologies of these tests are skipped; remove
 /// an entry once natsd passes it (`NATSD_LEAF_NO_SKIP=1` runs them).
 const SKIP: &[(&str, &str, &str)] = &[
+    // A natsd hub does not send the leaf user's permissions in its INFO
+    // (nats-server's `import`/`export`, swapped: import = the user's
+    // subscribe, export = its publish), so the leaf sends LS+ for
+    // subjects the user may not subscribe to and the natsd hub closes the
+    // link (`Protocol Violation`) each time it links: a Go leaf on its
+    // `$SYS.REQ.ACCOUNT.PING.STATZ` (and the like) at once, a natsd leaf
+    // on `other.down`.
+    (
+        "hub_permissions",
+        "natsd-go",
+        "natsd hub sends no import/export permissions to the leaf",
+    ),
+    (
+        "hub_permissions",
+        "natsd-natsd",
+        "natsd hub sends no import/export permissions to the leaf",
+    ),
     // A natsd leaf keeps sending its own messages on a `deny_imports`
     // subject up to the hub once a wildcard overlapping it is subscribed;
     // nats-server then stops them (its delivery-time deny filter).
@@ -926,7 +943,7 @@ impl Client {
     #[track_caller]
     fn expect_nothing(&mut self) {
         self.flush();
-        self.pending.retain(|m| !m.subject.starts_with(PROBE));
+        self.pending.retain(|m| !m.subject.contains(PROBE));
         assert!(
             self.pending.is_empty(),
             "{}: unexpected {:?}",
@@ -943,8 +960,15 @@ impl Client {
 /// on `subscriber`'s server before the probe's has crossed too.
 #[track_caller]
 fn interest_crossed(subscriber: &mut Client, publisher: &mut Client) {
+    interest_crossed_on(subscriber, publisher, "");
+}
+
+/// [`interest_crossed`] with probe subjects under `prefix` (`allowed.`,
+/// for a link that lets only those cross).
+#[track_caller]
+fn interest_crossed_on(subscriber: &mut Client, publisher: &mut Client, prefix: &str) {
     static PROBES: AtomicU64 = AtomicU64::new(0);
-    let subject = format!("{PROBE}{}", PROBES.fetch_add(1, Ordering::Relaxed));
+    let subject = format!("{prefix}{PROBE}{}", PROBES.fetch_add(1, Ordering::Relaxed));
     let sid = subscriber.sub(&subject);
     subscriber.flush();
     let deadline = Instant::now() + PATIENCE;
@@ -2059,6 +2083,71 @@ fn chain() {
         );
         for client in [&mut on_a, &mut on_c, &mut member_a, &mut member_c] {
             client.expect_nothing();
+        }
+    });
+}
+
+/// Scenario 14: The permissions of the user a leaf logs in as on the hub.
+/// The hub's top-level `authorization { users }` has `lu` with
+/// `permissions { publish: "allowed.>", subscribe: "from_hub.>" }` (a
+/// `leafnodes { authorization { users } }` user carries no permissions in
+/// nats-server), its leaf port no authorization of its own, so the leaf
+/// logs in as `lu`. As nats-server does it: the leaf's messages on
+/// `allowed.>` reach the hub, on anything else (`other.up`,
+/// `from_hub.up`) not; the hub's on `from_hub.>` reach the leaf, on
+/// anything else (`other.down`, `allowed.down`) not; and the link stays
+/// up, no violation logged.
+#[test]
+fn hub_permissions() {
+    each_topology("hub_permissions", |setup| {
+        let hub = setup.hub(|p| {
+            format!(
+                "authorization {{\n  users [\n    {{user: hu, password: hp}}\n    \
+                 {{user: lu, password: lp, permissions {{ publish: \"allowed.>\", \
+                 subscribe: \"from_hub.>\" }}}}\n  ]\n}}\n{}",
+                listener(p, "")
+            )
+        });
+        let url = format!("nats-leaf://lu:lp@127.0.0.1:{}", hub.ports.leaf);
+        let leaf = setup.leaf("LEAF", |_| remote(&url, ""));
+        wait_linked(&hub, &leaf);
+
+        let hub_user = Auth::User("hu", "hp");
+        let mut hub_sub = hub.client_as(&hub_user, "hub subscriber");
+        let mut hub_pub = hub.client_as(&hub_user, "hub publisher");
+        let mut leaf_sub = leaf.client("leaf subscriber");
+        let mut leaf_pub = leaf.client("leaf publisher");
+        for subject in ["allowed.up", "other.up", "from_hub.up"] {
+            hub_sub.sub(subject);
+        }
+        hub_sub.flush();
+        for subject in ["from_hub.down", "other.down", "allowed.down"] {
+            leaf_sub.sub(subject);
+        }
+        leaf_sub.flush();
+        interest_crossed_on(&mut hub_sub, &mut leaf_pub, "allowed.");
+        interest_crossed_on(&mut leaf_sub, &mut hub_pub, "from_hub.");
+
+        // Up: what the leaf may not publish, then what it may.
+        leaf_pub.publish("other.up", None, b"no");
+        leaf_pub.publish("from_hub.up", None, b"no");
+        leaf_pub.publish("allowed.up", None, b"yes");
+        assert_eq!(hub_sub.expect_msg("allowed.up").payload, b"yes");
+        hub_sub.expect_nothing();
+
+        // Down: what the leaf may not subscribe to, then what it may.
+        hub_pub.publish("other.down", None, b"no");
+        hub_pub.publish("allowed.down", None, b"no");
+        hub_pub.publish("from_hub.down", None, b"yes");
+        assert_eq!(leaf_sub.expect_msg("from_hub.down").payload, b"yes");
+        leaf_sub.expect_nothing();
+
+        // Nothing was taken for a violation: the link stayed up.
+        assert_eq!(hub.leafnodes(), Some(1), "the hub dropped the link");
+        assert_eq!(leaf.leafnodes(), Some(1), "the leaf dropped the link");
+        for server in [&hub, &leaf] {
+            let violation = server.logged_within("Violation", Duration::ZERO);
+            assert!(violation.is_none(), "{}: {violation:?}", server.name);
         }
     });
 }
