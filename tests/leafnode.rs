@@ -324,6 +324,17 @@ fn free_port() -> u16 {
     }
 }
 
+/// A config file: the common lines (name, loopback listener, monitor),
+/// then `config`'s.
+fn conf_text(name: &str, ports: &Ports, config: &dyn Fn(&Ports) -> String) -> String {
+    format!(
+        "server_name: {name}\nhost: 127.0.0.1\nport: {}\nhttp: \"127.0.0.1:{}\"\n{}",
+        ports.client,
+        ports.http,
+        config(ports)
+    )
+}
+
 /// A server process started with `-c <its config>`, its stderr kept.
 struct Server {
     kind: Kind,
@@ -365,13 +376,7 @@ impl Server {
         config: &dyn Fn(&Ports) -> String,
     ) -> Result<Server, StartError> {
         let conf = dir.join(format!("{name}.conf"));
-        let text = format!(
-            "server_name: {name}\nhost: 127.0.0.1\nport: {}\nhttp: \"127.0.0.1:{}\"\n{}",
-            ports.client,
-            ports.http,
-            config(&ports)
-        );
-        std::fs::write(&conf, text).unwrap();
+        std::fs::write(&conf, conf_text(name, &ports, config)).unwrap();
         let mut server = Server {
             kind,
             name: name.to_string(),
@@ -383,6 +388,28 @@ impl Server {
         };
         server.launch()?;
         Ok(server)
+    }
+
+    /// Write its config file anew: the common lines and then `config`'s
+    /// (for a reload).
+    fn rewrite(&self, config: impl Fn(&Ports) -> String) {
+        std::fs::write(&self.conf, conf_text(&self.name, &self.ports, &config)).unwrap();
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Send `signal` to the process.
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
+    }
+
+    /// Whether the process is still running.
+    fn running(&mut self) -> bool {
+        let child = self.child.as_mut().expect("started");
+        child.try_wait().unwrap().is_none()
     }
 
     /// Run the process on the config file and wait for "Server is ready".
@@ -525,9 +552,23 @@ impl Server {
 
     /// Whether it logged a line containing `needle` within `patience`.
     fn logged_within(&self, needle: &str, patience: Duration) -> Option<String> {
+        self.logged_since(0, needle, patience)
+    }
+
+    /// How many lines it logged so far: a mark for [`Server::logged_since`].
+    fn log_mark(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Whether it logged a line containing `needle` past the first `mark`
+    /// lines, within `patience`.
+    fn logged_since(&self, mark: usize, needle: &str, patience: Duration) -> Option<String> {
         let deadline = Instant::now() + patience;
         loop {
-            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+            if let Some(line) = self.log.lock().unwrap()[mark..]
+                .iter()
+                .find(|l| l.contains(needle))
+            {
                 return Some(line.clone());
             }
             if Instant::now() > deadline {
@@ -2149,6 +2190,101 @@ fn hub_permissions() {
             let violation = server.logged_within("Violation", Duration::ZERO);
             assert!(violation.is_none(), "{}: {violation:?}", server.name);
         }
+    });
+}
+
+/// Wait for a line containing `needle` in `server`'s log past `mark`: the
+/// line.
+#[track_caller]
+fn expect_logged(server: &Server, mark: usize, needle: &str) -> String {
+    server
+        .logged_since(mark, needle, PATIENCE)
+        .unwrap_or_else(|| {
+            panic!(
+                "{} logged no {needle:?} within {PATIENCE:?}:\n{}",
+                server.name,
+                server.log_tail(20)
+            )
+        })
+}
+
+/// For `patience`, `/leafz` of each of `servers` keeps showing `n` leaf
+/// connections (a bounded wait for nothing to happen).
+#[track_caller]
+fn stays_at(servers: &[&Server], n: u64, patience: Duration) {
+    let until = Instant::now() + patience;
+    while Instant::now() < until {
+        for server in servers {
+            assert_eq!(
+                server.leafnodes(),
+                Some(n),
+                "{}: /leafz leafnodes changed",
+                server.name
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Scenario 15: Remotes added and removed by a reload. The leaf starts with
+/// `leafnodes { remotes [] }`; its config file is rewritten with a remote
+/// to the hub and it gets SIGHUP: the link comes up. The remote removed
+/// and SIGHUP again: the link goes (`Reloaded: LeafNode Remote ...
+/// removed`). Then a reload that changes `reconnect` (and adds the remote
+/// back) is refused with nats-server's text, and changes nothing: the
+/// link stays away.
+#[test]
+fn reload_remotes() {
+    each_topology("reload_remotes", |setup| {
+        let hub = setup.hub(|p| listener(p, ""));
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let without = |_: &Ports| "leafnodes {\n  remotes []\n}\n".to_string();
+        let with = |_: &Ports| remote(&url, "");
+        let mut leaf = setup.leaf("LEAF", without);
+        assert_eq!(hub.leafnodes(), Some(0));
+        assert_eq!(leaf.leafnodes(), Some(0));
+
+        // Added.
+        leaf.rewrite(with);
+        let mark = leaf.log_mark();
+        leaf.signal(libc::SIGHUP);
+        expect_logged(&leaf, mark, "Reloaded server configuration");
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client("hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "reload.up");
+        crosses(&mut on_hub, &mut on_leaf, "reload.down");
+
+        // Removed.
+        leaf.rewrite(without);
+        let mark = leaf.log_mark();
+        leaf.signal(libc::SIGHUP);
+        expect_logged(
+            &leaf,
+            mark,
+            &format!("Reloaded: LeafNode Remote urls=[\"{url}\"], account=\"$G\" removed"),
+        );
+        expect_logged(&leaf, mark, "Reloaded server configuration");
+        wait_leafnodes(&[&hub, &leaf], 0);
+
+        // Refused: `reconnect` may not change while running.
+        leaf.rewrite(|_| {
+            format!("leafnodes {{\n  reconnect: \"3s\"\n  remotes [ {{ url: \"{url}\" }} ]\n}}\n")
+        });
+        let mark = leaf.log_mark();
+        leaf.signal(libc::SIGHUP);
+        let prefix = "Failed to reload server configuration: ";
+        let line = expect_logged(&leaf, mark, prefix);
+        let text = line.split_once(prefix).map(|(_, t)| t);
+        assert_eq!(
+            text,
+            Some("config reload not supported for LeafNode: field \"ReconnectInterval\": old=1s, new=3s"),
+            "{line}"
+        );
+        // The link stays away: neither the removal nor the refused
+        // reload's remote brings it back.
+        stays_at(&[&hub, &leaf], 0, Duration::from_secs(2));
+        assert!(leaf.running(), "the leaf exited on a refused reload");
     });
 }
 
