@@ -406,6 +406,25 @@ impl Server {
         assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
     }
 
+    /// Wait for the process to exit by itself: its status.
+    #[track_caller]
+    fn wait_exit(&mut self, patience: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + patience;
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {patience:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Whether the process is still running.
     fn running(&mut self) -> bool {
         let child = self.child.as_mut().expect("started");
@@ -2285,6 +2304,86 @@ fn reload_remotes() {
         // reload's remote brings it back.
         stays_at(&[&hub, &leaf], 0, Duration::from_secs(2));
         assert!(leaf.running(), "the leaf exited on a refused reload");
+    });
+}
+
+/// Scenario 16: Lame duck mode on the hub (`lame_duck_duration: "30s"`,
+/// `lame_duck_grace_period: "1s"`, entered with `--signal ldm=<pid>`,
+/// which is SIGUSR2), three clients on it so that it does not exit at
+/// once: its leaf port refuses new connections while it still runs, the
+/// leaf link is closed by the hub after the grace period and within a few
+/// seconds of it, and the hub then exits by itself.
+#[test]
+fn lame_duck() {
+    const GRACE: Duration = Duration::from_secs(1);
+    each_topology("lame_duck", |setup| {
+        let mut hub = setup.hub(|p| {
+            format!(
+                "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n{}",
+                listener(p, "")
+            )
+        });
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let leaf = setup.leaf("LEAF", |_| remote(&url, ""));
+        wait_linked(&hub, &leaf);
+        let _clients: Vec<Client> = (0..3)
+            .map(|i| hub.client(&format!("hub client {i}")))
+            .collect();
+
+        let mark = hub.log_mark();
+        let signalled = Instant::now();
+        let out = Command::new(hub.kind.program())
+            .arg("--signal")
+            .arg(format!("ldm={}", hub.pid()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "--signal ldm: {out:?}");
+        expect_logged(
+            &hub,
+            mark,
+            "Entering lame duck mode, stop accepting new clients",
+        );
+
+        // The leaf port refuses connections, the hub still running.
+        let leaf_port = SocketAddr::from(([127, 0, 0, 1], hub.ports.leaf));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match TcpStream::connect_timeout(&leaf_port, Duration::from_secs(1)) {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => break,
+                other => assert!(
+                    Instant::now() < deadline,
+                    "the hub's leaf port still takes connections in lame duck mode: {other:?}"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            hub.running(),
+            "the hub exited before its leaf port was seen refusing (after {:?})",
+            signalled.elapsed()
+        );
+
+        // The link closed after the grace period, within a few seconds.
+        let latest = GRACE + Duration::from_secs(5);
+        while leaf.leafnodes() != Some(0) {
+            assert!(
+                signalled.elapsed() < latest,
+                "the leaf link still up {latest:?} after lame duck mode"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let closed = signalled.elapsed();
+        assert!(
+            closed >= GRACE,
+            "the leaf link closed {closed:?} after lame duck mode, before the grace period"
+        );
+        let status = hub.wait_exit(PATIENCE);
+        assert!(status.success(), "the hub exited with {status}");
+        eprintln!(
+            "[{}] lame duck: leaf link closed after {closed:?}, hub exited after {:?}",
+            setup.topology,
+            signalled.elapsed()
+        );
     });
 }
 
