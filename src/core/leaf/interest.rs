@@ -50,8 +50,10 @@ fn is_told(origin: Option<&Origin>, to: &LeafConn, subject: &[u8]) -> bool {
             return false;
         }
     }
-    // Interest in what the peer may not send us is not asked for.
-    to.receive_allowed(subject)
+    // Interest in what the peer may not send us is not asked for; a
+    // wildcard may cover allowed subjects too (what is not is dropped as
+    // it arrives).
+    !crate::subject::is_literal(subject) || to.receive_allowed(subject)
 }
 
 impl Core {
