@@ -10,7 +10,7 @@ use crate::flow::{flow, run_flow, Flow};
 use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
-use crate::server::{RunningServer, ServerBin};
+use crate::server::{Listener, RunningServer, ServerBin};
 use crate::soak::run_churn_soak;
 use crate::stall::run_stall;
 use crate::transport::Transport;
@@ -276,8 +276,7 @@ impl Scenario {
             Work::BinarySize => binary_size(self.title, bin, bench_dir),
             Work::OnServer(work) => {
                 let config = work.config(bench_dir)?;
-                let websocket = work.transport() == Transport::Ws;
-                let server = RunningServer::start(bin, config.as_deref(), websocket)?;
+                let server = RunningServer::start(bin, config.as_deref(), work.listeners())?;
                 self.measure(work, &server, scale)
                     .map_err(|e| server.failure(&e))
             }
@@ -348,6 +347,14 @@ impl ServerWork {
             ServerWork::Flow(flow) => flow.transport,
             ServerWork::FootprintTls { .. } => Transport::Tls,
             _ => Transport::Tcp,
+        }
+    }
+
+    /// The ports besides the client port whose addresses the clients need.
+    fn listeners(&self) -> &'static [Listener] {
+        match self.transport() {
+            Transport::Ws => &[Listener::Websocket],
+            _ => &[],
         }
     }
 
