@@ -117,6 +117,10 @@ type LogTail = Arc<Mutex<VecDeque<String>>>;
 pub enum Listener {
     /// `websocket {}`: clients over WebSocket.
     Websocket,
+    /// `leafnodes {}`: where a hub accepts leaf nodes.
+    Leafnodes,
+    /// `http`: the monitor (a hub's `/leafz`).
+    Monitor,
 }
 
 impl Listener {
@@ -124,6 +128,8 @@ impl Listener {
     fn log_line(self) -> &'static str {
         match self {
             Listener::Websocket => "Listening for websocket clients on ",
+            Listener::Leafnodes => "Listening for leafnode connections on ",
+            Listener::Monitor => "Starting http monitor on ",
         }
     }
 }
