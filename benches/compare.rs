@@ -32,8 +32,26 @@
 //! write one binary frame masked with a fixed key (the client's cost), no
 //! compression (see `compare/ws.rs`). `footprint_tls` holds 1,000 idle TLS
 //! connections (handshake done, `CONNECT` and a `PING` answered, no
-//! subscriptions) and reports RSS per connection as `footprint` does. A
-//! build without the `tls` or `websocket` feature leaves those out.
+//! subscriptions) and reports RSS per connection as `footprint` does.
+//! `leaf_pubsub` and `leaf_pubsub_1k` are `pubsub` and `pubsub1k` through
+//! a leaf node: each run starts a Go nats-server as the hub, then the
+//! server under test as its leaf (one remote to the hub's leaf port), and
+//! waits for the link on the hub's `/leafz`. The publisher is the leaf's
+//! client and the subscriber the hub's; publishing starts once probes
+//! published on the leaf reach that subscriber, so its interest has
+//! crossed (see `compare/leaf.rs`). The figure is what the hub's
+//! subscriber receives, the CPU figures are the leaf's, and the hub is the
+//! same Go binary in both columns: the ratio is natsd as a leaf over
+//! nats-server as a leaf. As in `pubsub`, nothing paces the publisher but
+//! the servers: a leaf that lets its link back up beyond `max_pending` is
+//! cut off from the hub as a slow consumer, loses messages and fails the
+//! run. `footprint_leaf` holds 100 device-like connections on the server
+//! under test as a leaf of a Go hub and reports the leaf's RSS idle
+//! (linked), with them once the hub's `/leafz?subs=1` lists every one of
+//! their subscriptions, per connection, and after they close; a client of
+//! the hub publishes to each of those subscriptions, and every connection
+//! must get its ten. A build without the `tls`, `websocket` or `leafnodes`
+//! feature leaves those out.
 //!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
@@ -48,7 +66,10 @@
 //! `compare/users.rs`, written to `target/bench` at the start); in the TLS
 //! and WebSocket ones `-c` with a `tls {}` (certificate and key) or a
 //! `websocket {}` (`port: -1`, `no_tls`) file, written there too with the
-//! certificates (see `compare/transport.rs`).
+//! certificates (see `compare/transport.rs`). In the leaf ones the hub
+//! gets `-c hub.conf` (leaf nodes and the monitor on port `-1`, written
+//! there at the start) and the leaf `-c leaf.conf` (its remote to the
+//! hub, written there for each run).
 //! The table also goes to `target/bench/compare.md` (`compare-partial.md`
 //! for `--smoke` or `--only`), headed with the date, the machine and both
 //! versions.
@@ -62,6 +83,8 @@ mod client;
 mod conns;
 #[path = "compare/flow.rs"]
 mod flow;
+#[path = "compare/leaf.rs"]
+mod leaf;
 #[path = "compare/paced.rs"]
 mod paced;
 #[path = "compare/pacer.rs"]
@@ -98,7 +121,7 @@ use std::time::Instant;
 
 use report::Results;
 use scenarios::{Scale, Scenario};
-use server::ServerBin;
+use server::{Kind, ServerBin};
 
 struct Args {
     scale: Scale,
@@ -194,8 +217,9 @@ fn main() -> ExitCode {
         eprintln!("compare: create {}: {e}", bench_dir.display());
         return ExitCode::FAILURE;
     }
-    if let Err(e) =
-        users::write_configs(&bench_dir).and_then(|()| transport::write_configs(&bench_dir))
+    if let Err(e) = users::write_configs(&bench_dir)
+        .and_then(|()| transport::write_configs(&bench_dir))
+        .and_then(|()| leaf::write_configs(&bench_dir))
     {
         eprintln!("compare: {e}");
         return ExitCode::FAILURE;
@@ -229,6 +253,11 @@ fn main() -> ExitCode {
 /// Every scenario, `rounds` times against each server in alternation.
 fn run_all(plan: &[Scenario], bins: &[ServerBin], args: &Args, bench_dir: &Path) -> Results {
     let mut results = Results::default();
+    // Every leaf's hub, whichever server is the leaf.
+    let hub = bins
+        .iter()
+        .find(|b| b.kind == Kind::Go)
+        .expect("the Go server is in every run");
     for (i, scenario) in plan.iter().enumerate() {
         let rounds = if scenario.once() { 1 } else { args.rounds };
         for round in 1..=rounds {
@@ -241,7 +270,7 @@ fn run_all(plan: &[Scenario], bins: &[ServerBin], args: &Args, bench_dir: &Path)
                     bin.kind.label()
                 );
                 let run_started = Instant::now();
-                match scenario.run(bin, args.scale, bench_dir) {
+                match scenario.run(bin, hub, args.scale, bench_dir) {
                     Ok(outcome) => {
                         let took = run_started.elapsed().as_secs_f64();
                         eprintln!("{progress} ({took:.1} s): {}", describe(&outcome));

@@ -11,7 +11,7 @@ use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::server::RunningServer;
+use crate::server::{Listener, RunningServer};
 use crate::transport::{Stream, Transport};
 
 /// Every failure of a scenario is a sentence for the report.
@@ -244,7 +244,7 @@ impl Conn {
             Transport::Tls => Err("this build has no TLS (the `tls` feature)".into()),
             Transport::Ws => {
                 let addr = server
-                    .ws_addr
+                    .listener(Listener::Websocket)
                     .ok_or("the server was started without a WebSocket port")?;
                 let ws = crate::ws::connect(addr, read_buffer, set_up_socket)?;
                 let mut conn = Conn::over(Stream::Ws(Box::new(ws)), read_buffer);

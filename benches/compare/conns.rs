@@ -103,7 +103,7 @@ pub fn run_footprint(
 
 /// Fails, naming the limit, when `connections` connections (on both
 /// sides of the socket) would run out of file descriptors.
-fn check_fd_limit(connections: u64) -> Res<()> {
+pub fn check_fd_limit(connections: u64) -> Res<()> {
     let needed = connections + SPARE_FDS;
     let (soft, hard) = fd_limit()?;
     if soft < needed {

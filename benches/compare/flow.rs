@@ -7,6 +7,7 @@ use std::thread::{self, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::client::{Batch, Conn, Event, Res, LARGE_READS, PATIENCE, SMALL_READS};
+use crate::leaf::interest_crossed;
 use crate::proc::{on_cpu, Window};
 use crate::report::{Better, Figure, Outcome};
 use crate::server::RunningServer;
@@ -38,6 +39,9 @@ pub struct Flow {
     pub users: Option<Users>,
     /// How every client reaches the server.
     pub transport: Transport,
+    /// The server under test is a leaf of a Go hub, its clients the
+    /// publishers; the subscribers are the hub's (see `compare/leaf.rs`).
+    pub leaf: bool,
 }
 
 enum Subjects {
@@ -60,6 +64,7 @@ pub fn flow(publishers: usize, subscribers: usize, messages: u64) -> Flow {
         subjects: Subjects::One,
         users: None,
         transport: Transport::Tcp,
+        leaf: false,
     }
 }
 
@@ -103,6 +108,13 @@ impl Flow {
     pub fn over(self, transport: Transport) -> Flow {
         Flow { transport, ..self }
     }
+
+    /// Publish on the server under test as a leaf of a Go hub, to
+    /// subscribers on the hub (the scenario starts both; see
+    /// `Scenario::run`).
+    pub fn across_leaf(self) -> Flow {
+        Flow { leaf: true, ..self }
+    }
 }
 
 /// What all subscribers together have received, and when they had all of
@@ -139,8 +151,16 @@ impl Tally {
     }
 }
 
-/// One run of `flow`, scaled to `messages` per publisher.
-pub fn run_flow(title: &str, flow: &Flow, messages: u64, server: &RunningServer) -> Res<Outcome> {
+/// One run of `flow`, scaled to `messages` per publisher. With a `hub`
+/// (`server` is its leaf) the subscribers are the hub's clients, and the
+/// run begins once their interest has reached the leaf.
+pub fn run_flow(
+    title: &str,
+    flow: &Flow,
+    messages: u64,
+    server: &RunningServer,
+    hub: Option<&RunningServer>,
+) -> Res<Outcome> {
     let subscriptions = flow.subjects.subscriptions();
     let batch = Batch::new(&flow.subjects.published(), None, flow.payload, BATCH_BYTES);
     let batches = messages.div_ceil(batch.frames);
@@ -160,9 +180,15 @@ pub fn run_flow(title: &str, flow: &Flow, messages: u64, server: &RunningServer)
 
     let queue = flow.queue.then_some("workers");
     let login = |who| flow.users.map(|_| who);
+    let subscribed_to = hub.unwrap_or(server);
     let mut subscribers = (0..flow.subscribers)
         .map(|_| {
-            let mut conn = Conn::open_over(flow.transport, server, LARGE_READS, login(SUBSCRIBER))?;
+            let mut conn = Conn::open_over(
+                flow.transport,
+                subscribed_to,
+                LARGE_READS,
+                login(SUBSCRIBER),
+            )?;
             conn.subscribe(&subscriptions, queue)?;
             Ok(conn)
         })
@@ -170,6 +196,11 @@ pub fn run_flow(title: &str, flow: &Flow, messages: u64, server: &RunningServer)
     let mut publishers = (0..flow.publishers)
         .map(|_| Conn::open_over(flow.transport, server, SMALL_READS, login(PUBLISHER)))
         .collect::<Res<Vec<_>>>()?;
+    if let (Some(_), Some(publisher)) = (hub, publishers.first_mut()) {
+        for subscriber in &mut subscribers {
+            interest_crossed(subscriber, publisher)?;
+        }
+    }
 
     let tally = Tally {
         delivered: AtomicU64::new(0),

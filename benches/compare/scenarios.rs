@@ -7,10 +7,11 @@ use std::time::Duration;
 use crate::client::{Context, Res};
 use crate::conns::{run_churn, run_footprint, run_footprint_tls, Headline};
 use crate::flow::{flow, run_flow, Flow};
+use crate::leaf::{run_footprint_leaf, Linked};
 use crate::paced::{paced_pubsub, paced_request_reply, run_paced, Paced};
 use crate::report::{Better, Figure, Outcome};
 use crate::request_reply::run_request_reply;
-use crate::server::{RunningServer, ServerBin};
+use crate::server::{Listener, RunningServer, ServerBin};
 use crate::soak::run_churn_soak;
 use crate::stall::run_stall;
 use crate::transport::Transport;
@@ -51,6 +52,12 @@ enum ServerWork {
         connections: u64,
         smoke: u64,
     },
+    /// Device connections on the server under test as a leaf of a Go
+    /// hub, their interest on the hub.
+    FootprintLeaf {
+        connections: u64,
+        smoke: u64,
+    },
     ChurnSoak {
         rounds: u64,
         connections: u64,
@@ -68,11 +75,11 @@ enum ServerWork {
 }
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
-/// flat-out run takes about 1 s (natsd) to 3 s (nats-server); the paced
-/// ones take their 5 s (stall 2 x 3 s), footprint10k 5-10 s, footprint_tls
-/// 1.5-2 s (a thousand handshakes one after another), and the churn
-/// soak, run once, 1 to 2.5 minutes per server: 3 rounds of everything
-/// against both servers take about 10 minutes.
+/// flat-out run takes about 1 s (natsd) to 3 s (nats-server), through a
+/// leaf 2-4 s; the paced ones take their 5 s (stall 2 x 3 s), footprint10k
+/// 5-10 s, footprint_tls 1.5-2 s (a thousand handshakes one after
+/// another), and the churn soak, run once, 1 to 2.5 minutes per server: 3
+/// rounds of everything against both servers take about 10 minutes.
 pub fn all() -> Vec<Scenario> {
     let scenario = |name, title, work| Scenario {
         name,
@@ -129,10 +136,22 @@ pub fn all() -> Vec<Scenario> {
             "pub/sub 1:1, 1 KiB payload, WebSocket",
             flow(1, 1, 1_000_000).payload(1024).over(Transport::Ws),
         ),
+        // pubsub and pubsub1k from the server under test, as a leaf, to a
+        // subscriber on a Go hub.
+        (
+            "leaf_pubsub",
+            "pub/sub 1:1, leaf to a Go hub",
+            flow(1, 1, 3_000_000).across_leaf(),
+        ),
+        (
+            "leaf_pubsub_1k",
+            "pub/sub 1:1, 1 KiB payload, leaf to a Go hub",
+            flow(1, 1, 1_000_000).payload(1024).across_leaf(),
+        ),
     ];
     let mut all: Vec<Scenario> = flows
         .into_iter()
-        .filter(|(_, _, flow)| built_for(flow.transport))
+        .filter(|(_, _, flow)| built_for(flow.transport) && (!flow.leaf || LEAF_BUILT))
         .map(|(name, title, flow)| scenario(name, title, ServerWork::Flow(flow)))
         .collect();
     all.extend([
@@ -171,6 +190,14 @@ pub fn all() -> Vec<Scenario> {
             "footprint, idle TLS connections",
             ServerWork::FootprintTls {
                 connections: 1_000,
+                smoke: 10,
+            },
+        ),
+        scenario(
+            "footprint_leaf",
+            "footprint as a leaf of a Go hub",
+            ServerWork::FootprintLeaf {
+                connections: 100,
                 smoke: 10,
             },
         ),
@@ -215,6 +242,7 @@ pub fn all() -> Vec<Scenario> {
     ]);
     all.retain(|s| match &s.work {
         Work::OnServer(ServerWork::FootprintTls { .. }) => built_for(Transport::Tls),
+        Work::OnServer(ServerWork::FootprintLeaf { .. }) => LEAF_BUILT,
         _ => true,
     });
     all
@@ -230,6 +258,10 @@ fn built_for(transport: Transport) -> bool {
         Transport::Ws => cfg!(feature = "websocket"),
     }
 }
+
+/// Whether natsd is built with leaf nodes (the `leafnodes` feature),
+/// which the leaf scenarios need; without it they are left out.
+const LEAF_BUILT: bool = cfg!(feature = "leafnodes");
 
 /// Subscriptions each device-like connection holds (`dev.<n>.s<m>.>`).
 const DEVICE_SUBS: usize = 10;
@@ -269,25 +301,44 @@ impl Scenario {
         )
     }
 
-    /// One run against `bin`, on a fresh server that is killed on return.
-    /// `bench_dir` is scratch space (target/bench).
-    pub fn run(&self, bin: &ServerBin, scale: Scale, bench_dir: &Path) -> Res<Outcome> {
+    /// One run against `bin`, on a fresh server that is killed on return;
+    /// in the leaf scenarios that server is a leaf of a fresh `hub_bin`
+    /// (the Go server, whichever `bin` is). `bench_dir` is scratch space
+    /// (target/bench).
+    pub fn run(
+        &self,
+        bin: &ServerBin,
+        hub_bin: &ServerBin,
+        scale: Scale,
+        bench_dir: &Path,
+    ) -> Res<Outcome> {
         match &self.work {
             Work::BinarySize => binary_size(self.title, bin, bench_dir),
+            Work::OnServer(work) if work.leaf() => {
+                let linked = Linked::start(bin, hub_bin, bench_dir)?;
+                self.measure(work, &linked.leaf, Some(&linked.hub), scale)
+                    .map_err(|e| linked.failure(&e))
+            }
             Work::OnServer(work) => {
                 let config = work.config(bench_dir)?;
-                let websocket = work.transport() == Transport::Ws;
-                let server = RunningServer::start(bin, config.as_deref(), websocket)?;
-                self.measure(work, &server, scale)
+                let server = RunningServer::start(bin, config.as_deref(), work.listeners())?;
+                self.measure(work, &server, None, scale)
                     .map_err(|e| server.failure(&e))
             }
         }
     }
 
-    fn measure(&self, work: &ServerWork, server: &RunningServer, scale: Scale) -> Res<Outcome> {
+    /// `work` on `server`, which is a leaf of `hub` when there is one.
+    fn measure(
+        &self,
+        work: &ServerWork,
+        server: &RunningServer,
+        hub: Option<&RunningServer>,
+        scale: Scale,
+    ) -> Res<Outcome> {
         match work {
             ServerWork::Flow(flow) => {
-                run_flow(self.title, flow, scale.count(flow.messages), server)
+                run_flow(self.title, flow, scale.count(flow.messages), server, hub)
             }
             ServerWork::RequestReply { requests } => {
                 run_request_reply(self.title, scale.count(*requests), server)
@@ -309,6 +360,12 @@ impl Scenario {
             ServerWork::FootprintTls { connections, smoke } => {
                 run_footprint_tls(scale.pick(*connections, *smoke), server)
             }
+            ServerWork::FootprintLeaf { connections, smoke } => run_footprint_leaf(
+                scale.pick(*connections, *smoke),
+                DEVICE_SUBS,
+                server,
+                hub.ok_or("footprint_leaf runs on a leaf of a hub")?,
+            ),
             ServerWork::ChurnSoak {
                 rounds,
                 connections,
@@ -342,12 +399,29 @@ impl ServerWork {
         }
     }
 
+    /// Whether the server under test runs as a leaf of a Go hub.
+    fn leaf(&self) -> bool {
+        match self {
+            ServerWork::Flow(flow) => flow.leaf,
+            ServerWork::FootprintLeaf { .. } => true,
+            _ => false,
+        }
+    }
+
     /// How the clients reach the server.
     fn transport(&self) -> Transport {
         match self {
             ServerWork::Flow(flow) => flow.transport,
             ServerWork::FootprintTls { .. } => Transport::Tls,
             _ => Transport::Tcp,
+        }
+    }
+
+    /// The ports besides the client port whose addresses the clients need.
+    fn listeners(&self) -> &'static [Listener] {
+        match self.transport() {
+            Transport::Ws => &[Listener::Websocket],
+            _ => &[],
         }
     }
 

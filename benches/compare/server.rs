@@ -110,13 +110,38 @@ const LOG_TAIL: usize = 20;
 
 type LogTail = Arc<Mutex<VecDeque<String>>>;
 
+/// A port besides the client port that a scenario has the server open
+/// (in its configuration, also `-1`) and needs the address of: read from
+/// the log, as the client port is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// `websocket {}`: clients over WebSocket.
+    Websocket,
+    /// `leafnodes {}`: where a hub accepts leaf nodes.
+    Leafnodes,
+    /// `http`: the monitor (a hub's `/leafz`).
+    Monitor,
+}
+
+impl Listener {
+    /// The log line that gives its port, before `[SCHEME://]HOST:PORT`.
+    fn log_line(self) -> &'static str {
+        match self {
+            Listener::Websocket => "Listening for websocket clients on ",
+            Listener::Leafnodes => "Listening for leafnode connections on ",
+            Listener::Monitor => "Starting http monitor on ",
+        }
+    }
+}
+
 /// A server child process, killed when this is dropped (also while a
 /// failed scenario unwinds), so no run leaves one behind.
 pub struct RunningServer {
     child: Child,
     pub addr: SocketAddr,
-    /// The WebSocket port's address, when it was asked for.
-    pub ws_addr: Option<SocketAddr>,
+    /// The address of each [`Listener`] it was asked to open, in the
+    /// order asked.
+    listening: Vec<(Listener, SocketAddr)>,
     /// From spawn to the first `INFO` read from a client connection.
     pub startup: Duration,
     log: LogTail,
@@ -127,9 +152,13 @@ impl RunningServer {
     /// as "pick a free one" and then log: unlike probing for a free port
     /// first, nothing else on the machine can take it in between. With a
     /// `config` file it is read first (`-c`) and the flags override it.
-    /// With `websocket`, the configuration opens a WebSocket port (also
-    /// `-1`), and its address is read from the log too.
-    pub fn start(bin: &ServerBin, config: Option<&Path>, websocket: bool) -> Res<RunningServer> {
+    /// The configuration opens the `listeners` (also on port `-1`), and
+    /// their addresses are read from the log too.
+    pub fn start(
+        bin: &ServerBin,
+        config: Option<&Path>,
+        listeners: &[Listener],
+    ) -> Res<RunningServer> {
         let spawned = Instant::now();
         let mut command = Command::new(&bin.path);
         if let Some(config) = config {
@@ -147,34 +176,47 @@ impl RunningServer {
         let mut server = RunningServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ws_addr: None,
+            listening: Vec::new(),
             startup: Duration::ZERO,
             log: Arc::clone(&log),
         };
         let lines = drain_log(stderr, log);
-        // Both servers log the WebSocket port first, but nothing depends
-        // on that.
-        let mut ws_line = None;
-        let port = wait_for_line_noting(&lines, CLIENT_PORT_LINE, |line| {
-            if let Some(at) = line.find(WS_PORT_LINE) {
-                ws_line = Some(line[at + WS_PORT_LINE.len()..].to_owned());
+        // Both servers log the other ports before the client port, but
+        // nothing depends on that: any may come before "Server is ready".
+        let mut seen = Vec::new();
+        let mut note = |line: &str| {
+            for &listener in listeners {
+                if let Some(at) = line.find(listener.log_line()) {
+                    let rest = &line[at + listener.log_line().len()..];
+                    seen.push((listener, parse_port(rest)));
+                }
             }
-        })
-        .and_then(|rest| parse_port(&rest))
-        .map_err(|e| server.failure(&e))?;
-        server.addr.set_port(port);
-        if websocket {
-            let ws_port = match ws_line {
-                Some(rest) => parse_port(&rest),
-                None => wait_for_line(&lines, WS_PORT_LINE).and_then(|rest| parse_port(&rest)),
-            }
+        };
+        let port = wait_for_line_noting(&lines, CLIENT_PORT_LINE, &mut note)
+            .and_then(|rest| parse_port(&rest))
             .map_err(|e| server.failure(&e))?;
-            server.ws_addr = Some(SocketAddr::from(([127, 0, 0, 1], ws_port)));
-        }
+        server.addr.set_port(port);
         read_info(server.addr).map_err(|e| server.failure(&e))?;
         server.startup = spawned.elapsed();
-        wait_for_line(&lines, "Server is ready").map_err(|e| server.failure(&e))?;
+        wait_for_line_noting(&lines, "Server is ready", &mut note)
+            .map_err(|e| server.failure(&e))?;
+        for &listener in listeners {
+            let port = match seen.iter().find(|(l, _)| *l == listener) {
+                Some((_, port)) => port.clone(),
+                None => Err(format!("no {:?} in the log", listener.log_line())),
+            }
+            .map_err(|e| server.failure(&e))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            server.listening.push((listener, addr));
+        }
         Ok(server)
+    }
+
+    /// The address of `listener`, when it was asked for at the start.
+    pub fn listener(&self, listener: Listener) -> Option<SocketAddr> {
+        self.listening
+            .iter()
+            .find_map(|&(l, addr)| (l == listener).then_some(addr))
     }
 
     pub fn pid(&self) -> u32 {
@@ -183,9 +225,15 @@ impl RunningServer {
 
     /// `what` went wrong, with the end of the server's log.
     pub fn failure(&self, what: &str) -> String {
+        self.failure_as("server", what)
+    }
+
+    /// [`RunningServer::failure`], the log named as `whose` (where a
+    /// scenario runs two servers).
+    pub fn failure_as(&self, whose: &str, what: &str) -> String {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let tail: Vec<&str> = log.iter().map(String::as_str).collect();
-        format!("{what}\n    server log:\n      {}", tail.join("\n      "))
+        format!("{what}\n    {whose} log:\n      {}", tail.join("\n      "))
     }
 }
 
@@ -217,17 +265,12 @@ fn drain_log(stderr: impl Read + Send + 'static, log: LogTail) -> mpsc::Receiver
     rx
 }
 
-/// The log line that gives the client port, before `HOST:PORT`...
+/// The log line that gives the client port, before `HOST:PORT` (and see
+/// [`Listener::log_line`]).
 const CLIENT_PORT_LINE: &str = "Listening for client connections on ";
-/// ...and the WebSocket port's (`ws://HOST:PORT`).
-const WS_PORT_LINE: &str = "Listening for websocket clients on ";
 
 /// Waits for a log line containing `needle`; returns what follows it.
-fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> Res<String> {
-    wait_for_line_noting(lines, needle, |_| {})
-}
-
-/// [`wait_for_line`], showing every line before it to `other`.
+/// Every line before it is shown to `other`.
 fn wait_for_line_noting(
     lines: &mpsc::Receiver<String>,
     needle: &str,
