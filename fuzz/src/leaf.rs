@@ -65,7 +65,8 @@ pub fn check(data: &[u8]) {
 }
 
 /// An operation with what re-encoding may change normalised: spacing and
-/// the case of the name do not survive, and a weight is written as parsed.
+/// the case of the name do not survive, a weight is written as parsed,
+/// and an empty header block is dropped.
 fn normal(op: &Op<'_>) -> String {
     match op {
         Op::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text).trim()),
@@ -73,6 +74,12 @@ fn normal(op: &Op<'_>) -> String {
         Op::Connect(text) => format!("CONNECT {}", String::from_utf8_lossy(text).trim()),
         Op::LeafMsg { msg, queues } => {
             let names: Vec<&[u8]> = natsd::proto::leaf::queue_names(queues).collect();
+            // An HMSG with no header bytes goes on as LMSG, as in
+            // nats-server (`hasHeader := c.pa.hdr > 0`).
+            let mut msg = msg.clone();
+            if msg.header_len == 0 {
+                msg.header_len_token = None;
+            }
             format!("{msg:?} {names:?}")
         }
         other => format!("{other:?}"),
