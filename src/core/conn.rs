@@ -235,6 +235,39 @@ pub enum Keepalive {
 }
 
 impl Conn {
+    /// A new connection of `role` from `addr`, in `$G` until its CONNECT
+    /// places it, with nothing read or written yet.
+    pub fn new(cid: u64, addr: SocketAddr, role: Role, parser: Parser, now: Instant) -> Conn {
+        Conn {
+            cid,
+            addr,
+            role,
+            account: super::account::GLOBAL,
+            perms: None,
+            authorized_user: None,
+            rbuf: ReadBuf::empty(),
+            wbuf: WriteBuf::default(),
+            parser,
+            opts: ConnectOpts::default(),
+            connected: false,
+            sent_connect_info: false,
+            pinged_since_connect: false,
+            subs: Default::default(),
+            pings_out: 0,
+            last_in: now,
+            next_ping: now,
+            auth_deadline: None,
+            write_deadline: None,
+            dirty: false,
+            closing: None,
+            stats: ConnStats::new(now),
+            user_jwt: None,
+            tls: None,
+            websocket: None,
+            leaf: None,
+        }
+    }
+
     /// How log lines name this connection.
     pub fn tag(&self) -> Tag<'_> {
         Tag(self)

@@ -35,18 +35,18 @@ mod timers;
 pub mod view;
 
 use self::account::{Accounts, GLOBAL};
-use self::buffers::{ReadBuf, WriteBuf};
+use self::buffers::ReadBuf;
 use self::closed::{CloseReason, ClosedClients};
 pub use self::conn::WebsocketConn;
 use self::conn::{Conn, Keepalive, Role, Subscription};
 use self::deliver::mark_written;
 use self::rng::Rng;
-use self::stats::{ConnStats, ServerStats, WallClock};
+use self::stats::{ServerStats, WallClock};
 use self::timers::{Timer, TimerKind, Timers};
 use crate::auth::password::VerifiedLogins;
 use crate::auth::permissions::CompiledPermissions;
 use crate::options::{Options, WebsocketOptions};
-use crate::proto::{encode, ConnectOpts, Info, Op, Parser, Status};
+use crate::proto::{encode, Info, Op, Parser, Status};
 
 /// nats-server's first PING after CONNECT comes sooner than the interval.
 const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
@@ -340,34 +340,9 @@ impl Core {
         let ws_auth_timeout = ws_opts.and_then(|ws| ws.auth_timeout);
         let auth_required = self.opts.auth_required() || auth_override;
         parser.awaiting_connect = auth_required;
-        let key = self.conns.insert(Conn {
-            cid,
-            addr,
-            role: Role::Client,
-            account: GLOBAL,
-            perms: None,
-            authorized_user: None,
-            rbuf: ReadBuf::empty(),
-            wbuf: WriteBuf::default(),
-            parser,
-            opts: ConnectOpts::default(),
-            connected: false,
-            sent_connect_info: false,
-            pinged_since_connect: false,
-            subs: Default::default(),
-            pings_out: 0,
-            last_in: now,
-            next_ping: now,
-            auth_deadline: None,
-            write_deadline: None,
-            dirty: false,
-            closing: None,
-            stats: ConnStats::new(now),
-            user_jwt: None,
-            tls: None,
-            websocket,
-            leaf: None,
-        });
+        let mut conn = Conn::new(cid, addr, Role::Client, parser, now);
+        conn.websocket = websocket;
+        let key = self.conns.insert(conn);
         self.stats.total_connections += 1;
         self.accounts.list[GLOBAL as usize].num_conns += 1;
         self.peak_since_compact = self.peak_since_compact.max(self.conns.len());

@@ -124,8 +124,10 @@ mod tests {
     use crate::options::Options;
     use crate::proto::Info;
 
-    #[test]
-    fn a_congested_leaf_link_holds_its_producer_until_it_drains() {
+    /// A hub with a linked leaf interested in `foo`, and a client that
+    /// published 8 messages of 100 bytes on `foo` (more than 3/4 of a
+    /// `max_pending` of 1000): the leaf's key and the client's.
+    fn congested(drain_first: bool, t0: Instant) -> (Core, usize, usize) {
         let mut opts = Options::ephemeral();
         opts.max_pending = 1000;
         opts.leafnodes = Some(Default::default());
@@ -138,7 +140,6 @@ mod tests {
             false,
             1 << 20,
         );
-        let t0 = Instant::now();
         let mut core = Core::new(
             opts,
             info,
@@ -149,7 +150,9 @@ mod tests {
         let leaf = core.accept_leaf(addr, false, t0);
         let mut hello: &[u8] = b"CONNECT {\"name\":\"L\",\"cluster\":\"C\"}\r\nLS+ foo\r\n";
         core.receive(leaf, &mut hello, t0).unwrap();
-        core.flush(leaf, &mut Vec::new(), t0);
+        if drain_first {
+            core.flush(leaf, &mut Vec::new(), t0);
+        }
         let client = core.accept(addr, t0);
         let mut publish = b"CONNECT {\"verbose\":false}\r\n".to_vec();
         for _ in 0..8 {
@@ -161,6 +164,13 @@ mod tests {
         while !input.is_empty() {
             core.receive(client, &mut input, t0).unwrap();
         }
+        (core, leaf, client)
+    }
+
+    #[test]
+    fn a_congested_leaf_link_holds_its_producer_until_it_drains() {
+        let t0 = Instant::now();
+        let (mut core, leaf, client) = congested(true, t0);
         assert!(core.is_stalled(client), "the producer waits for the link");
         assert!(!core.is_stalled(leaf));
         let mut resumed = Vec::new();
@@ -175,40 +185,8 @@ mod tests {
 
     #[test]
     fn a_producer_waits_a_second_at_most() {
-        let mut opts = Options::ephemeral();
-        opts.max_pending = 1000;
-        opts.leafnodes = Some(Default::default());
-        let info = Info::server(
-            "N".into(),
-            "hub".into(),
-            "2.15.1",
-            "127.0.0.1",
-            4222,
-            false,
-            1 << 20,
-        );
         let t0 = Instant::now();
-        let mut core = Core::new(
-            opts,
-            info,
-            7,
-            WallClock::new(t0, std::time::SystemTime::now()),
-        );
-        let addr = "127.0.0.1:7000".parse().unwrap();
-        let leaf = core.accept_leaf(addr, false, t0);
-        let mut hello: &[u8] = b"CONNECT {\"name\":\"L\",\"cluster\":\"C\"}\r\nLS+ foo\r\n";
-        core.receive(leaf, &mut hello, t0).unwrap();
-        let client = core.accept(addr, t0);
-        let mut publish = b"CONNECT {\"verbose\":false}\r\n".to_vec();
-        for _ in 0..8 {
-            publish.extend_from_slice(b"PUB foo 100\r\n");
-            publish.extend_from_slice(&[b'x'; 100]);
-            publish.extend_from_slice(b"\r\n");
-        }
-        let mut input = &publish[..];
-        while !input.is_empty() {
-            core.receive(client, &mut input, t0).unwrap();
-        }
+        let (mut core, _, client) = congested(false, t0);
         assert_eq!(core.stall_deadline(), Some(t0 + MAX_STALL));
         let mut resumed = Vec::new();
         core.take_resumed(t0 + MAX_STALL, &mut resumed);

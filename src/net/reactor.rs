@@ -55,6 +55,16 @@ struct Socket {
     read_again: bool,
 }
 
+impl Socket {
+    fn new(transport: Transport) -> Socket {
+        Socket {
+            transport,
+            write_interest: false,
+            read_again: false,
+        }
+    }
+}
+
 pub struct Reactor {
     pub poll: Poll,
     /// `None` once lame duck mode has closed it.
@@ -352,15 +362,7 @@ impl Reactor {
                     }
                     #[cfg(not(feature = "tls"))]
                     let transport = Transport::Plain(stream);
-                    put(
-                        &mut self.sockets,
-                        key,
-                        Socket {
-                            transport,
-                            write_interest: false,
-                            read_again: false,
-                        },
-                    );
+                    put(&mut self.sockets, key, Socket::new(transport));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -22,13 +22,11 @@ use serde::{Deserialize, Serialize};
 use super::interest::LOOP_DETECTION_PREFIX;
 use super::{rule, smap_key, LeafConn, LeafListener, LeafState, LeafUrl};
 use crate::auth::permissions::CompiledPermissions;
-use crate::core::buffers::{ReadBuf, WriteBuf};
 use crate::core::closed::CloseReason;
 use crate::core::conn::{Conn, Role};
-use crate::core::stats::ConnStats;
 use crate::core::timers::TimerKind;
 use crate::core::Core;
-use crate::proto::{encode, ConnectOpts, Op, Parser, Pub};
+use crate::proto::{encode, Op, Parser, Pub};
 
 /// How long a hub has to answer our CONNECT with its second INFO
 /// (nats-server's `connectProcessTimeout`).
@@ -136,39 +134,12 @@ impl Core {
             self.opts.max_payload as usize,
         );
         parser.leaf = true;
-        // Leaf connections are never echoed to.
-        let opts = ConnectOpts {
-            echo: false,
-            ..ConnectOpts::default()
-        };
-        let key = self.conns.insert(Conn {
-            cid,
-            addr,
-            role: Role::Leaf,
-            account: crate::core::account::GLOBAL,
-            perms: None,
-            authorized_user: None,
-            rbuf: ReadBuf::empty(),
-            wbuf: WriteBuf::default(),
-            parser,
-            opts,
-            connected: false,
-            sent_connect_info: true,
-            pinged_since_connect: false,
-            subs: Default::default(),
-            pings_out: 0,
-            last_in: now,
-            next_ping: now,
-            auth_deadline: None,
-            write_deadline: None,
-            dirty: false,
-            closing: None,
-            stats: ConnStats::new(now),
-            user_jwt: None,
-            tls: None,
-            websocket: None,
-            leaf: Some(Box::new(leaf)),
-        });
+        let mut conn = Conn::new(cid, addr, Role::Leaf, parser, now);
+        // Leaf connections are never echoed to, and take no connect INFO.
+        conn.opts.echo = false;
+        conn.sent_connect_info = true;
+        conn.leaf = Some(Box::new(leaf));
+        let key = self.conns.insert(conn);
         self.stats.total_connections += 1;
         self.leaf.links.push(key);
         let at = now + self.opts.ping_interval;

@@ -138,15 +138,7 @@ impl Reactor {
                 self.handshakes
                     .push((Instant::now() + self.tls_timeout, key));
             }
-            put(
-                &mut self.sockets,
-                key,
-                Socket {
-                    transport,
-                    write_interest: false,
-                    read_again: false,
-                },
-            );
+            put(&mut self.sockets, key, Socket::new(transport));
         }
     }
 
@@ -295,15 +287,7 @@ impl Reactor {
             }
             self.core.queue_flush(key);
         }
-        put(
-            &mut self.sockets,
-            key,
-            Socket {
-                transport,
-                write_interest: false,
-                read_again: false,
-            },
-        );
+        put(&mut self.sockets, key, Socket::new(transport));
     }
 
     /// A `ws://` or `wss://` remote: TLS first for `wss://`, then the

@@ -264,15 +264,8 @@ impl Reactor {
                 max_payload: self.core.opts.max_payload as usize,
             },
         );
-        put(
-            &mut self.sockets,
-            key,
-            Socket {
-                transport: Transport::WebSocket(Box::new(session)),
-                write_interest: false,
-                read_again: false,
-            },
-        );
+        let transport = Transport::WebSocket(Box::new(session));
+        put(&mut self.sockets, key, Socket::new(transport));
         // Frames that came with the request's last bytes.
         self.handle_readable(key, false);
     }
