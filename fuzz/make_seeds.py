@@ -252,6 +252,17 @@ t: a / b
     b'  allowed_origins: ["http://a.com", "https://b.org:8443"], handshake_timeout: "2s",\n'
     b"  authorization { token: t, timeout: 2 }, jwt_cookie: jwt, headers { X-A: b }, ping_interval: 30 }\n"
     b"authorization { users: [ {user: w, password: p, allowed_connection_types: [WEBSOCKET]} ] }\n",
+    "leafnodes": b'accounts { A: { users: [ {user: a, password: a} ] } }\n'
+    b'leafnodes { listen: "127.0.0.1:7422", advertise: "hub.example:7422", no_advertise: false,\n'
+    b'  reconnect: "2s", compression: off,\n'
+    b'  authorization { users: [ {user: lu, password: lp, account: A} ], timeout: 3 }\n'
+    b'  tls { cert_file: c.pem, key_file: k.pem, timeout: 2 }\n'
+    b'  remotes: [\n'
+    b'    { urls: ["nats-leaf://u:p@hub:7422", "tls://hub2"], account: A, deny_imports: [x.>], deny_exports: y,\n'
+    b'      no_randomize: true, first_info_timeout: "2s", tls { ca_file: ca.pem } }\n'
+    b'    { url: "wss://hub:443/path", ws_compression: true, ws_no_masking: true, hub: true, disabled: true }\n'
+    b'    { url: nats-leaf://hub3, ignore_discovered_servers: true, dial_timeout: "1s" }\n'
+    b'  ]\n}\n',
 }
 
 
