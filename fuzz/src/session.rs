@@ -454,6 +454,9 @@ impl Session {
             }
             self.core.remove(key, self.now);
         }
+        // Reaping a connection withdraws its interest: the leaf peers get
+        // the LS- before they are compared with the core.
+        self.settle_leafs();
         if let Err(e) = self.core.audit() {
             panic!("core audit: {e}");
         }
