@@ -677,6 +677,9 @@ fn wait_listed(server: &Server, subject: &str, listed: bool) {
 enum Auth<'a> {
     None,
     User(&'a str, &'a str),
+    /// A user nkey: its public key, and the nonce signed with it.
+    #[cfg(feature = "jwt")]
+    Nkey(&'a natsd::auth::nkeys::KeyPair),
     /// A user JWT and the key that signs the nonce.
     #[cfg(feature = "jwt")]
     Jwt(&'a str, &'a natsd::auth::nkeys::KeyPair),
@@ -753,6 +756,12 @@ impl Client {
             Auth::User(user, pass) => {
                 connect["user"] = json!(user);
                 connect["pass"] = json!(pass);
+            }
+            #[cfg(feature = "jwt")]
+            Auth::Nkey(key) => {
+                let nonce = info["nonce"].as_str().expect("a nonce in INFO");
+                connect["nkey"] = json!(common::jwt::public(key));
+                connect["sig"] = json!(common::jwt::sign_nonce(key, nonce));
             }
             #[cfg(feature = "jwt")]
             Auth::Jwt(jwt, key) => {
@@ -2395,5 +2404,66 @@ fn varz_leaf() {
                                 "urls": [format!("127.0.0.1:{}", hub.ports.leaf)]}]}),
             "the leaf's /varz leaf"
         );
+    });
+}
+
+/// `leaf` does not link to `hub`: the hub logs a line containing `needle`
+/// past `mark` (its refusal), and for a while after (the leaf retries each
+/// second) the leaf's /leafz stays at 0 and the hub's at `hub_links`, the
+/// links it had.
+#[track_caller]
+fn never_links(hub: &Server, mark: usize, needle: &str, hub_links: u64, leaf: &Server) {
+    expect_logged(hub, mark, needle);
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        assert_eq!(
+            hub.leafnodes(),
+            Some(hub_links),
+            "{}: /leafz leafnodes changed",
+            hub.name
+        );
+        assert_eq!(leaf.leafnodes(), Some(0), "{} linked", leaf.name);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Scenario 18: A leaf logging in with a user nkey. natsd refuses an nkey in
+/// `leafnodes { authorization {} }`, so the user is in the hub's top-level
+/// `authorization { users [ { nkey: U... } ] }` and the leaf port has no
+/// authorization of its own (nats-server then checks a leaf against the
+/// top-level users); the remote has `nkey: "SU..."`, the user's seed, and
+/// signs the hub's nonce with it. Messages cross both ways (the hub's
+/// clients log in with the same nkey). A leaf with another user's seed
+/// never links: the hub logs `authentication error`.
+#[cfg(feature = "jwt")]
+#[test]
+fn auth_nkey() {
+    use common::jwt::{key, public};
+    use natsd::auth::nkeys::KeyKind;
+
+    each_topology("auth_nkey", |setup| {
+        let user = key(KeyKind::User);
+        let hub = setup.hub(|p| {
+            format!(
+                "authorization {{\n  users [ {{ nkey: {} }} ]\n}}\n{}",
+                public(&user),
+                listener(p, "")
+            )
+        });
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let seed =
+            |pair: &natsd::auth::nkeys::KeyPair| format!("      nkey: {:?}", pair.encode_seed());
+        let leaf = setup.leaf("LEAF", |_| remote(&url, &seed(&user)));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client_as(&Auth::Nkey(&user), "hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "nkey.up");
+        crosses(&mut on_hub, &mut on_leaf, "nkey.down");
+
+        // Another user's seed: refused, the first link stays.
+        let stranger = key(KeyKind::User);
+        let mark = hub.log_mark();
+        let wrong = setup.leaf("WRONG", |_| remote(&url, &seed(&stranger)));
+        never_links(&hub, mark, "authentication error", 1, &wrong);
     });
 }
