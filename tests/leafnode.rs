@@ -677,6 +677,8 @@ fn wait_listed(server: &Server, subject: &str, listed: bool) {
 enum Auth<'a> {
     None,
     User(&'a str, &'a str),
+    /// `auth_token`.
+    Token(&'a str),
     /// A user nkey: its public key, and the nonce signed with it.
     #[cfg(feature = "jwt")]
     Nkey(&'a natsd::auth::nkeys::KeyPair),
@@ -757,6 +759,7 @@ impl Client {
                 connect["user"] = json!(user);
                 connect["pass"] = json!(pass);
             }
+            Auth::Token(token) => connect["auth_token"] = json!(token),
             #[cfg(feature = "jwt")]
             Auth::Nkey(key) => {
                 let nonce = info["nonce"].as_str().expect("a nonce in INFO");
@@ -2464,6 +2467,37 @@ fn auth_nkey() {
         let stranger = key(KeyKind::User);
         let mark = hub.log_mark();
         let wrong = setup.leaf("WRONG", |_| remote(&url, &seed(&stranger)));
+        never_links(&hub, mark, "authentication error", 1, &wrong);
+    });
+}
+
+/// Scenario 19: A leaf logging in with a token: the hub's top-level
+/// `authorization { token: "s3cr3t" }`, its leaf port with no
+/// authorization of its own, and the token as the lone user of the
+/// remote's URL (`nats-leaf://s3cr3t@...`, which nats-server sends as both
+/// `user` and `auth_token`). Messages cross both ways (the hub's clients
+/// with the token); a leaf with another token never links: the hub logs
+/// `authentication error`.
+#[test]
+fn auth_token() {
+    each_topology("auth_token", |setup| {
+        let hub = setup.hub(|p| {
+            format!(
+                "authorization {{\n  token: \"s3cr3t\"\n}}\n{}",
+                listener(p, "")
+            )
+        });
+        let url = |token: &str| format!("nats-leaf://{token}@127.0.0.1:{}", hub.ports.leaf);
+        let leaf = setup.leaf("LEAF", |_| remote(&url("s3cr3t"), ""));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client_as(&Auth::Token("s3cr3t"), "hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "token.up");
+        crosses(&mut on_hub, &mut on_leaf, "token.down");
+
+        // Another token: refused, the first link stays.
+        let mark = hub.log_mark();
+        let wrong = setup.leaf("WRONG", |_| remote(&url("wrong"), ""));
         never_links(&hub, mark, "authentication error", 1, &wrong);
     });
 }
