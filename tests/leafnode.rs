@@ -732,6 +732,11 @@ struct Client {
 
 impl Client {
     fn connect(addr: SocketAddr, auth: &Auth, what: &str) -> Client {
+        Client::try_connect(addr, auth, what).unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+
+    /// A client, or the `-ERR` line the server answered its CONNECT with.
+    fn try_connect(addr: SocketAddr, auth: &Auth, what: &str) -> Result<Client, String> {
         let sock = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{what}: {addr}: {e}"));
         sock.set_nodelay(true).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(20)))
@@ -744,7 +749,7 @@ impl Client {
             pongs: 0,
             next_sid: 1,
         };
-        let info = client.first_line();
+        let info = client.raw_line();
         let info: Value = serde_json::from_str(
             info.strip_prefix("INFO ")
                 .unwrap_or_else(|| panic!("{what}: expected INFO, got {info:?}")),
@@ -773,20 +778,35 @@ impl Client {
                 connect["sig"] = json!(common::jwt::sign_nonce(key, nonce));
             }
         }
-        client.send(format!("CONNECT {connect}\r\n").as_bytes());
-        client.flush();
-        client
+        client.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+        // What the server says of the CONNECT comes before the PONG: an
+        // -ERR (and the close), or nothing.
+        loop {
+            let line = client.raw_line();
+            match line.as_str() {
+                "PONG" => return Ok(client),
+                "PING" => client.send(b"PONG\r\n"),
+                "+OK" => {}
+                _ if line.starts_with("INFO ") => {}
+                _ if line.starts_with("-ERR") => return Err(line),
+                _ => panic!("{what}: the server said {line:?} before its PONG"),
+            }
+        }
     }
 
-    /// The INFO line, before anything is parsed.
-    fn first_line(&mut self) -> String {
+    /// The next line, unparsed (the INFO, the answer to CONNECT).
+    fn raw_line(&mut self) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=nl).collect();
                 return String::from_utf8_lossy(&line).trim_end().to_string();
             }
-            assert!(Instant::now() < deadline, "{}: no INFO", self.what);
+            assert!(
+                Instant::now() < deadline,
+                "{}: no line within {PATIENCE:?}",
+                self.what
+            );
             self.read_raw();
         }
     }
@@ -2499,5 +2519,49 @@ fn auth_token() {
         let mark = hub.log_mark();
         let wrong = setup.leaf("WRONG", |_| remote(&url("wrong"), ""));
         never_links(&hub, mark, "authentication error", 1, &wrong);
+    });
+}
+
+/// Scenario 20: `allowed_connection_types` of the user a leaf logs in as,
+/// in the hub's top-level `authorization { users }` (its leaf port with no
+/// authorization of its own): `lu` with `["STANDARD"]` only is refused as
+/// a leaf (the hub logs `authentication error`, nothing links) and logs in
+/// as a plain client; with `["LEAFNODE"]` only, the leaf links, messages
+/// cross both ways (the hub's clients as `hu`), and `lu` as a plain
+/// client gets `-ERR 'Authorization Violation'`.
+#[test]
+fn auth_user_connection_types() {
+    each_topology("auth_user_connection_types", |setup| {
+        let lu = Auth::User("lu", "lp");
+        for types in ["STANDARD", "LEAFNODE"] {
+            let hub = setup.hub(|p| {
+                format!(
+                    "authorization {{\n  users [\n    {{user: hu, password: hp}}\n    \
+                     {{user: lu, password: lp, allowed_connection_types: [\"{types}\"]}}\n  \
+                     ]\n}}\n{}",
+                    listener(p, "")
+                )
+            });
+            let url = format!("nats-leaf://lu:lp@127.0.0.1:{}", hub.ports.leaf);
+            let leaf = setup.leaf("LEAF", |_| remote(&url, ""));
+            let as_client = Client::try_connect(hub.client_addr(), &lu, "lu as a client");
+            if types == "STANDARD" {
+                never_links(&hub, 0, "authentication error", 0, &leaf);
+                if let Err(e) = as_client {
+                    panic!("{types}: lu refused as a plain client: {e}");
+                }
+                continue;
+            }
+            wait_linked(&hub, &leaf);
+            let mut on_hub = hub.client_as(&Auth::User("hu", "hp"), "hub client");
+            let mut on_leaf = leaf.client("leaf client");
+            crosses(&mut on_leaf, &mut on_hub, "types.up");
+            crosses(&mut on_hub, &mut on_leaf, "types.down");
+            assert_eq!(
+                as_client.err().as_deref(),
+                Some("-ERR 'Authorization Violation'"),
+                "{types}: lu as a plain client"
+            );
+        }
     });
 }
