@@ -1620,6 +1620,13 @@ fn operator_mode_with_creds() {
 /// A CA and a certificate for 127.0.0.1 (and localhost) it signed, as PEM
 /// files in `dir`: (ca, cert, key).
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    certificates_and_client(dir).0
+}
+
+/// [`certificates`], and a client certificate (CN `leaf`, for client
+/// authentication) the same CA signed: ((ca, cert, key), (client cert,
+/// client key)).
+fn certificates_and_client(dir: &Path) -> ((PathBuf, PathBuf, PathBuf), (PathBuf, PathBuf)) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -1630,15 +1637,25 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
             .unwrap()
             .signed_by(&key, &ca)
             .unwrap();
-    let paths = (
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut client_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    client_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "leaf");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
+    let server = (
         dir.join("ca.pem"),
         dir.join("server-cert.pem"),
         dir.join("server-key.pem"),
     );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
+    let client = (dir.join("client-cert.pem"), dir.join("client-key.pem"));
+    std::fs::write(&server.0, ca.pem()).unwrap();
+    std::fs::write(&server.1, cert.pem()).unwrap();
+    std::fs::write(&server.2, key.serialize_pem()).unwrap();
+    std::fs::write(&client.0, client_cert.pem()).unwrap();
+    std::fs::write(&client.1, client_key.serialize_pem()).unwrap();
+    (server, client)
 }
 
 /// Scenario 7: TLS on the link: the hub's `leafnodes { tls {} }`, the leaf's remote
@@ -2563,5 +2580,54 @@ fn auth_user_connection_types() {
                 "{types}: lu as a plain client"
             );
         }
+    });
+}
+
+/// Scenario 21: Mutual TLS on the link: the hub's `leafnodes { tls {
+/// cert_file, key_file, ca_file, verify: true } }`, the leaf's remote with
+/// `tls { ca_file, cert_file, key_file }` (a client certificate the same
+/// CA signed): it links over TLS and messages cross both ways. A leaf
+/// trusting the CA but without a client certificate never links: the hub
+/// closes it for `TLS Handshake Failure`.
+#[test]
+fn mtls_leaf() {
+    each_topology("mtls_leaf", |setup| {
+        let ((ca, cert, key), (client_cert, client_key)) = certificates_and_client(&setup.dir);
+        let hub = setup.hub(|p| {
+            listener(
+                p,
+                &format!(
+                    "  tls {{ cert_file: {cert:?}, key_file: {key:?}, ca_file: {ca:?}, \
+                     verify: true }}"
+                ),
+            )
+        });
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let more = format!(
+            "      tls {{ ca_file: {ca:?}, cert_file: {client_cert:?}, key_file: {client_key:?} }}"
+        );
+        let leaf = setup.leaf("LEAF", |_| remote(&url, &more));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client("hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "mtls.up");
+        crosses(&mut on_hub, &mut on_leaf, "mtls.down");
+
+        // No client certificate: refused, the first link stays.
+        let mark = hub.log_mark();
+        let bare = setup.leaf("BARE", |_| {
+            remote(&url, &format!("      tls {{ ca_file: {ca:?} }}"))
+        });
+        // (The line before says why in each server's words: nats-server
+        // `TLS leafnode handshake error: tls: client didn't provide a
+        // certificate`, natsd `TLS handshake error: peer sent no
+        // certificates`.)
+        never_links(
+            &hub,
+            mark,
+            "Leafnode connection closed: TLS Handshake Failure",
+            1,
+            &bare,
+        );
     });
 }
