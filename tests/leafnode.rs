@@ -677,6 +677,11 @@ fn wait_listed(server: &Server, subject: &str, listed: bool) {
 enum Auth<'a> {
     None,
     User(&'a str, &'a str),
+    /// `auth_token`.
+    Token(&'a str),
+    /// A user nkey: its public key, and the nonce signed with it.
+    #[cfg(feature = "jwt")]
+    Nkey(&'a natsd::auth::nkeys::KeyPair),
     /// A user JWT and the key that signs the nonce.
     #[cfg(feature = "jwt")]
     Jwt(&'a str, &'a natsd::auth::nkeys::KeyPair),
@@ -727,6 +732,11 @@ struct Client {
 
 impl Client {
     fn connect(addr: SocketAddr, auth: &Auth, what: &str) -> Client {
+        Client::try_connect(addr, auth, what).unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+
+    /// A client, or the `-ERR` line the server answered its CONNECT with.
+    fn try_connect(addr: SocketAddr, auth: &Auth, what: &str) -> Result<Client, String> {
         let sock = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{what}: {addr}: {e}"));
         sock.set_nodelay(true).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(20)))
@@ -739,7 +749,7 @@ impl Client {
             pongs: 0,
             next_sid: 1,
         };
-        let info = client.first_line();
+        let info = client.raw_line();
         let info: Value = serde_json::from_str(
             info.strip_prefix("INFO ")
                 .unwrap_or_else(|| panic!("{what}: expected INFO, got {info:?}")),
@@ -754,6 +764,13 @@ impl Client {
                 connect["user"] = json!(user);
                 connect["pass"] = json!(pass);
             }
+            Auth::Token(token) => connect["auth_token"] = json!(token),
+            #[cfg(feature = "jwt")]
+            Auth::Nkey(key) => {
+                let nonce = info["nonce"].as_str().expect("a nonce in INFO");
+                connect["nkey"] = json!(common::jwt::public(key));
+                connect["sig"] = json!(common::jwt::sign_nonce(key, nonce));
+            }
             #[cfg(feature = "jwt")]
             Auth::Jwt(jwt, key) => {
                 let nonce = info["nonce"].as_str().expect("a nonce in INFO");
@@ -761,20 +778,35 @@ impl Client {
                 connect["sig"] = json!(common::jwt::sign_nonce(key, nonce));
             }
         }
-        client.send(format!("CONNECT {connect}\r\n").as_bytes());
-        client.flush();
-        client
+        client.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+        // What the server says of the CONNECT comes before the PONG: an
+        // -ERR (and the close), or nothing.
+        loop {
+            let line = client.raw_line();
+            match line.as_str() {
+                "PONG" => return Ok(client),
+                "PING" => client.send(b"PONG\r\n"),
+                "+OK" => {}
+                _ if line.starts_with("INFO ") => {}
+                _ if line.starts_with("-ERR") => return Err(line),
+                _ => panic!("{what}: the server said {line:?} before its PONG"),
+            }
+        }
     }
 
-    /// The INFO line, before anything is parsed.
-    fn first_line(&mut self) -> String {
+    /// The next line, unparsed (the INFO, the answer to CONNECT).
+    fn raw_line(&mut self) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=nl).collect();
                 return String::from_utf8_lossy(&line).trim_end().to_string();
             }
-            assert!(Instant::now() < deadline, "{}: no INFO", self.what);
+            assert!(
+                Instant::now() < deadline,
+                "{}: no line within {PATIENCE:?}",
+                self.what
+            );
             self.read_raw();
         }
     }
@@ -1588,6 +1620,13 @@ fn operator_mode_with_creds() {
 /// A CA and a certificate for 127.0.0.1 (and localhost) it signed, as PEM
 /// files in `dir`: (ca, cert, key).
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    certificates_and_client(dir).0
+}
+
+/// [`certificates`], and a client certificate (CN `leaf`, for client
+/// authentication) the same CA signed: ((ca, cert, key), (client cert,
+/// client key)).
+fn certificates_and_client(dir: &Path) -> ((PathBuf, PathBuf, PathBuf), (PathBuf, PathBuf)) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -1598,15 +1637,25 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
             .unwrap()
             .signed_by(&key, &ca)
             .unwrap();
-    let paths = (
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let mut client_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    client_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "leaf");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
+    let server = (
         dir.join("ca.pem"),
         dir.join("server-cert.pem"),
         dir.join("server-key.pem"),
     );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
+    let client = (dir.join("client-cert.pem"), dir.join("client-key.pem"));
+    std::fs::write(&server.0, ca.pem()).unwrap();
+    std::fs::write(&server.1, cert.pem()).unwrap();
+    std::fs::write(&server.2, key.serialize_pem()).unwrap();
+    std::fs::write(&client.0, client_cert.pem()).unwrap();
+    std::fs::write(&client.1, client_key.serialize_pem()).unwrap();
+    (server, client)
 }
 
 /// Scenario 7: TLS on the link: the hub's `leafnodes { tls {} }`, the leaf's remote
@@ -2394,6 +2443,191 @@ fn varz_leaf() {
             json!({"remotes": [{"local_account": "$G",
                                 "urls": [format!("127.0.0.1:{}", hub.ports.leaf)]}]}),
             "the leaf's /varz leaf"
+        );
+    });
+}
+
+/// `leaf` does not link to `hub`: the hub logs a line containing `needle`
+/// past `mark` (its refusal), and for a while after (the leaf retries each
+/// second) the leaf's /leafz stays at 0 and the hub's at `hub_links`, the
+/// links it had.
+#[track_caller]
+fn never_links(hub: &Server, mark: usize, needle: &str, hub_links: u64, leaf: &Server) {
+    expect_logged(hub, mark, needle);
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        assert_eq!(
+            hub.leafnodes(),
+            Some(hub_links),
+            "{}: /leafz leafnodes changed",
+            hub.name
+        );
+        assert_eq!(leaf.leafnodes(), Some(0), "{} linked", leaf.name);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Scenario 18: A leaf logging in with a user nkey. natsd refuses an nkey in
+/// `leafnodes { authorization {} }`, so the user is in the hub's top-level
+/// `authorization { users [ { nkey: U... } ] }` and the leaf port has no
+/// authorization of its own (nats-server then checks a leaf against the
+/// top-level users); the remote has `nkey: "SU..."`, the user's seed, and
+/// signs the hub's nonce with it. Messages cross both ways (the hub's
+/// clients log in with the same nkey). A leaf with another user's seed
+/// never links: the hub logs `authentication error`.
+#[cfg(feature = "jwt")]
+#[test]
+fn auth_nkey() {
+    use common::jwt::{key, public};
+    use natsd::auth::nkeys::KeyKind;
+
+    each_topology("auth_nkey", |setup| {
+        let user = key(KeyKind::User);
+        let hub = setup.hub(|p| {
+            format!(
+                "authorization {{\n  users [ {{ nkey: {} }} ]\n}}\n{}",
+                public(&user),
+                listener(p, "")
+            )
+        });
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let seed =
+            |pair: &natsd::auth::nkeys::KeyPair| format!("      nkey: {:?}", pair.encode_seed());
+        let leaf = setup.leaf("LEAF", |_| remote(&url, &seed(&user)));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client_as(&Auth::Nkey(&user), "hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "nkey.up");
+        crosses(&mut on_hub, &mut on_leaf, "nkey.down");
+
+        // Another user's seed: refused, the first link stays.
+        let stranger = key(KeyKind::User);
+        let mark = hub.log_mark();
+        let wrong = setup.leaf("WRONG", |_| remote(&url, &seed(&stranger)));
+        never_links(&hub, mark, "authentication error", 1, &wrong);
+    });
+}
+
+/// Scenario 19: A leaf logging in with a token: the hub's top-level
+/// `authorization { token: "s3cr3t" }`, its leaf port with no
+/// authorization of its own, and the token as the lone user of the
+/// remote's URL (`nats-leaf://s3cr3t@...`, which nats-server sends as both
+/// `user` and `auth_token`). Messages cross both ways (the hub's clients
+/// with the token); a leaf with another token never links: the hub logs
+/// `authentication error`.
+#[test]
+fn auth_token() {
+    each_topology("auth_token", |setup| {
+        let hub = setup.hub(|p| {
+            format!(
+                "authorization {{\n  token: \"s3cr3t\"\n}}\n{}",
+                listener(p, "")
+            )
+        });
+        let url = |token: &str| format!("nats-leaf://{token}@127.0.0.1:{}", hub.ports.leaf);
+        let leaf = setup.leaf("LEAF", |_| remote(&url("s3cr3t"), ""));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client_as(&Auth::Token("s3cr3t"), "hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "token.up");
+        crosses(&mut on_hub, &mut on_leaf, "token.down");
+
+        // Another token: refused, the first link stays.
+        let mark = hub.log_mark();
+        let wrong = setup.leaf("WRONG", |_| remote(&url("wrong"), ""));
+        never_links(&hub, mark, "authentication error", 1, &wrong);
+    });
+}
+
+/// Scenario 20: `allowed_connection_types` of the user a leaf logs in as,
+/// in the hub's top-level `authorization { users }` (its leaf port with no
+/// authorization of its own): `lu` with `["STANDARD"]` only is refused as
+/// a leaf (the hub logs `authentication error`, nothing links) and logs in
+/// as a plain client; with `["LEAFNODE"]` only, the leaf links, messages
+/// cross both ways (the hub's clients as `hu`), and `lu` as a plain
+/// client gets `-ERR 'Authorization Violation'`.
+#[test]
+fn auth_user_connection_types() {
+    each_topology("auth_user_connection_types", |setup| {
+        let lu = Auth::User("lu", "lp");
+        for types in ["STANDARD", "LEAFNODE"] {
+            let hub = setup.hub(|p| {
+                format!(
+                    "authorization {{\n  users [\n    {{user: hu, password: hp}}\n    \
+                     {{user: lu, password: lp, allowed_connection_types: [\"{types}\"]}}\n  \
+                     ]\n}}\n{}",
+                    listener(p, "")
+                )
+            });
+            let url = format!("nats-leaf://lu:lp@127.0.0.1:{}", hub.ports.leaf);
+            let leaf = setup.leaf("LEAF", |_| remote(&url, ""));
+            let as_client = Client::try_connect(hub.client_addr(), &lu, "lu as a client");
+            if types == "STANDARD" {
+                never_links(&hub, 0, "authentication error", 0, &leaf);
+                if let Err(e) = as_client {
+                    panic!("{types}: lu refused as a plain client: {e}");
+                }
+                continue;
+            }
+            wait_linked(&hub, &leaf);
+            let mut on_hub = hub.client_as(&Auth::User("hu", "hp"), "hub client");
+            let mut on_leaf = leaf.client("leaf client");
+            crosses(&mut on_leaf, &mut on_hub, "types.up");
+            crosses(&mut on_hub, &mut on_leaf, "types.down");
+            assert_eq!(
+                as_client.err().as_deref(),
+                Some("-ERR 'Authorization Violation'"),
+                "{types}: lu as a plain client"
+            );
+        }
+    });
+}
+
+/// Scenario 21: Mutual TLS on the link: the hub's `leafnodes { tls {
+/// cert_file, key_file, ca_file, verify: true } }`, the leaf's remote with
+/// `tls { ca_file, cert_file, key_file }` (a client certificate the same
+/// CA signed): it links over TLS and messages cross both ways. A leaf
+/// trusting the CA but without a client certificate never links: the hub
+/// closes it for `TLS Handshake Failure`.
+#[test]
+fn mtls_leaf() {
+    each_topology("mtls_leaf", |setup| {
+        let ((ca, cert, key), (client_cert, client_key)) = certificates_and_client(&setup.dir);
+        let hub = setup.hub(|p| {
+            listener(
+                p,
+                &format!(
+                    "  tls {{ cert_file: {cert:?}, key_file: {key:?}, ca_file: {ca:?}, \
+                     verify: true }}"
+                ),
+            )
+        });
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let more = format!(
+            "      tls {{ ca_file: {ca:?}, cert_file: {client_cert:?}, key_file: {client_key:?} }}"
+        );
+        let leaf = setup.leaf("LEAF", |_| remote(&url, &more));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client("hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "mtls.up");
+        crosses(&mut on_hub, &mut on_leaf, "mtls.down");
+
+        // No client certificate: refused, the first link stays.
+        let mark = hub.log_mark();
+        let bare = setup.leaf("BARE", |_| {
+            remote(&url, &format!("      tls {{ ca_file: {ca:?} }}"))
+        });
+        // (The line before says why in each server's words: nats-server
+        // `TLS leafnode handshake error: tls: client didn't provide a
+        // certificate`, natsd `TLS handshake error: peer sent no
+        // certificates`.)
+        never_links(
+            &hub,
+            mark,
+            "Leafnode connection closed: TLS Handshake Failure",
+            1,
+            &bare,
         );
     });
 }
