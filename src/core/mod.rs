@@ -470,7 +470,12 @@ impl Core {
             Err(e) if TransportError::of(&e).is_some() => {
                 let failure = TransportError::of(&e).expect("checked");
                 if let Some(level) = failure.level {
-                    log::log!(level, "{} - {}", conn.tag(), failure.log);
+                    // nats-server names the kind of connection but a client's.
+                    let log = match (conn.role, failure.log.strip_prefix("TLS handshake error")) {
+                        (Role::Leaf, Some(rest)) => format!("TLS leafnode handshake error{rest}"),
+                        _ => failure.log.clone(),
+                    };
+                    log::log!(level, "{} - {log}", conn.tag());
                 }
                 let reason = failure.reason;
                 self.close(key, reason);
