@@ -207,6 +207,9 @@ struct Session {
     leafs: Vec<LeafPeer>,
     accepts_leafs: bool,
     next_leaf_id: usize,
+    /// The interest of clients gone: a weight that drops as one goes is
+    /// still its interest.
+    gone_interest: Vec<Vec<u8>>,
     max_control_line: usize,
     max_payload: usize,
 }
@@ -226,6 +229,7 @@ impl Session {
             accepts_leafs: opts.leafnodes.is_some(),
             leafs: Vec::new(),
             next_leaf_id: 0,
+            gone_interest: Vec::new(),
             published: Default::default(),
             no_auth_user: opts.no_auth_user.clone().unwrap_or_default(),
             max_control_line: opts.max_control_line as usize,
@@ -383,6 +387,7 @@ impl Session {
             .clients
             .iter()
             .flat_map(|c| c.interest.iter().cloned())
+            .chain(self.gone_interest.iter().cloned())
             .collect();
         for leaf in &mut self.leafs {
             let room = if leaf.stalled { 7 } else { usize::MAX };
@@ -446,6 +451,7 @@ impl Session {
             let at = self.clients.iter().position(|c| c.key == key);
             if let Some(at) = at {
                 let mut client = self.clients.swap_remove(at);
+                self.gone_interest.extend(client.interest.iter().cloned());
                 if last_words {
                     let mut sink = Trickle::new(if client.stalled { 7 } else { usize::MAX });
                     self.core.flush_last_words(key, &mut sink);
