@@ -1694,6 +1694,23 @@ fn tls() {
             crosses(&mut on_leaf, &mut on_hub, "tls.up");
             crosses(&mut on_hub, &mut on_leaf, "tls.down");
         }
+        // TLS before the INFO, on both sides (`handshake_first`).
+        let hub = setup.hub(|p| {
+            listener(
+                p,
+                &format!(
+                    "  tls {{ cert_file: {cert:?}, key_file: {key:?}, handshake_first: true }}"
+                ),
+            )
+        });
+        let url = format!("nats-leaf://127.0.0.1:{}", hub.ports.leaf);
+        let more = format!("      tls {{ ca_file: {ca:?}, handshake_first: true }}");
+        let leaf = setup.leaf("LEAF", |_| remote(&url, &more));
+        wait_linked(&hub, &leaf);
+        let mut on_hub = hub.client("hub client");
+        let mut on_leaf = leaf.client("leaf client");
+        crosses(&mut on_leaf, &mut on_hub, "tls.first.up");
+        crosses(&mut on_hub, &mut on_leaf, "tls.first.down");
     });
 }
 

@@ -337,6 +337,17 @@ impl Core {
             .collect()
     }
 
+    /// Remote `index` opens with TLS before the hub's INFO
+    /// (`tls { handshake_first }`).
+    pub fn leaf_tls_first(&self, index: usize) -> bool {
+        self.leaf.remotes.get(index).is_some_and(|r| {
+            r.opts
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.handshake_first != crate::options::HandshakeFirst::Off)
+        })
+    }
+
     /// A remote's options and the URL it was dialed at, for its TLS.
     pub fn leaf_remote(
         &self,

@@ -273,6 +273,12 @@ impl Reactor {
             return;
         }
         let mut transport = Transport::Plain(dial.stream);
+        if !dial.url.is_websocket() && self.core.leaf_tls_first(dial.remote) {
+            // `handshake_first`: TLS before the hub's INFO.
+            put(&mut self.sockets, key, Socket::new(transport));
+            self.start_leaf_tls(key, dial.remote, now);
+            return;
+        }
         if dial.url.is_websocket() {
             if let Err(e) = self.start_ws_client(&mut transport, dial.remote, &dial.url) {
                 log::error!(
