@@ -335,34 +335,10 @@ impl Reactor {
                         continue;
                     }
                     #[cfg(feature = "tls")]
-                    let transport = match &self.tls {
-                        Some(start) => match Transport::for_tls_listener(stream, start) {
-                            Ok(t) => t,
-                            Err(e) => {
-                                log::error!("Error starting TLS for {addr}: {e}");
-                                self.core.remove(key, Instant::now());
-                                continue;
-                            }
-                        },
-                        None => Transport::Plain(stream),
-                    };
-                    // handshake_first: the handshake, or the wait for the
-                    // client to open one, has its deadline from now.
-                    #[cfg(feature = "tls")]
-                    if let Some(start) = &self.tls {
-                        use crate::options::HandshakeFirst;
-                        let wait = match start.handshake_first {
-                            HandshakeFirst::Off => None,
-                            HandshakeFirst::On => Some(self.tls_timeout),
-                            HandshakeFirst::Fallback(delay) => Some(delay),
-                        };
-                        if let Some(wait) = wait {
-                            self.handshakes.push((Instant::now() + wait, key));
-                        }
-                    }
+                    let tls = self.tls.clone();
                     #[cfg(not(feature = "tls"))]
-                    let transport = Transport::Plain(stream);
-                    put(&mut self.sockets, key, Socket::new(transport));
+                    let tls = None;
+                    self.serve_accepted(key, addr, stream, tls);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -375,6 +351,55 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// A connection accepted on a listener, served over `tls` when the
+    /// listener has it; `handshake_first`'s handshake, or its wait for the
+    /// peer to open one, has its deadline from now.
+    #[cfg(feature = "tls")]
+    fn serve_accepted(
+        &mut self,
+        key: usize,
+        addr: std::net::SocketAddr,
+        stream: TcpStream,
+        tls: Option<super::transport::TlsStart>,
+    ) {
+        use crate::options::HandshakeFirst;
+        let transport = match &tls {
+            Some(start) => match Transport::for_tls_listener(stream, start) {
+                Ok(t) => t,
+                Err(e) => {
+                    log::error!("Error starting TLS for {addr}: {e}");
+                    self.core.remove(key, Instant::now());
+                    return;
+                }
+            },
+            None => Transport::Plain(stream),
+        };
+        let wait = tls.and_then(|start| match start.handshake_first {
+            HandshakeFirst::Off => None,
+            HandshakeFirst::On => Some(self.tls_timeout),
+            HandshakeFirst::Fallback(delay) => Some(delay),
+        });
+        if let Some(wait) = wait {
+            self.handshakes.push((Instant::now() + wait, key));
+        }
+        put(&mut self.sockets, key, Socket::new(transport));
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn serve_accepted(
+        &mut self,
+        key: usize,
+        _addr: std::net::SocketAddr,
+        stream: TcpStream,
+        _tls: Option<()>,
+    ) {
+        put(
+            &mut self.sockets,
+            key,
+            Socket::new(Transport::Plain(stream)),
+        );
     }
 
     /// Read until the socket has nothing more (edge-triggered readiness is

@@ -121,24 +121,10 @@ impl Reactor {
                 continue;
             }
             #[cfg(feature = "tls")]
-            let transport = match self.leafnodes.as_ref().and_then(|l| l.tls.as_ref()) {
-                Some(start) => match Transport::for_tls_listener(stream, start) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        log::error!("Error starting TLS for {addr}: {e}");
-                        self.core.remove(key, Instant::now());
-                        continue;
-                    }
-                },
-                None => Transport::Plain(stream),
-            };
+            let tls = self.leafnodes.as_ref().and_then(|l| l.tls.clone());
             #[cfg(not(feature = "tls"))]
-            let transport = Transport::Plain(stream);
-            if transport.is_handshaking() {
-                self.handshakes
-                    .push((Instant::now() + self.tls_timeout, key));
-            }
-            put(&mut self.sockets, key, Socket::new(transport));
+            let tls = None;
+            self.serve_accepted(key, addr, stream, tls);
         }
     }
 
