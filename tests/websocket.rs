@@ -794,6 +794,27 @@ fn monitor_json(addr: SocketAddr, path: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
+/// The `/connz?state=closed` entry of the connection from local `port`,
+/// awaited: a server lists a connection as closed only after it has shut
+/// the socket, so the client's EOF can come first. `None` if it never
+/// appears within `PATIENCE`.
+fn closed_conn(monitor: SocketAddr, port: u16) -> Option<Value> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let closed = monitor_json(monitor, "/connz?state=closed");
+        let found = closed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["port"] == port)
+            .cloned();
+        if found.is_some() || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 // ---------------------------------------------------------------------
 // 1. The upgrade refused.
 
@@ -1579,13 +1600,8 @@ fn a_parser_error_over_websocket_is_a_read_error() {
         let mut ws = Ws::connected(&server, &[]);
         ws.send_frame(FIN | BINARY, b"BOGUS\r\n");
         seen.push((server.name, vec![ws.until_closed()]));
-        let closed = monitor_json(server.monitor.unwrap(), "/connz?state=closed");
-        let reason = closed["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["port"] == ws.local.port())
-            .map(|c| c["reason"].clone());
+        let reason =
+            closed_conn(server.monitor.unwrap(), ws.local.port()).map(|c| c["reason"].clone());
         reasons.push((server.name, reason));
         // The parser's own words differ (natsd's are its own over TCP
         // too); the `read error: ` they come under is the WebSocket
@@ -1635,14 +1651,8 @@ fn monitoring_shows_websocket() {
         fail.send(&encode(FIN | BINARY, b"PING\r\n", None));
         fail.until_closed();
         server.expect_read_error(fail.local, "mask bit missing");
-        let closed = monitor_json(monitor, "/connz?state=closed");
-        let gone = closed["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["port"] == fail.local.port())
-            .cloned()
-            .unwrap_or_else(|| panic!("{}: {closed}", server.name));
+        let gone = closed_conn(monitor, fail.local.port())
+            .unwrap_or_else(|| panic!("{}: never listed as closed", server.name));
         connz.push((
             server.name,
             serde_json::json!({
