@@ -42,6 +42,37 @@ pub const DEFAULT_LEAFNODE_RECONNECT: Duration = Duration::from_secs(1);
 /// `first_info_timeout`.
 pub const DEFAULT_LEAFNODE_INFO_WAIT: Duration = Duration::from_secs(1);
 
+/// This build has routes: it has the `cluster` cargo feature.
+pub const CLUSTER_BUILT: bool = cfg!(feature = "cluster");
+
+/// nats-server's `DEFAULT_ROUTE_PORT`, the port of `--cluster`'s usual
+/// URL (`nats://0.0.0.0:6222`). Neither nats-server nor natsd gives it to
+/// a route URL without a port.
+pub const DEFAULT_ROUTE_PORT: u16 = 6222;
+/// nats-server's `DEFAULT_ROUTE_CONNECT`: the wait between attempts to
+/// dial a route, doubled each time with `connect_backoff`.
+pub const DEFAULT_ROUTE_CONNECT: Duration = Duration::from_secs(1);
+/// nats-server's `DEFAULT_ROUTE_CONNECT_MAX`: where `connect_backoff`
+/// stops doubling.
+pub const DEFAULT_ROUTE_CONNECT_MAX: Duration = Duration::from_secs(30);
+/// nats-server's `DEFAULT_ROUTE_DIAL`: a route's dial timeout.
+pub const DEFAULT_ROUTE_DIAL: Duration = Duration::from_secs(1);
+/// nats-server's `routeMaxPingInterval`: a route pings at least this
+/// often, whatever `ping_interval` says (the file's larger value is kept
+/// in the options, with nats-server's warning).
+pub const ROUTE_MAX_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// nats-server's `DEFAULT_ROUTE_POOL_SIZE` (3): what nats-server does
+/// without `pool_size`. natsd does not pool routes: it behaves as
+/// `pool_size: -1`, one route per peer for all accounts.
+pub const DEFAULT_ROUTE_POOL_SIZE: i32 = 3;
+
+/// Why a `cluster {}` block or a cluster flag is refused by a build
+/// without the `cluster` feature.
+pub fn cluster_not_built() -> String {
+    "clustering is not supported by this build: natsd was built without the `cluster` feature"
+        .to_string()
+}
+
 /// Why a `leafnodes {}` block is refused by a build without the
 /// `leafnodes` feature.
 pub fn leafnodes_not_built() -> String {
@@ -146,6 +177,115 @@ impl WebsocketOptions {
     pub fn auth_override(&self) -> bool {
         self.username.is_some() || self.token.is_some() || self.no_auth_user.is_some()
     }
+}
+
+/// Clustering (`cluster {}`, `--cluster`, `--routes`): the route listener
+/// and the routes this server dials, as nats-server's `ClusterOpts` (with
+/// its `Options.Routes`).
+///
+/// The config file fills it as nats-server's `parseCluster` and
+/// `setBaselineOptions` do (`conf/cluster.rs`), the flags as
+/// `ConfigureOptions` and `MergeOptions`; [`Options::validate`] checks it
+/// as `validateCluster`. natsd neither pools nor compresses routes: it
+/// behaves as nats-server with `pool_size: -1` and `compression: off`
+/// whatever these fields say (the file's other values are warned).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterOptions {
+    /// `name`: every server of a cluster has the same; `None`: nats-server
+    /// makes one up (and adopts its peers'). No spaces.
+    pub name: Option<String>,
+    /// `0.0.0.0` when there is a port and the file gives no host.
+    pub host: String,
+    /// The route listener's port: 0 none (routes may still be dialed),
+    /// -1 picks a free one (nats-server's `RANDOM_PORT`).
+    pub port: i32,
+    /// `advertise` (`cluster_advertise`): the `host[:port]` given to peers
+    /// instead of the listener's.
+    pub advertise: Option<String>,
+    /// `no_advertise`: peers are not told this server's client URLs (for
+    /// their clients' `connect_urls`).
+    pub no_advertise: bool,
+    /// `routes`: the URLs to dial, as written (`nats-route://u:p@host:6222`,
+    /// `nats://host:6222`; nats-server dials any scheme), duplicates
+    /// dropped. Every URL has a host and a port: the file and the flags
+    /// refuse one without, which nats-server would retry forever.
+    pub routes: Vec<String>,
+    /// `authorization { user, password }`: what a peer presents in its
+    /// CONNECT, and what this server presents to the routes it dials
+    /// unless their URL has its own.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `authorization { timeout }`; `None`: the TLS timeout + 1 s with TLS,
+    /// else 2 s, as nats-server.
+    pub auth_timeout: Option<Duration>,
+    /// `permissions { import, export }` (or, deprecated, the block's
+    /// `authorization { permissions }`).
+    pub permissions: Option<RoutePermissions>,
+    /// `tls {}`: both sides of a route. nats-server always verifies the
+    /// peer's certificate on routes, so `verify` is set.
+    pub tls: Option<TlsOptions>,
+    /// `connect_retries`: how often a route learned from a peer (not one
+    /// of `routes`, which are dialed forever) is dialed again after a
+    /// failed attempt; 0 (the default): it is tried once.
+    pub connect_retries: i32,
+    /// `connect_backoff`: the wait between attempts doubles, from
+    /// [`DEFAULT_ROUTE_CONNECT`] to [`DEFAULT_ROUTE_CONNECT_MAX`].
+    pub connect_backoff: bool,
+    /// `pool_size` as written, 0 when absent (nats-server's default then
+    /// is [`DEFAULT_ROUTE_POOL_SIZE`]). natsd behaves as -1 whatever it is.
+    pub pool_size: i32,
+    /// `accounts`: accounts with routes of their own. They need pooling:
+    /// the file refuses them (with nats-server's text when `pool_size` is
+    /// -1), so this is empty unless an embedder sets it, which
+    /// [`Options::validate`] refuses.
+    pub pinned_accounts: Vec<String>,
+    /// `compression`, normalized as nats-server does (`off`, `accept`,
+    /// `s2_fast`, ...); `accept` (nats-server's default) when absent.
+    /// natsd does not compress routes: it behaves as `off`.
+    pub compression: String,
+    /// `ping_interval`: overrides the server's for routes; a route pings
+    /// at least every [`ROUTE_MAX_PING_INTERVAL`] anyway.
+    pub ping_interval: Option<Duration>,
+    /// `ping_max`: overrides the server's `ping_max` for routes.
+    pub max_pings_out: Option<i32>,
+    /// `write_deadline`: overrides the server's for routes.
+    pub write_deadline: Option<Duration>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            name: None,
+            host: String::new(),
+            port: 0,
+            advertise: None,
+            no_advertise: false,
+            routes: Vec::new(),
+            username: None,
+            password: None,
+            auth_timeout: None,
+            permissions: None,
+            tls: None,
+            connect_retries: 0,
+            connect_backoff: false,
+            pool_size: 0,
+            pinned_accounts: Vec::new(),
+            compression: "accept".to_string(),
+            ping_interval: None,
+            max_pings_out: None,
+            write_deadline: None,
+        }
+    }
+}
+
+/// A cluster's `permissions`, as nats-server's `RoutePermissions`: what
+/// interest this server sends its peers (`import`: it receives messages on
+/// those subjects) and accepts from them (`export`: it sends messages on
+/// those). `None` restricts nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoutePermissions {
+    pub import: Option<SubjectPermission>,
+    pub export: Option<SubjectPermission>,
 }
 
 /// Leaf nodes (`leafnodes {}`): the listener that accepts them and the
@@ -386,6 +526,8 @@ pub struct Options {
     pub websocket: Option<WebsocketOptions>,
     /// `leafnodes {}`, when the file has one.
     pub leafnodes: Option<LeafnodeOptions>,
+    /// `cluster {}`, when the file has one or a cluster flag is given.
+    pub cluster: Option<ClusterOptions>,
     /// Time a client has to send CONNECT when credentials are required.
     pub auth_timeout: Duration,
     /// Largest message payload (`max_payload`).
@@ -461,6 +603,7 @@ impl Default for Options {
             allow_non_tls: false,
             websocket: None,
             leafnodes: None,
+            cluster: None,
             auth_timeout: Duration::from_secs(2),
             max_payload: 1024 * 1024,
             max_control_line: 4096,
@@ -626,6 +769,7 @@ impl Options {
         }
         self.check_accounts()?;
         self.check_leafnodes()?;
+        self.check_cluster()?;
         if self.max_payload == 0 || self.max_control_line == 0 {
             return Err("max_payload and max_control_line must be positive".into());
         }
@@ -850,6 +994,98 @@ impl Options {
                 };
                 return Err(jwt_not_built(&format!("{what:?} in a leafnode remote")));
             }
+        }
+        Ok(())
+    }
+
+    /// nats-server's `validateCluster`, in its order, and what natsd and
+    /// this build cannot do. (nats-server also checks the cluster's name
+    /// against the gateway's; natsd has no gateways.)
+    fn check_cluster(&self) -> Result<(), String> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        if !CLUSTER_BUILT {
+            return Err(cluster_not_built());
+        }
+        if cluster.name.as_ref().is_some_and(|n| n.contains(' ')) {
+            return Err("cluster name cannot contain spaces".into());
+        }
+        if let Some(perms) = &cluster.permissions {
+            for (what, perm) in [("import", &perms.import), ("export", &perms.export)] {
+                let Some(perm) = perm else {
+                    continue;
+                };
+                for (kind, list) in [
+                    ("allow", perm.allow.as_deref().unwrap_or(&[])),
+                    ("deny", &perm.deny[..]),
+                ] {
+                    if let Some(bad) = list
+                        .iter()
+                        .find(|s| !crate::subject::is_valid_subject(s.as_bytes()))
+                    {
+                        return Err(format!(
+                            "cluster {what} {kind}: subject {bad:?} is not a valid subject"
+                        ));
+                    }
+                }
+            }
+        }
+        if !matches!(
+            cluster.compression.as_str(),
+            "off" | "not supported" | "accept" | "s2_auto" | "s2_fast" | "s2_better" | "s2_best"
+        ) {
+            return Err(format!(
+                "unsupported compression mode {:?}",
+                cluster.compression
+            ));
+        }
+        if let Some(tls) = &cluster.tls {
+            for pin in &tls.pinned_certs {
+                let lower = pin.to_lowercase();
+                if lower.len() != 64 || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "cluster: error parsing 'pinned_certs' key {lower} does not look like \
+                         lower case hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+                    ));
+                }
+            }
+        }
+        if !cluster.pinned_accounts.is_empty() {
+            if cluster.pool_size < 0 {
+                return Err("pool_size cannot be negative if pinned accounts are specified".into());
+            }
+            let accounts = &cluster.pinned_accounts;
+            for (i, account) in accounts.iter().enumerate() {
+                if accounts[..i].contains(account) {
+                    return Err(format!(
+                        "found duplicate account name {account:?} in pinned accounts list {}",
+                        go_quoted_list(accounts)
+                    ));
+                }
+            }
+            return Err(
+                "cluster: accounts is not supported by natsd: pinned accounts need route \
+                 pooling, which natsd does not do (it behaves as pool_size: -1)"
+                    .into(),
+            );
+        }
+        // nats-server's ConfigureOptions refuses `--routes` without a
+        // cluster; with `routes` in the file and no port it starts and
+        // never dials them. natsd refuses both.
+        if !cluster.routes.is_empty() && cluster.port == 0 {
+            return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+        }
+        // natsd's own: what nats-server would find out later, and what
+        // this build lacks.
+        if !(-1..=i32::from(u16::MAX)).contains(&cluster.port) {
+            return Err(format!("invalid cluster port {}", cluster.port));
+        }
+        if cluster.tls.is_some() && !cfg!(feature = "tls") {
+            return Err(
+                "TLS is not supported by this build: natsd was built without the `tls` feature"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -1263,6 +1499,90 @@ pub struct Overrides {
     pub store_dir: Option<PathBuf>,
     /// `--tls*`: they replace the file's certificate, CA and verify.
     pub tls: Option<TlsFlags>,
+    /// `--cluster` (`--cluster_listen`): the route listener, and the
+    /// cluster's authorization from the URL.
+    pub cluster_listen: Option<ClusterListen>,
+    /// `--cluster_name`; empty: none.
+    pub cluster_name: Option<String>,
+    /// `--cluster_advertise`; empty: none.
+    pub cluster_advertise: Option<String>,
+    /// `--no_advertise` (a flag can only turn it on).
+    pub no_advertise: bool,
+    /// `--connect_retries`.
+    pub connect_retries: Option<i32>,
+    /// `--routes`: they replace the file's.
+    pub routes: Option<Vec<String>>,
+}
+
+/// `--cluster <url>` as nats-server's `overrideCluster` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterListen {
+    /// `--cluster ""`: no route listener (the port is 0).
+    Off,
+    /// `nats://[user:password@]host:port`; the host may be empty (all
+    /// interfaces), the port -1 (a free one).
+    Url {
+        host: String,
+        port: i32,
+        /// Both or neither (nats-server refuses a user without a
+        /// password); neither drops the file's.
+        username: Option<String>,
+        password: Option<String>,
+    },
+}
+
+impl Overrides {
+    /// Whether a cluster flag was given.
+    pub fn has_cluster_flags(&self) -> bool {
+        self.cluster_listen.is_some()
+            || self.cluster_name.is_some()
+            || self.cluster_advertise.is_some()
+            || self.no_advertise
+            || self.connect_retries.is_some()
+            || self.routes.is_some()
+    }
+
+    /// The cluster flags over the file's `cluster {}`, as nats-server's
+    /// `ConfigureOptions` (which parses the flags again after the file)
+    /// and `overrideCluster`.
+    fn apply_cluster(&self, opts: &mut Options) {
+        if !self.has_cluster_flags() {
+            return;
+        }
+        let cluster = opts.cluster.get_or_insert_with(ClusterOptions::default);
+        match &self.cluster_listen {
+            None => {}
+            Some(ClusterListen::Off) => cluster.port = 0,
+            Some(ClusterListen::Url {
+                host,
+                port,
+                username,
+                password,
+            }) => {
+                cluster.host = host.clone();
+                cluster.port = *port;
+                cluster.username = username.clone();
+                cluster.password = password.clone();
+            }
+        }
+        if let Some(name) = &self.cluster_name {
+            cluster.name = (!name.is_empty()).then(|| name.clone());
+        }
+        if let Some(advertise) = &self.cluster_advertise {
+            cluster.advertise = (!advertise.is_empty()).then(|| advertise.clone());
+        }
+        cluster.no_advertise |= self.no_advertise;
+        if let Some(retries) = self.connect_retries {
+            cluster.connect_retries = retries;
+        }
+        if let Some(routes) = &self.routes {
+            cluster.routes = routes.clone();
+        }
+        // setBaselineOptions.
+        if cluster.port != 0 && cluster.host.is_empty() {
+            cluster.host = DEFAULT_HOST.to_string();
+        }
+    }
 }
 
 /// The TLS flags, all given together (`--tlscert` and `--tlskey` at least).
@@ -1314,6 +1634,7 @@ impl Overrides {
             tls.curve_preferences = None;
             tls.min_version_13 = false;
         }
+        self.apply_cluster(opts);
     }
 
     /// The options of a server started without a config file.

@@ -1,7 +1,7 @@
 //! The top-level keys nats-server knows and natsd does not act on yet, and
 //! what natsd does about each.
 //!
-//! The rule: a key whose absence only costs a feature (no cluster, no
+//! The rule: a key whose absence only costs a feature (no gateway, no
 //! JetStream, no syslog) is ignored with a warning. A key whose absence
 //! would let in clients nats-server keeps out, or send in clear what
 //! nats-server encrypts, is refused: natsd will not start weaker than the
@@ -34,7 +34,6 @@ pub fn unsupported(key: &str) -> Option<Unsupported> {
         | "disable_sublist_cache"
         | "no_sublist_cache"
         | "default_sentinel"
-        | "cluster"
         | "gateway"
         | "logfile_size_limit"
         | "log_size_limit"

@@ -28,9 +28,10 @@ use std::time::Duration;
 use super::accounts::{go_type, go_value, subjects};
 use super::duration;
 use super::options::{
-    at_key, boolean, go_duration, int_in, invalid_use, listen, map, string, unknown_field,
-    valid_user_nkey, wrong_type, Report, Result,
+    at_key, boolean, int_in, invalid_use, listen, map, parse_duration, string, to_duration,
+    unknown_field, valid_user_nkey, Report, Result,
 };
+use super::url::GoUrl;
 use super::value::{Entry, Map, Node, Value};
 use super::Diagnostic;
 use crate::options::{
@@ -604,62 +605,11 @@ fn proxy<'a>(field: &'a Entry, report: &mut Report<'_>) -> Result<Option<&'a Ent
 /// (which nats-server runs when it starts): natsd does not compress leaf
 /// connections, so a mode that would is accepted with a word.
 fn compression(field: &Entry, report: &mut Report<'_>) -> Result<()> {
-    let mut mode = String::new();
-    let mut thresholds: Vec<i128> = Vec::new();
-    match &field.value.value {
-        Value::String(s) => mode = s.clone(),
-        Value::Bool(true) => mode = "s2_auto".into(),
-        Value::Bool(false) => mode = "off".into(),
-        Value::Map(block) => {
-            for f in block.entries() {
-                match f.key.to_lowercase().as_str() {
-                    "mode" => mode = string(f)?.to_string(),
-                    "rtt_thresholds" | "thresholds" | "rtts" | "rtt" => {
-                        let Value::Array(items) = &f.value.value else {
-                            return Err(wrong_type(f, "an array", &f.value.value));
-                        };
-                        for item in items {
-                            let Value::String(s) = &item.value else {
-                                return Err(Diagnostic::at(
-                                    item.pos.clone(),
-                                    format!(
-                                        "error parsing rtt_thresholds: unsupported type in array {}",
-                                        item.value.kind()
-                                    ),
-                                ));
-                            };
-                            thresholds.push(duration::parse(s).map_err(|e| at_key(f, e))?);
-                        }
-                    }
-                    _ => unknown_field(f)?,
-                }
-            }
-        }
-        other => {
-            return Err(at_key(
-                field,
-                format!(
-                    "field {:?} should be a boolean or a structure, got {}",
-                    field.key,
-                    go_type(other)
-                ),
-            ))
-        }
-    }
-    let mut normalized = mode.to_lowercase();
-    if matches!(normalized.as_str(), "on" | "enabled" | "true" | "") {
-        normalized = "s2_auto".into();
-    }
-    match normalized.as_str() {
-        "not supported" | "not_supported" | "disabled" | "off" | "false" => return Ok(()),
-        "accept" | "fast" | "s2_fast" | "better" | "s2_better" | "best" | "s2_best" => {}
-        "auto" | "s2_auto" => check_thresholds(&mode, &thresholds).map_err(|e| at_key(field, e))?,
-        _ => {
-            return Err(at_key(
-                field,
-                format!("unsupported compression mode {mode:?}"),
-            ))
-        }
+    let c = super::compression::parse(field, "s2_auto")?;
+    let mode =
+        super::compression::normalize(&c, "s2_auto", "s2_auto").map_err(|e| at_key(field, e))?;
+    if !super::compression::compresses(&mode) {
+        return Ok(());
     }
     report.unsupported.push(at_key(
         field,
@@ -667,46 +617,13 @@ fn compression(field: &Entry, report: &mut Report<'_>) -> Result<()> {
             "leafnodes: {} {:?} is not supported by natsd and is ignored: leaf connections are \
              not compressed (as with compression: off)",
             field.key,
-            if mode.is_empty() { "s2_auto" } else { &mode }
+            if c.mode.is_empty() {
+                "s2_auto"
+            } else {
+                &c.mode
+            }
         ),
     ));
-    Ok(())
-}
-
-/// The `s2_auto` RTT thresholds as nats-server checks them.
-fn check_thresholds(mode: &str, thresholds: &[i128]) -> std::result::Result<(), String> {
-    if thresholds.is_empty() {
-        return Ok(());
-    }
-    let written = || {
-        let shown: Vec<String> = thresholds.iter().map(|n| go_duration(*n)).collect();
-        format!("[{}]", shown.join(" "))
-    };
-    let mut rtts: Vec<i128> = Vec::new();
-    for &n in thresholds {
-        let n = n.max(0);
-        if n != 0 && rtts.iter().any(|&v| n < v) {
-            return Err(format!(
-                "RTT threshold values {} should be in ascending order",
-                written()
-            ));
-        }
-        rtts.push(n);
-    }
-    while rtts.last() == Some(&0) {
-        rtts.pop();
-    }
-    if rtts.len() > 4 {
-        return Err(format!(
-            "compression mode {mode:?} should have no more than 4 RTT thresholds: {}",
-            written()
-        ));
-    }
-    if rtts.is_empty() {
-        return Err(format!(
-            "compression mode {mode:?} requires at least one RTT threshold"
-        ));
-    }
     Ok(())
 }
 
@@ -767,29 +684,6 @@ fn semver(version: &str) -> std::result::Result<(i64, i64, i64), String> {
         number(numbers[1])?,
         number(numbers[2])?,
     ))
-}
-
-/// nats-server's `parseDuration`: a duration string, or (the old way) an
-/// integer of seconds, accepted with a warning. `name` is the one
-/// nats-server's texts give. In nanoseconds, possibly negative.
-fn parse_duration(field: &Entry, name: &str, report: &mut Report<'_>) -> Result<i128> {
-    match &field.value.value {
-        Value::String(s) => {
-            duration::parse(s).map_err(|e| at_key(field, format!("error parsing {name}: {e}")))
-        }
-        Value::Integer(seconds) => {
-            report.warnings.push(at_key(
-                field,
-                format!("invalid use of field {name:?}: {name} should be converted to a duration"),
-            ));
-            Ok(i128::from(*seconds) * 1_000_000_000)
-        }
-        other => Err(wrong_type(field, "a duration (like \"2m\")", other)),
-    }
-}
-
-fn to_duration(nanos: i128) -> Duration {
-    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -947,170 +841,6 @@ impl RemoteUrl {
             head.strip_suffix(':').unwrap_or(head)
         )
     }
-}
-
-/// What natsd needs of Go's `url.Parse`: the same verdict, the scheme
-/// (lower case) and the host; errors in Go's words.
-struct GoUrl<'a> {
-    scheme: String,
-    /// `host[:port]`, as written.
-    host: &'a str,
-    /// Where `host` ends in the text.
-    host_end: usize,
-}
-
-impl<'a> GoUrl<'a> {
-    fn parse(text: &'a str) -> std::result::Result<GoUrl<'a>, String> {
-        let fail = |why: &str| format!("parse {text:?}: {why}");
-        if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            return Err(fail("net/url: invalid control character in URL"));
-        }
-        let (main, fragment) = text.split_once('#').unwrap_or((text, ""));
-        check_escapes(fragment).map_err(|e| fail(&e))?;
-        // The scheme: a letter, then letters, digits, `+`, `-`, `.`, up to
-        // a colon.
-        let mut scheme = "";
-        let mut rest = main;
-        for (i, c) in main.bytes().enumerate() {
-            match c {
-                b'a'..=b'z' | b'A'..=b'Z' => {}
-                b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
-                b':' if i == 0 => return Err(fail("missing protocol scheme")),
-                b':' => {
-                    scheme = &main[..i];
-                    rest = &main[i + 1..];
-                    break;
-                }
-                _ => break,
-            }
-        }
-        let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
-        let offset = |s: &str| s.as_ptr() as usize - text.as_ptr() as usize;
-        let mut url = GoUrl {
-            scheme: scheme.to_ascii_lowercase(),
-            host: "",
-            host_end: offset(rest),
-        };
-        if !rest.starts_with('/') {
-            if !scheme.is_empty() {
-                // Opaque (`hub:7422` reads as scheme `hub`): no host.
-                return Ok(url);
-            }
-            if rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
-                return Err(fail("first path segment in URL cannot contain colon"));
-            }
-        }
-        let path = if rest.starts_with("//") && (!scheme.is_empty() || !rest.starts_with("///")) {
-            let after = &rest[2..];
-            let end = after.find('/').unwrap_or(after.len());
-            let authority = &after[..end];
-            let host = match authority.rfind('@') {
-                Some(at) => {
-                    let userinfo = &authority[..at];
-                    if !userinfo
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&b))
-                    {
-                        return Err(fail("net/url: invalid userinfo"));
-                    }
-                    check_escapes(userinfo).map_err(|e| fail(&e))?;
-                    &authority[at + 1..]
-                }
-                None => authority,
-            };
-            check_host(host).map_err(|e| fail(&e))?;
-            url.host = host;
-            url.host_end = offset(host) + host.len();
-            &after[end..]
-        } else {
-            rest
-        };
-        check_escapes(path).map_err(|e| fail(&e))?;
-        Ok(url)
-    }
-
-    /// The port after the host's last colon (`Some("")` for `host:`).
-    fn port(&self) -> Option<&'a str> {
-        let after_bracket = self.host.rfind(']').map_or(0, |i| i + 1);
-        let colon = self.host[after_bracket..].rfind(':')?;
-        Some(&self.host[after_bracket + colon + 1..])
-    }
-
-    /// The host without its port.
-    fn hostname(&self) -> &'a str {
-        let host = match self.port() {
-            Some(port) => &self.host[..self.host.len() - port.len() - 1],
-            None => self.host,
-        };
-        host.strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host)
-    }
-}
-
-/// Go's `parseHost` and `unescape(host, encodeHost)`.
-fn check_host(host: &str) -> std::result::Result<(), String> {
-    let valid_port = |p: &str| p.is_empty() || p[1..].bytes().all(|b| b.is_ascii_digit());
-    let name = if host.starts_with('[') {
-        let Some(close) = host.rfind(']') else {
-            return Err("missing ']' in host".into());
-        };
-        let port = &host[close + 1..];
-        if !valid_port(port) || (!port.is_empty() && !port.starts_with(':')) {
-            return Err(format!("invalid port {port:?} after host"));
-        }
-        &host[..close + 1]
-    } else if let Some(colon) = host.rfind(':') {
-        let port = &host[colon..];
-        if !valid_port(port) {
-            return Err(format!("invalid port {port:?} after host"));
-        }
-        &host[..colon]
-    } else {
-        host
-    };
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'%' {
-            let escape = name.get(i..i + 3).unwrap_or(&name[i..]);
-            let hex = escape.len() == 3 && escape[1..].bytes().all(|b| b.is_ascii_hexdigit());
-            // Go allows `%XX` in a host only for bytes above 0x7f (and
-            // `%25`).
-            if !hex || (&escape[1..2] < "8" && escape != "%25") {
-                return Err(format!("invalid URL escape {escape:?}"));
-            }
-            i += 3;
-            continue;
-        }
-        if c < 0x80 && !c.is_ascii_alphanumeric() && !b"!$&'()*+,;=:[]<>\"-_.~".contains(&c) {
-            return Err(format!(
-                "invalid character {:?} in host name",
-                (c as char).to_string()
-            ));
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// Go's `unescape`: every `%` starts two hex digits.
-fn check_escapes(s: &str) -> std::result::Result<(), String> {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let escape = s.get(i..(i + 3).min(s.len())).unwrap_or(&s[i..]);
-            if escape.len() < 3 || !escape[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("invalid URL escape {escape:?}"));
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

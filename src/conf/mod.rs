@@ -17,6 +17,10 @@
 //! ```
 
 mod accounts;
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(any(feature = "leafnodes", feature = "cluster"))]
+mod compression;
 mod digest;
 pub mod duration;
 pub mod files;
@@ -29,6 +33,8 @@ mod options;
 mod parser;
 mod scalar;
 mod tls;
+#[cfg(any(feature = "leafnodes", feature = "cluster"))]
+mod url;
 mod value;
 mod websocket;
 
@@ -44,6 +50,8 @@ use std::sync::Arc;
 
 use crate::options::{Options, Overrides};
 
+#[cfg(feature = "cluster")]
+pub use cluster::{cluster_listen_flag, routes_flag};
 pub use value::{Entry, Map, Node, Pos, Value};
 
 /// Where includes and environment variables come from.
@@ -146,8 +154,8 @@ pub struct Loaded {
     /// nats-server's own warnings (an integer `ping_interval`, an empty
     /// file, ...): the server starts anyway, `-t` fails, as in nats-server.
     pub warnings: Vec<Diagnostic>,
-    /// Keys nats-server knows that natsd does not act on yet (`cluster`,
-    /// `jetstream`, ...): logged, and the server starts without them.
+    /// Keys nats-server knows that natsd does not act on yet (`gateway`,
+    /// `mqtt`, ...): logged, and the server starts without them.
     pub unsupported: Vec<Diagnostic>,
 }
 

@@ -191,6 +191,10 @@ fn apply_key(
         "leafnodes" | "leaf" => opts.leafnodes = Some(super::leafnodes::leafnodes(entry, report)?),
         #[cfg(not(feature = "leafnodes"))]
         "leafnodes" | "leaf" => return Err(at_key(entry, crate::options::leafnodes_not_built())),
+        #[cfg(feature = "cluster")]
+        "cluster" => opts.cluster = Some(super::cluster::cluster(entry, report)?),
+        #[cfg(not(feature = "cluster"))]
+        "cluster" => return Err(at_key(entry, crate::options::cluster_not_built())),
         "system_account" | "system" => {
             let name = string(entry)?;
             if !name.is_empty() {
@@ -297,7 +301,7 @@ fn authorization(entry: &Entry, opts: &mut Options, report: &mut Report<'_>) -> 
 }
 
 /// `timeout`: seconds (integer or float) or a duration string.
-fn auth_timeout(field: &Entry, report: &mut Report<'_>) -> Result<Duration> {
+pub(super) fn auth_timeout(field: &Entry, report: &mut Report<'_>) -> Result<Duration> {
     let seconds = match &field.value.value {
         Value::Integer(n) => *n as f64,
         Value::Float(f) => *f,
@@ -584,6 +588,29 @@ pub(super) fn duration_or_seconds(entry: &Entry, report: &mut Report<'_>) -> Res
         }
         other => Err(wrong_type(entry, "a duration (like \"2m\")", other)),
     }
+}
+
+/// nats-server's `parseDuration`: a duration string, or (the old way) an
+/// integer of seconds, accepted with a warning. `name` is the one
+/// nats-server's texts give. In nanoseconds, possibly negative.
+pub(super) fn parse_duration(field: &Entry, name: &str, report: &mut Report<'_>) -> Result<i128> {
+    match &field.value.value {
+        Value::String(s) => {
+            duration::parse(s).map_err(|e| at_key(field, format!("error parsing {name}: {e}")))
+        }
+        Value::Integer(seconds) => {
+            report.warnings.push(at_key(
+                field,
+                format!("invalid use of field {name:?}: {name} should be converted to a duration"),
+            ));
+            Ok(i128::from(*seconds) * 1_000_000_000)
+        }
+        other => Err(wrong_type(field, "a duration (like \"2m\")", other)),
+    }
+}
+
+pub(super) fn to_duration(nanos: i128) -> Duration {
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A Go duration string, in nanoseconds.

@@ -496,14 +496,14 @@ fn unknown_unsupported_and_refused_keys() {
     let o = opts("PORT: 4333\nDebug: true");
     assert!(o.debug && o.port == 4333);
     let loaded = load_with(
-        "cluster { port: 6222 }\njetstream: disabled\nstore_dir: /data/nats",
+        "gateway { port: 7222 }\njetstream: disabled\nstore_dir: /data/nats",
         &Overrides::default(),
     )
     .unwrap();
     let notes: Vec<String> = loaded.unsupported.iter().map(ToString::to_string).collect();
     assert_eq!(
         notes,
-        ["n.conf:1:1: \"cluster\" is not supported by natsd yet and is ignored",]
+        ["n.conf:1:1: \"gateway\" is not supported by natsd yet and is ignored",]
     );
     assert!(loaded.warnings.is_empty());
     assert_eq!(
