@@ -8,6 +8,7 @@ pub mod info;
 pub mod leaf;
 mod line_scan;
 pub mod parser;
+mod peer;
 
 pub use connect::{ConnectError, ConnectOpts};
 pub use error::ProtoError;
