@@ -170,6 +170,7 @@ pub(super) struct MsgForm {
 /// A message a peer sent.
 pub(super) struct Msg<'b> {
     /// Empty when the form has no account.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub account: &'b [u8],
     pub msg: Pub<'b>,
     /// The queue names, as one slice of the line: from the first to the
