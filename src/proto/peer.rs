@@ -84,8 +84,13 @@ pub(super) fn parse_line<'b>(
             snippet: Snippet::of(buf),
         });
     }
-    // What follows the name, as the line's length is measured.
-    let rest = &scanned[name.len().min(scanned.len())..];
+    // What follows the name, as the line's length is measured. A PING,
+    // PONG or +OK ignores the rest of its line, the rest of a longer name
+    // included: that is measured too, or a peer could have its buffer grow
+    // without end (nats-server's state machine skips those bytes; this
+    // parser must keep them until the newline).
+    let whole_line = WHOLE_LINE.iter().find(|w| starts_with_ignore_case(name, w));
+    let rest = &scanned[whole_line.map_or(name.len(), |w| w.len())..];
     let Some(nl) = newline else {
         // The CR that may end it is not counted.
         if rest.len() > max_control_line + 1 {
@@ -106,7 +111,7 @@ pub(super) fn parse_line<'b>(
     let args = trim_start(rest);
     let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
     let line_len = nl + 1;
-    let op = if WHOLE_LINE.iter().any(|w| starts_with_ignore_case(name, w)) {
+    let op = if whole_line.is_some() {
         match name[1].to_ascii_uppercase() {
             b'I' => Op::Ping,
             b'O' if name[0] != b'+' => Op::Pong,

@@ -514,6 +514,16 @@ mod tests {
             let partial = parse(12, 10, &line[..cut]);
             assert!(partial == Ok(Status::Partial(0)) || cut == line.len() - 1);
         }
+        // Nor a PING, PONG or +OK that never ends, whatever follows it.
+        let ping = [&b"PING"[..], &[b'x'; 64]].concat();
+        assert!(matches!(
+            parse(16, 10, &ping),
+            Err(ProtoError::MaxControlLine { max: 16, .. })
+        ));
+        assert_eq!(
+            parse(16, 10, b"PINGxxxxxxxxxxxxxxxx\r\n"),
+            Ok(Status::Complete((22, Op::Ping)))
+        );
         // So nothing past the limits stays buffered: a partial line is at
         // most max_control_line plus the name and CR, a partial message
         // at most its line and max_payload plus CRLF.
