@@ -79,10 +79,13 @@ impl Core {
                     self.queue(key, encode::OK);
                 }
             }
-            // The client parser makes no leaf operations.
-            Op::LeafSub { .. } | Op::LeafUnsub { .. } | Op::LeafMsg { .. } => {
-                self.close(key, CloseReason::ProtocolViolation)
-            }
+            // The client parser makes no leaf or route operations.
+            Op::LeafSub { .. }
+            | Op::LeafUnsub { .. }
+            | Op::LeafMsg { .. }
+            | Op::RouteSub { .. }
+            | Op::RouteUnsub { .. }
+            | Op::RouteMsg { .. } => self.close(key, CloseReason::ProtocolViolation),
         }
     }
 
@@ -656,6 +659,16 @@ pub(super) fn describe(op: &Op<'_>) -> String {
                 true,
             );
             s(line.strip_suffix(b"\r\n").unwrap_or(&line))
+        }
+        Op::RouteSub { .. } | Op::RouteUnsub { .. } | Op::RouteMsg { .. } => {
+            // The operation's line as it is written.
+            let mut line = Vec::new();
+            crate::proto::encode::write_op(&mut line, op);
+            let line = match op {
+                Op::RouteMsg { msg, .. } => &line[..line.len() - msg.msg.len() - 2],
+                _ => &line[..],
+            };
+            s(line.strip_suffix(b"\r\n").unwrap_or(line))
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Encoders for what the server sends: `MSG`, `HMSG` and the short replies;
-//! and [`write_op`], any parsed operation in its wire form.
+//! Encoders for what the server sends: `MSG`, `HMSG` and the short replies
+//! to clients, interest and messages to leaf nodes and routes; and
+//! [`write_op`], any parsed operation in its wire form.
 
 use super::parser::{Op, Pub};
 
@@ -105,9 +106,27 @@ pub fn write_op(out: &mut Vec<u8>, op: &Op<'_>) {
         } => write_leaf_sub(out, subject, *queue, *weight),
         Op::LeafUnsub { subject, queue } => write_leaf_unsub(out, subject, *queue),
         Op::LeafMsg { msg, queues } => {
-            let mut names = super::leaf::queue_names(queues);
-            let first = names.next();
-            write_leaf_msg_line(out, msg, first.into_iter().chain(names), true);
+            write_leaf_msg_line(out, msg, super::peer::queue_names(queues), true);
+            out.extend_from_slice(msg.msg);
+            out.extend_from_slice(b"\r\n");
+        }
+        Op::RouteSub {
+            account,
+            subject,
+            queue,
+            weight,
+        } => write_route_sub(out, account, subject, *queue, *weight),
+        Op::RouteUnsub {
+            account,
+            subject,
+            queue,
+        } => write_route_unsub(out, account, subject, *queue),
+        Op::RouteMsg {
+            account,
+            msg,
+            queues,
+        } => {
+            write_route_msg_line(out, account, msg, super::peer::queue_names(queues), true);
             out.extend_from_slice(msg.msg);
             out.extend_from_slice(b"\r\n");
         }
@@ -158,11 +177,86 @@ pub fn write_leaf_unsub(out: &mut Vec<u8>, subject: &[u8], queue: Option<&[u8]>)
 pub fn write_leaf_msg_line<'q>(
     out: &mut Vec<u8>,
     msg: &Pub<'_>,
+    queues: impl Iterator<Item = &'q [u8]>,
+    peer_headers: bool,
+) {
+    write_peer_msg_line(out, b"LMSG ", None, msg, queues, peer_headers);
+}
+
+/// Append `RS+ <account> <subject>\r\n`, or with a queue `RS+ <account>
+/// <subject> <queue> <weight>\r\n`: nats-server's
+/// `addRouteSubOrUnsubProtoToBuf`. The weight is at least 1 from any
+/// caller that means it (nats-server writes a weight of 0 as nothing,
+/// which its own parser refuses; here it is `0`).
+pub fn write_route_sub(
+    out: &mut Vec<u8>,
+    account: &[u8],
+    subject: &[u8],
+    queue: Option<&[u8]>,
+    weight: u32,
+) {
+    out.extend_from_slice(b"RS+ ");
+    out.extend_from_slice(account);
+    out.push(b' ');
+    out.extend_from_slice(subject);
+    if let Some(queue) = queue {
+        out.push(b' ');
+        out.extend_from_slice(queue);
+        out.push(b' ');
+        write_decimal(out, weight as usize);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append `RS- <account> <subject> [queue]\r\n` (no weight).
+pub fn write_route_unsub(out: &mut Vec<u8>, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+    out.extend_from_slice(b"RS- ");
+    out.extend_from_slice(account);
+    out.push(b' ');
+    out.extend_from_slice(subject);
+    if let Some(queue) = queue {
+        out.push(b' ');
+        out.extend_from_slice(queue);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append the control line of a message to a route, as nats-server's
+/// `msgHeaderForRouteOrLeaf` writes it for a route without a pinned
+/// account: `RMSG <account> <subject> [reply] <size>`, with queue groups
+/// `RMSG <account> <subject> + <reply> <queues> <size>` or `RMSG <account>
+/// <subject> | <queues> <size>`. The sizes are the publisher's tokens; a
+/// message with header bytes to a peer that takes headers is `HMSG` with
+/// both sizes, to one that does not the headers are dropped (the caller
+/// writes only the payload then).
+pub fn write_route_msg_line<'q>(
+    out: &mut Vec<u8>,
+    account: &[u8],
+    msg: &Pub<'_>,
+    queues: impl Iterator<Item = &'q [u8]>,
+    peer_headers: bool,
+) {
+    write_peer_msg_line(out, b"RMSG ", Some(account), msg, queues, peer_headers);
+}
+
+/// The message line of a leaf (`name` `LMSG `) or a route (`RMSG `, with
+/// the account), `HMSG ` in its place when headers go along.
+fn write_peer_msg_line<'q>(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    account: Option<&[u8]>,
+    msg: &Pub<'_>,
     mut queues: impl Iterator<Item = &'q [u8]>,
     peer_headers: bool,
 ) {
+    // `hasHeader := c.pa.hdr > 0`: an HPUB with an empty header block
+    // goes on without it.
     let with_headers = msg.header_len > 0 && peer_headers;
-    out.extend_from_slice(if with_headers { b"HMSG " } else { b"LMSG " });
+    out.extend_from_slice(if with_headers { b"HMSG " } else { name });
+    if let Some(account) = account {
+        out.extend_from_slice(account);
+        out.push(b' ');
+    }
     out.extend_from_slice(msg.subject);
     out.push(b' ');
     match queues.next() {

@@ -67,6 +67,28 @@ pub enum Op<'b> {
         msg: Pub<'b>,
         queues: &'b [u8],
     },
+    /// `RS+ <account> <subject> [<queue> <weight>]` from a route
+    /// (`proto/route.rs`).
+    RouteSub {
+        account: &'b [u8],
+        subject: &'b [u8],
+        queue: Option<&'b [u8]>,
+        /// The queue group's members behind the peer; 1 without a queue.
+        weight: u32,
+    },
+    /// `RS- <account> <subject> [queue]` from a route.
+    RouteUnsub {
+        account: &'b [u8],
+        subject: &'b [u8],
+        queue: Option<&'b [u8]>,
+    },
+    /// `RMSG`/`HMSG` from a route, with the queue groups (space
+    /// separated, possibly empty) the sender picked this server for.
+    RouteMsg {
+        account: &'b [u8],
+        msg: Pub<'b>,
+        queues: &'b [u8],
+    },
 }
 
 /// A message published by the client.
@@ -251,6 +273,8 @@ pub struct Parser {
     pub awaiting_connect: bool,
     /// The peer is a leaf node: its operations are the leaf protocol's.
     pub leaf: bool,
+    /// The peer is a route: its operations are the route protocol's.
+    pub route: bool,
     state: State,
     /// The parsed control line while in `State::Payload`.
     pending: PendingMsg,
@@ -269,6 +293,7 @@ impl Parser {
             headers: false,
             awaiting_connect: false,
             leaf: false,
+            route: false,
             state: State::Start,
             pending: PendingMsg::default(),
         }
@@ -284,6 +309,10 @@ impl Parser {
         #[cfg(feature = "leafnodes")]
         if self.leaf {
             return super::leaf::parse(self.max_control_line, self.max_payload, buf);
+        }
+        #[cfg(feature = "cluster")]
+        if self.route {
+            return super::route::parse(self.max_control_line, self.max_payload, buf);
         }
         let mut i = 0;
         // The name is matched in a local: writing the state back for every

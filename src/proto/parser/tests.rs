@@ -29,9 +29,13 @@ fn render(op: &Op<'_>) -> String {
         Op::Ok => "+OK".into(),
         Op::Err(t) => format!("-ERR {}", s(t)),
         Op::ClientHmsg => "HMSG".into(),
-        // The client parser never makes these (see `proto/leaf.rs`).
+        // The client parser never makes these (see `proto/leaf.rs` and
+        // `proto/route.rs`).
         Op::LeafSub { .. } | Op::LeafUnsub { .. } | Op::LeafMsg { .. } => {
             unreachable!("a leaf operation from the client parser")
+        }
+        Op::RouteSub { .. } | Op::RouteUnsub { .. } | Op::RouteMsg { .. } => {
+            unreachable!("a route operation from the client parser")
         }
     }
 }
