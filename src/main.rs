@@ -7,7 +7,7 @@ use std::time::Duration;
 use getopts::{Matches, Options as Getopts, ParsingStyle};
 use natsd::conf::{self, Loaded};
 use natsd::net::ReloadSource;
-use natsd::options::{monitor_not_built, Overrides, MONITOR_BUILT};
+use natsd::options::{monitor_not_built, Overrides, CLUSTER_BUILT, MONITOR_BUILT};
 use natsd::{Options, Server, NATS_SERVER_VERSION, VERSION};
 
 fn flags() -> Getopts {
@@ -108,6 +108,49 @@ fn flags() -> Getopts {
         "Client certificate CA for verification",
         "FILE",
     );
+    let cluster = |text: &'static str| {
+        if CLUSTER_BUILT {
+            text
+        } else {
+            "(not in this build: no `cluster` feature)"
+        }
+    };
+    o.optopt(
+        "",
+        "routes",
+        cluster("Routes to solicit and connect (comma-separated URLs)"),
+        "RURL-1,RURL-2",
+    );
+    o.optopt(
+        "",
+        "cluster",
+        cluster("Cluster URL for solicited routes (nats://[user:pass@]host:port)"),
+        "CLUSTER-URL",
+    );
+    o.optopt("", "cluster_listen", cluster("Same as --cluster"), "URL");
+    o.optopt(
+        "",
+        "cluster_name",
+        cluster("Cluster name, if not set one will be dynamically generated"),
+        "NAME",
+    );
+    o.optflag(
+        "",
+        "no_advertise",
+        cluster("Do not advertise known cluster information to clients"),
+    );
+    o.optopt(
+        "",
+        "cluster_advertise",
+        cluster("Cluster URL to advertise to other servers"),
+        "URL",
+    );
+    o.optopt(
+        "",
+        "connect_retries",
+        cluster("For implicit routes, number of connect retries"),
+        "NUMBER",
+    );
     o.optflag("h", "help", "Show this message");
     o.optflag("v", "version", "Show version");
     o
@@ -116,7 +159,7 @@ fn flags() -> Getopts {
 /// Go's flag package also takes long names after a single dash
 /// (`-port 4222`); getopts would read that as `-p ort`. Rewrite them.
 fn normalize(args: Vec<String>) -> Vec<String> {
-    const LONG: [&str; 27] = [
+    const LONG: [&str; 34] = [
         "addr",
         "net",
         "port",
@@ -144,6 +187,13 @@ fn normalize(args: Vec<String>) -> Vec<String> {
         "tlskey",
         "tlsverify",
         "tlscacert",
+        "routes",
+        "cluster",
+        "cluster_listen",
+        "cluster_name",
+        "no_advertise",
+        "cluster_advertise",
+        "connect_retries",
     ];
     args.into_iter()
         .map(|a| {
@@ -215,7 +265,67 @@ fn overrides_from(m: &Matches) -> Result<Overrides, String> {
             .transpose()?,
         store_dir: m.opt_str("store_dir").map(PathBuf::from),
         tls: tls_flags(m)?,
+        ..cluster_flags(m)?
     })
+}
+
+/// `--cluster` (`--cluster_listen`), `--cluster_name`, `--routes`,
+/// `--cluster_advertise`, `--no_advertise`, `--connect_retries`, as
+/// nats-server's `ConfigureOptions` reads them.
+fn cluster_flags(m: &Matches) -> Result<Overrides, String> {
+    const NAMES: [&str; 7] = [
+        "routes",
+        "cluster",
+        "cluster_listen",
+        "cluster_name",
+        "no_advertise",
+        "cluster_advertise",
+        "connect_retries",
+    ];
+    if !NAMES.iter().any(|f| m.opt_present(f)) {
+        return Ok(Overrides::default());
+    }
+    if !CLUSTER_BUILT {
+        return Err(natsd::options::cluster_not_built());
+    }
+    #[cfg(feature = "cluster")]
+    {
+        // The last of the two names given, as Go's flag package.
+        let listen = match (m.opt_str("cluster"), m.opt_str("cluster_listen")) {
+            (Some(a), Some(b)) => {
+                let a_at = m.opt_positions("cluster").last().copied();
+                let b_at = m.opt_positions("cluster_listen").last().copied();
+                Some(if a_at > b_at { a } else { b })
+            }
+            (a, b) => a.or(b),
+        };
+        let connect_retries = m
+            .opt_str("connect_retries")
+            .map(|n| {
+                n.parse().map_err(|_| {
+                    format!("invalid value {n:?} for flag -connect_retries: parse error")
+                })
+            })
+            .transpose()?;
+        Ok(Overrides {
+            cluster_listen: listen
+                .as_deref()
+                .map(conf::cluster_listen_flag)
+                .transpose()?,
+            cluster_name: m.opt_str("cluster_name"),
+            cluster_advertise: m.opt_str("cluster_advertise"),
+            no_advertise: m.opt_present("no_advertise"),
+            connect_retries,
+            routes: m
+                .opt_str("routes")
+                .as_deref()
+                .map(conf::routes_flag)
+                .transpose()?,
+            ..Overrides::default()
+        })
+    }
+    #[cfg(not(feature = "cluster"))]
+    unreachable!("refused above")
 }
 
 /// `--tls`, `--tlscert`, `--tlskey`, `--tlsverify`, `--tlscacert`: any of
@@ -537,6 +647,88 @@ mod tests {
             );
         }
         assert_eq!(parse(&["-m", "0"]).unwrap().http_port, 0, "off");
+    }
+
+    #[test]
+    #[cfg(feature = "cluster")]
+    fn cluster_flags() {
+        let o = parse(&[
+            "--cluster",
+            "nats://ru:rp@127.0.0.1:-1",
+            "--cluster_name",
+            "c1",
+            "--routes",
+            "nats://a:6222,nats://b:6222",
+            "-cluster_advertise",
+            "x:1",
+            "-no_advertise",
+            "--connect_retries=3",
+        ])
+        .unwrap();
+        let c = o.cluster.unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", -1));
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (Some("ru"), Some("rp"))
+        );
+        assert_eq!(c.name.as_deref(), Some("c1"));
+        assert_eq!(c.routes, ["nats://a:6222", "nats://b:6222"]);
+        assert_eq!(c.advertise.as_deref(), Some("x:1"));
+        assert!(c.no_advertise);
+        assert_eq!(c.connect_retries, 3);
+        let c = parse(&["-cluster_listen", "nats://:6222"])
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("0.0.0.0", 6222));
+        // The last of --cluster and --cluster_listen wins.
+        let c = parse(&["--cluster_listen", "nats://:1", "--cluster", "nats://:2"])
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(c.port, 2);
+        assert_eq!(parse(&[]).unwrap().cluster, None);
+        // nats-server's texts.
+        for (args, text) in [
+            (
+                &["--routes", "nats://a:6222"][..],
+                "solicited routes require cluster capabilities, e.g. --cluster",
+            ),
+            (
+                &["--cluster", "nats://u@h:1"][..],
+                "expected cluster password to be set",
+            ),
+            (
+                &["--cluster", "nats://h"][..],
+                "address h: missing port in address",
+            ),
+            (
+                &["--connect_retries", "x"][..],
+                "invalid value \"x\" for flag -connect_retries: parse error",
+            ),
+            (
+                &["--cluster_name", "a b"][..],
+                "cluster name cannot contain spaces",
+            ),
+        ] {
+            assert_eq!(parse(args).unwrap_err(), text, "{args:?}");
+        }
+    }
+
+    #[test]
+    #[cfg(not(feature = "cluster"))]
+    fn cluster_flags_are_refused_by_a_build_without_the_cluster() {
+        for args in [
+            &["--cluster", "nats://:6222"][..],
+            &["--routes", "nats://a:1"][..],
+            &["--no_advertise"][..],
+        ] {
+            assert_eq!(
+                parse(args).unwrap_err(),
+                natsd::options::cluster_not_built(),
+                "{args:?}"
+            );
+        }
     }
 
     #[test]
