@@ -27,8 +27,10 @@ impl Core {
         op: &Op<'_>,
         now: Instant,
     ) {
-        if self.conns[key].role == Role::Leaf {
-            return self.process_leaf_op(key, op, now);
+        match self.conns[key].role {
+            Role::Client => {}
+            Role::Leaf => return self.process_leaf_op(key, op, now),
+            Role::Route => return self.process_route_op(key, op, now),
         }
         if self.trace {
             let conn = &self.conns[key];
@@ -321,7 +323,7 @@ impl Core {
                 .subs
                 .insert(sid_hash, sub_key, &self.subs, &self.sid_hasher);
             self.add_shadows(sub_key, account);
-            self.leaf_interest(sub_key, 1);
+            self.interest_changed(sub_key, 1);
         }
         if self.conns[key].opts.verbose {
             self.queue(key, encode::OK);
@@ -355,7 +357,7 @@ impl Core {
             .leaf
             .as_deref()
             .map_or(1, |l| l.weight_of(sub.subject(), sub.queue()));
-        self.leaf_interest(sub_key, -(weight as i32));
+        self.interest_changed(sub_key, -(weight as i32));
         let sub = &self.subs[sub_key];
         let conn = &mut self.conns[sub.conn()];
         let sid_hash = self.sid_hasher.hash_one(sub.sid());
@@ -497,9 +499,8 @@ impl Core {
         queue_filter: Option<&[u8]>,
     ) -> bool {
         let accounts = &mut self.accounts;
-        let result = accounts.list[account as usize]
-            .sublist
-            .match_subject(msg.subject);
+        let publisher_account = &mut accounts.list[account as usize];
+        let result = publisher_account.sublist.match_subject(msg.subject);
         let delivered = !result.is_empty() && {
             let routed = Delivery {
                 conns: &mut self.conns,
@@ -513,7 +514,8 @@ impl Core {
                 imported_from_service: !via.is_empty(),
                 now,
                 queue_filter,
-                leaf_targets: &mut self.leaf_targets,
+                peer_targets: &mut self.peer_targets,
+                account_name: &publisher_account.name,
             }
             .route(result, src, msg);
             self.stats.out_msgs += routed.msgs;

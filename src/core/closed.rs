@@ -56,6 +56,14 @@ pub enum CloseReason {
     DuplicateRemoteLeafnodeConnection,
     /// A leaf node with this server's own cluster name.
     ClusterNamesIdentical,
+    /// A second route to the same server (or one to this server itself).
+    DuplicateRoute,
+    /// A reload removed the configured route.
+    RouteRemoved,
+    /// A route from a server of another cluster.
+    ClusterNameConflict,
+    /// A route from a server with this server's name.
+    DuplicateServerName,
 }
 
 impl CloseReason {
@@ -86,6 +94,10 @@ impl CloseReason {
                 "Duplicate Remote LeafNode Connection"
             }
             CloseReason::ClusterNamesIdentical => "Cluster Names Identical",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::RouteRemoved => "Route Removed",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
         }
     }
 }

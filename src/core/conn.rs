@@ -101,8 +101,10 @@ impl Subscription {
 pub enum Role {
     /// An application, speaking the client protocol (`MSG` out).
     Client,
-    /// Another server, linked as a leaf node (`LMSG` out): see `leaf.rs`.
+    /// Another server, linked as a leaf node (`LMSG` out): see `leaf/`.
     Leaf,
+    /// Another server of the cluster (`RMSG` out): see `route/`.
+    Route,
 }
 
 /// Per-connection state; the socket is the reactor's.
@@ -149,6 +151,8 @@ pub struct Conn {
     pub websocket: Option<Box<WebsocketConn>>,
     /// What a leaf node connection knows of its peer and their interest.
     pub leaf: Option<Box<super::leaf::LeafConn>>,
+    /// What a route connection knows of its peer and their interest.
+    pub route: Option<Box<super::route::RouteConn>>,
 }
 
 /// What the core knows of a WebSocket client (the framing is the
@@ -171,6 +175,9 @@ pub struct Tag<'a>(&'a Conn);
 impl std::fmt::Display for Tag<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let conn = self.0;
+        if conn.route.is_some() {
+            return write!(f, "{} - rid:{}", conn.addr, conn.cid);
+        }
         if let Some(leaf) = &conn.leaf {
             let kind = if leaf.websocket { "lid_ws" } else { "lid" };
             return write!(f, "{} - {kind}:{}", conn.addr, conn.cid);
@@ -265,6 +272,7 @@ impl Conn {
             tls: None,
             websocket: None,
             leaf: None,
+            route: None,
         }
     }
 
@@ -312,6 +320,27 @@ impl Conn {
 
     pub fn is_closing(&self) -> bool {
         self.closing.is_some()
+    }
+
+    /// A link to another server (leaf node or route): whether its pending
+    /// output holds producers back (see `core/stall.rs`).
+    pub fn congested(&mut self) -> Option<&mut bool> {
+        if let Some(leaf) = self.leaf.as_deref_mut() {
+            return Some(&mut leaf.congested);
+        }
+        self.route.as_deref_mut().map(|r| &mut r.congested)
+    }
+
+    /// How much interest `sub` (one of this connection's) stands for: a
+    /// queue group's weight behind a leaf node or route, else 1.
+    pub fn weight_of(&self, sub: &Subscription) -> u32 {
+        if let Some(leaf) = &self.leaf {
+            return leaf.weight_of(sub.subject(), sub.queue());
+        }
+        if let Some(route) = &self.route {
+            return route.weight_of(sub.sid(), sub.queue().is_some());
+        }
+        1
     }
 }
 

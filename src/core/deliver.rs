@@ -9,7 +9,7 @@ use super::account::Route;
 use super::closed::CloseReason;
 use super::conn::{Conn, Role, Subscription, NO_ROUTE};
 use super::rng::Rng;
-use crate::proto::encode::{write_leaf_msg_line, write_msg};
+use crate::proto::encode::{write_leaf_msg_line, write_msg, write_route_msg_line};
 use crate::proto::Pub;
 use crate::sublist::SublistResult;
 
@@ -31,16 +31,19 @@ pub struct Delivery<'a> {
     pub imported_from_service: bool,
     /// For the reply grants of `allow_responses`.
     pub now: Instant,
-    /// The queue groups a leaf node named for its message (space
+    /// The queue groups a leaf node or route named for its message (space
     /// separated; empty: none); `None` for a client's message: every group.
     pub queue_filter: Option<&'a [u8]>,
-    /// Leaf connections the message goes to, each with the queue
-    /// subscription picked for it (or `NO_PICK` for its plain interest):
-    /// collected while routing, one `LMSG` per connection after.
-    pub leaf_targets: &'a mut Vec<(usize, usize)>,
+    /// Leaf and route connections the message goes to, each with the
+    /// queue subscription picked for it (or `NO_PICK` for its plain
+    /// interest): collected while routing, one `LMSG` or `RMSG` per
+    /// connection after.
+    pub peer_targets: &'a mut Vec<(usize, usize)>,
+    /// The account's name, which an `RMSG` carries.
+    pub account_name: &'a str,
 }
 
-/// A leaf target entry for plain (non-queue) interest.
+/// A peer target entry for plain (non-queue) interest.
 const NO_PICK: usize = usize::MAX;
 
 impl Delivery<'_> {
@@ -59,13 +62,13 @@ impl Delivery<'_> {
                 }
             }
             let start = self.rng.below(group.len());
-            // A member on this server is preferred; a leaf node's is kept
-            // in case none takes it (nats-server's `rsub`).
+            // A member on this server is preferred; a leaf node's or a
+            // route's is kept in case none takes it (nats-server's `rsub`).
             let mut fallback = None;
             for i in 0..group.len() {
                 let sub_key = group[(start + i) % group.len()];
-                if self.is_leaf_sub(sub_key) {
-                    if fallback.is_none() && self.leaf_may_take(sub_key, src) {
+                if self.is_peer_sub(sub_key) {
+                    if fallback.is_none() && self.peer_may_take(sub_key, src) {
                         fallback = Some(sub_key);
                     }
                     continue;
@@ -78,16 +81,16 @@ impl Delivery<'_> {
             }
             if let Some(sub_key) = fallback {
                 let conn = self.subs[sub_key].conn();
-                self.leaf_targets.push((conn, sub_key));
+                self.peer_targets.push((conn, sub_key));
             }
         }
-        if !self.leaf_targets.is_empty() {
-            self.write_leaf_targets(msg, &mut routed);
+        if !self.peer_targets.is_empty() {
+            self.write_peer_targets(msg, &mut routed);
         }
         routed
     }
 
-    /// Whether a leaf node named `group`'s queue for its message.
+    /// Whether a leaf node or route named `group`'s queue for its message.
     #[cold]
     fn is_named(&self, filter: &[u8], group: &[usize]) -> bool {
         let Some(queue) = group.first().and_then(|&k| self.subs.get(k)?.queue()) else {
@@ -96,21 +99,32 @@ impl Delivery<'_> {
         crate::proto::leaf::queue_names(filter).any(|q| q == queue)
     }
 
-    fn is_leaf_sub(&self, sub_key: usize) -> bool {
+    /// A subscription of a leaf node or route (not of a client).
+    fn is_peer_sub(&self, sub_key: usize) -> bool {
         self.subs
             .get(sub_key)
             .and_then(|s| self.conns.get(s.conn()))
-            .is_some_and(|c| c.role == Role::Leaf)
+            .is_some_and(|c| c.role != Role::Client)
     }
 
-    /// Whether leaf subscription `sub_key` may get a message from `src`:
-    /// not one from itself, nor one from a leaf of its own cluster.
-    fn leaf_may_take(&self, sub_key: usize, src: usize) -> bool {
+    /// Whether a leaf node's or route's subscription `sub_key` may get a
+    /// message from `src`: not one from itself; for a route, not one that
+    /// came over a route (one hop); for a leaf node, not one from a leaf
+    /// of its own cluster.
+    fn peer_may_take(&self, sub_key: usize, src: usize) -> bool {
         let target = self.subs[sub_key].conn();
         if target == src {
             return false;
         }
-        let from = self.conns.get(src).and_then(|c| c.leaf.as_deref());
+        let source = self.conns.get(src);
+        if self
+            .conns
+            .get(target)
+            .is_some_and(|c| c.role == Role::Route)
+        {
+            return source.is_none_or(|c| c.role != Role::Route);
+        }
+        let from = source.and_then(|c| c.leaf.as_deref());
         let to = self.conns.get(target).and_then(|c| c.leaf.as_deref());
         match (from, to) {
             (Some(from), Some(to)) => {
@@ -120,34 +134,39 @@ impl Delivery<'_> {
         }
     }
 
-    /// One `LMSG` (or `HMSG`) to each leaf target, naming the queue groups
-    /// picked for it.
+    /// One `LMSG` or `RMSG` (or `HMSG`) to each leaf or route target,
+    /// naming the queue groups picked for it.
     #[cold]
     #[inline(never)]
-    fn write_leaf_targets(&mut self, msg: &Pub<'_>, routed: &mut Routed) {
-        for i in 0..self.leaf_targets.len() {
-            let (conn_key, _) = self.leaf_targets[i];
+    fn write_peer_targets(&mut self, msg: &Pub<'_>, routed: &mut Routed) {
+        for i in 0..self.peer_targets.len() {
+            let (conn_key, _) = self.peer_targets[i];
             // Each connection once, at its first entry.
-            if self.leaf_targets[..i].iter().any(|&(c, _)| c == conn_key) {
+            if self.peer_targets[..i].iter().any(|&(c, _)| c == conn_key) {
                 continue;
             }
             let Some(conn) = self.conns.get_mut(conn_key) else {
                 continue;
             };
-            let Some(leaf) = conn.leaf.as_deref() else {
-                continue;
-            };
-            if conn.is_closing() || !leaf.send_allowed(msg.subject) {
+            if conn.is_closing() {
                 continue;
             }
-            let headers = leaf.headers;
+            let headers = match (conn.leaf.as_deref(), conn.route.as_deref()) {
+                (Some(leaf), _) if leaf.send_allowed(msg.subject) => leaf.headers,
+                (_, Some(route)) => route.headers,
+                _ => continue,
+            };
             let subs = &*self.subs;
-            let queues = self.leaf_targets[i..]
+            let queues = self.peer_targets[i..]
                 .iter()
                 .filter(|&&(c, pick)| c == conn_key && pick != NO_PICK)
                 .filter_map(|&(_, pick)| subs.get(pick)?.queue());
             let out = &mut conn.wbuf.buf;
-            write_leaf_msg_line(out, msg, queues, headers);
+            if conn.route.is_some() {
+                write_route_msg_line(out, self.account_name.as_bytes(), msg, queues, headers);
+            } else {
+                write_leaf_msg_line(out, msg, queues, headers);
+            }
             let body = if msg.header_len > 0 && !headers {
                 msg.payload()
             } else {
@@ -161,14 +180,14 @@ impl Delivery<'_> {
             routed.msgs += 1;
             routed.bytes += bytes;
             if super::stall::congests(conn.wbuf.pending(), self.max_pending) {
-                if let Some(leaf) = conn.leaf.as_deref_mut() {
-                    leaf.congested = true;
+                if let Some(congested) = conn.congested() {
+                    *congested = true;
                 }
                 routed.congested = true;
             }
             mark_written(conn, conn_key, self.dirty, self.max_pending);
         }
-        self.leaf_targets.clear();
+        self.peer_targets.clear();
     }
 
     /// Deliver to one subscription; whether it took the message. The
@@ -201,8 +220,8 @@ impl Delivery<'_> {
         if conn.is_closing() {
             return false;
         }
-        if conn.role == Role::Leaf {
-            return self.target_leaf(sub_key, src);
+        if conn.role != Role::Client {
+            return self.target_peer(sub_key, src);
         }
         if conn.perms.as_ref().is_some_and(|p| p.watches_delivery()) {
             return self.deliver_permitted(sub_key, msg, routed);
@@ -215,17 +234,17 @@ impl Delivery<'_> {
         true
     }
 
-    /// A leaf connection's plain interest: the message goes to it once,
-    /// after the routing (see [`Delivery::write_leaf_targets`]).
+    /// A leaf's or route's plain interest: the message goes to it once,
+    /// after the routing (see [`Delivery::write_peer_targets`]).
     #[cold]
     #[inline(never)]
-    fn target_leaf(&mut self, sub_key: usize, src: usize) -> bool {
-        if !self.leaf_may_take(sub_key, src) {
+    fn target_peer(&mut self, sub_key: usize, src: usize) -> bool {
+        if !self.peer_may_take(sub_key, src) {
             return false;
         }
         let conn = self.subs[sub_key].conn();
-        if !self.leaf_targets.iter().any(|&(c, _)| c == conn) {
-            self.leaf_targets.push((conn, NO_PICK));
+        if !self.peer_targets.iter().any(|&(c, _)| c == conn) {
+            self.peer_targets.push((conn, NO_PICK));
         }
         true
     }

@@ -32,16 +32,18 @@ impl Core {
         if self.lame_duck.is_some() {
             return true;
         }
+        // Routes stay until the server stops: the cluster is told instead.
         let remaining: Vec<(usize, u64)> = self
             .conns
             .iter()
-            .filter(|(_, c)| !c.is_closing())
+            .filter(|(_, c)| !c.is_closing() && c.role != super::conn::Role::Route)
             .map(|(key, c)| (key, c.cid))
             .collect();
         if remaining.is_empty() {
             return false;
         }
-        self.announce_lame_duck();
+        self.announce_lame_duck_to_routes();
+        self.send_info_to_clients(true);
         let grace = self.opts.lame_duck_grace_period;
         let spread = self
             .opts
@@ -112,11 +114,12 @@ impl Core {
         false
     }
 
-    /// INFO with `"ldm":true` to every client that takes asynchronous INFO:
-    /// protocol 1, and past its first PONG.
-    fn announce_lame_duck(&mut self) {
+    /// The server's INFO (with `"ldm":true` in lame duck mode) to every
+    /// client that takes asynchronous INFO: protocol 1, and past its first
+    /// PONG.
+    pub(super) fn send_info_to_clients(&mut self, ldm: bool) {
         let mut info = self.info.clone();
-        info.ldm = true;
+        info.ldm = ldm;
         let keys: Vec<usize> = self
             .conns
             .iter()

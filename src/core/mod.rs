@@ -27,6 +27,7 @@ mod lame_duck;
 pub mod leaf;
 mod reload;
 pub mod rng;
+pub mod route;
 mod sids;
 mod stall;
 pub mod stats;
@@ -75,8 +76,9 @@ pub struct Core {
     shadows: HashMap<usize, Vec<usize>>,
     /// Import routes hit while delivering one message, to follow after.
     routes_hit: Vec<u32>,
-    /// Leaf connections a message goes to, collected while routing it.
-    leaf_targets: Vec<(usize, usize)>,
+    /// Leaf and route connections a message goes to, collected while
+    /// routing it.
+    peer_targets: Vec<(usize, usize)>,
     /// Producers not read while a leaf link they publish into drains.
     stalled: Vec<stall::Stalled>,
     /// A congested link drained or went: stalled producers may resume.
@@ -84,6 +86,8 @@ pub struct Core {
     /// Leaf node links, remotes and dials.
     #[cfg_attr(not(any(feature = "leafnodes", feature = "monitor")), allow(dead_code))]
     leaf: leaf::Leafs,
+    /// Routes: their connections, targets, dials and the interest told.
+    routes: route::Routes,
     /// bcrypt logins already verified, so a reconnect is cheap.
     verified_logins: VerifiedLogins,
     /// Where nonces come from, once one is needed.
@@ -245,10 +249,11 @@ impl Core {
             accounts: Accounts::new(&opts),
             shadows: HashMap::new(),
             routes_hit: Vec::new(),
-            leaf_targets: Vec::new(),
+            peer_targets: Vec::new(),
             stalled: Vec::new(),
             stall_released: false,
             leaf: leaf::Leafs::default(),
+            routes: route::Routes::default(),
             permissions: compile_permissions(&opts),
             verified_logins: VerifiedLogins::new(seed),
             #[cfg(feature = "jwt")]
@@ -282,6 +287,7 @@ impl Core {
         core.place_routes();
         let start = core.clock.start().0;
         core.start_remotes(start);
+        core.start_cluster(start);
         core
     }
 
@@ -473,6 +479,7 @@ impl Core {
                     // nats-server names the kind of connection but a client's.
                     let log = match (conn.role, failure.log.strip_prefix("TLS handshake error")) {
                         (Role::Leaf, Some(rest)) => format!("TLS leafnode handshake error{rest}"),
+                        (Role::Route, Some(rest)) => format!("TLS route handshake error{rest}"),
                         _ => failure.log.clone(),
                     };
                     log::log!(level, "{} - {log}", conn.tag());
@@ -586,9 +593,9 @@ impl Core {
             return Flushed::Closed;
         }
         let before = conn.wbuf.pending();
-        let leaf = conn.role == Role::Leaf;
+        let link = conn.role != Role::Client;
         let flushed = self.flush_to(key, sink, before, now);
-        if leaf {
+        if link {
             self.note_drained(key);
         }
         flushed
@@ -763,18 +770,21 @@ impl Core {
         let Some(role) = self.conns.get(key).map(|c| c.role) else {
             return;
         };
-        if role == Role::Leaf {
-            self.leaf_closing(key, now);
-        } else {
-            self.withdraw_leaf_interest(key);
+        match role {
+            Role::Leaf => self.leaf_closing(key, now),
+            Role::Route => self.route_closing(key, now),
+            Role::Client => self.withdraw_interest(key),
         }
         let Some(mut conn) = self.conns.try_remove(key) else {
             return;
         };
         let reason = conn.closing.unwrap_or(CloseReason::ClientClosed);
         self.stats.count_close(reason);
-        self.closed
-            .record(&conn, &self.subs, &self.accounts, reason, now);
+        // nats-server keeps no history of closed routes.
+        if role != Role::Route {
+            self.closed
+                .record(&conn, &self.subs, &self.accounts, reason, now);
+        }
         self.accounts.list[conn.account as usize]
             .sublist
             .expect_removals(conn.subs.len());
@@ -810,7 +820,7 @@ impl Core {
             // One per account with an expiring JWT, at most.
             TimerKind::AccountExpiry => accounts.list.get(t.key).is_some(),
             // One per remote at most.
-            TimerKind::LeafConnect => true,
+            TimerKind::LeafConnect | TimerKind::RouteConnect => true,
             kind => conns.get(t.key).is_some_and(|c| {
                 c.cid == t.cid
                     && match kind {
@@ -865,6 +875,7 @@ impl Core {
             ));
         }
         self.audit_leaf_interest()?;
+        self.audit_route_interest()?;
         for (key, conn) in &self.conns {
             if conn.is_closing() {
                 continue;
@@ -927,6 +938,36 @@ impl Core {
         self.timers.schedule(Timer { at, key, cid, kind });
     }
 
+    // ---- interest across servers ----------------------------------------
+
+    /// Subscription `sub_key`'s interest went up (`delta` > 0) or down:
+    /// the leaf nodes and routes that must know are told.
+    fn interest_changed(&mut self, sub_key: usize, delta: i32) {
+        self.leaf_interest(sub_key, delta);
+        self.route_interest(sub_key, delta);
+    }
+
+    /// A client is going: its interest leaves the leaf nodes and routes.
+    fn withdraw_interest(&mut self, key: usize) {
+        if self.leaf.links.is_empty() && self.opts.cluster.is_none() {
+            return;
+        }
+        for sub_key in self.conns[key].subs.keys() {
+            self.interest_changed(sub_key, -1);
+        }
+    }
+
+    /// The account subscription `sub` of connection `conn` is in: the
+    /// connection's, but for a route's, whose sid names it.
+    #[cfg_attr(not(feature = "leafnodes"), allow(dead_code))]
+    fn account_of(&self, conn: &Conn, sub: &Subscription) -> Option<u32> {
+        if conn.role != Role::Route {
+            return Some(conn.account);
+        }
+        let name = sub.sid().split(|&b| b == b' ').next()?;
+        self.accounts.find(std::str::from_utf8(name).ok()?)
+    }
+
     /// The nearest deadline: the reactor sleeps until then at most.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_at()
@@ -955,6 +996,10 @@ impl Core {
                 self.leaf_dial_due(timer.key, timer.at);
                 continue;
             }
+            if timer.kind == TimerKind::RouteConnect {
+                self.route_dial_due(timer.key, timer.at);
+                continue;
+            }
             if timer.kind == TimerKind::AccountExpiry {
                 #[cfg(feature = "jwt")]
                 self.account_expiry_timer(timer.key as u32, now);
@@ -975,7 +1020,10 @@ impl Core {
                         self.close(timer.key, CloseReason::AuthenticationTimeout);
                     }
                 }
-                TimerKind::Responses | TimerKind::AccountExpiry | TimerKind::LeafConnect => {}
+                TimerKind::Responses
+                | TimerKind::AccountExpiry
+                | TimerKind::LeafConnect
+                | TimerKind::RouteConnect => {}
                 TimerKind::LeafHandshake => self.leaf_handshake_timer(timer.key, timer.at),
                 #[cfg(feature = "jwt")]
                 TimerKind::Expiry => self.expiry_timer(timer.key, timer.at),

@@ -24,6 +24,15 @@ impl Rng {
     }
 }
 
+/// A NUID-shaped name (22 letters and digits), as nats-server makes up
+/// a cluster's name when none is given.
+pub fn nuid(rng: &mut Rng) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    (0..22)
+        .map(|_| DIGITS[rng.below(DIGITS.len())] as char)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::Rng;

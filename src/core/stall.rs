@@ -49,7 +49,7 @@ impl Core {
             return;
         }
         log::debug!(
-            "{} - Producer stalled by a congested leaf node link",
+            "{} - Producer stalled by a congested leaf node or route link",
             conn.tag()
         );
         self.stalled.push(Stalled {
@@ -71,16 +71,16 @@ impl Core {
             return;
         };
         let pending = conn.wbuf.pending();
-        if let Some(leaf) = conn.leaf.as_deref_mut() {
-            if leaf.congested && drained(pending, max_pending) {
-                leaf.congested = false;
+        if let Some(congested) = conn.congested() {
+            if *congested && drained(pending, max_pending) {
+                *congested = false;
                 self.stall_released = true;
             }
         }
     }
 
     /// A congested link is gone: its producers need not wait for it.
-    #[cfg_attr(not(feature = "leafnodes"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "leafnodes", feature = "cluster")), allow(dead_code))]
     pub(super) fn congestion_gone(&mut self) {
         self.stall_released = true;
     }
@@ -96,8 +96,12 @@ impl Core {
                 .leaf
                 .links
                 .iter()
-                .filter_map(|&k| self.conns.get(k)?.leaf.as_deref())
-                .any(|l| l.congested);
+                .chain(&self.routes.links)
+                .filter_map(|&k| self.conns.get(k))
+                .any(|c| {
+                    c.leaf.as_deref().is_some_and(|l| l.congested)
+                        || c.route.as_deref().is_some_and(|r| r.congested)
+                });
         let release_all = self.stall_released && !any_congested;
         self.stall_released = false;
         let conns = &self.conns;

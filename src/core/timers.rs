@@ -27,6 +27,9 @@ pub enum TimerKind {
     AccountExpiry,
     /// A leaf node remote is due to be dialed; `key` is the remote.
     LeafConnect,
+    /// A route is due to be dialed; `key` is the route target.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    RouteConnect,
     /// A leaf node connection's handshake step is due (the hub's INFO, or
     /// its INFO after our CONNECT).
     #[cfg_attr(not(feature = "leafnodes"), allow(dead_code))]

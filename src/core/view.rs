@@ -110,6 +110,18 @@ pub struct LeafView {
     pub subjects: Vec<Box<str>>,
 }
 
+/// A route as `/routez` shows it.
+#[derive(Debug, Clone)]
+pub struct RouteView {
+    pub summary: ConnSummary,
+    pub remote_id: Box<str>,
+    pub remote_name: Box<str>,
+    pub did_solicit: bool,
+    pub is_configured: bool,
+    /// Its subscriptions' subjects, when asked for.
+    pub subjects: Vec<Box<str>>,
+}
+
 /// A remote as `/varz` shows it.
 #[derive(Debug, Clone)]
 pub struct RemoteView {
@@ -307,9 +319,79 @@ impl Core {
         stats
     }
 
-    /// Every open connection: its key and numbers.
+    /// Every open connection but routes (`/connz` lists clients and leaf
+    /// nodes): its key and numbers.
     pub fn client_summaries(&self) -> impl Iterator<Item = (usize, ConnSummary)> + '_ {
-        self.conns.iter().map(|(key, conn)| (key, conn.summary()))
+        self.conns
+            .iter()
+            .filter(|(_, conn)| conn.role != super::conn::Role::Route)
+            .map(|(key, conn)| (key, conn.summary()))
+    }
+
+    /// Open connections `/connz` counts: all but routes.
+    pub fn num_connz_connections(&self) -> usize {
+        self.conns.len() - self.routes.links.len()
+    }
+
+    /// The registered routes, as `/routez` lists them.
+    pub fn routes(&self, with_subs: bool) -> Vec<RouteView> {
+        let text = |b: &[u8]| Box::<str>::from(String::from_utf8_lossy(b));
+        self.routes
+            .links
+            .iter()
+            .filter_map(|&key| {
+                let conn = self.conns.get(key)?;
+                let route = conn.route.as_deref()?;
+                if route.state != super::route::RouteState::Connected {
+                    return None;
+                }
+                let target = route.target.and_then(|t| self.routes.targets.get(t));
+                Some(RouteView {
+                    summary: conn.summary(),
+                    remote_id: route.remote_id.clone(),
+                    remote_name: route.remote_name.clone(),
+                    did_solicit: target.is_some(),
+                    is_configured: target.is_some_and(|t| t.explicit),
+                    subjects: if with_subs {
+                        conn.subs
+                            .keys()
+                            .into_iter()
+                            .filter_map(|k| self.subs.get(k))
+                            .map(|s| text(s.subject()))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Registered routes (`/varz` `routes`).
+    pub fn num_routes(&self) -> usize {
+        self.routes
+            .links
+            .iter()
+            .filter_map(|&k| self.conns.get(k)?.route.as_deref())
+            .filter(|r| r.state == super::route::RouteState::Connected)
+            .count()
+    }
+
+    /// Messages and bytes over routes since start.
+    pub fn route_traffic(&self) -> super::leaf::LeafTraffic {
+        let mut total = self.routes.closed_traffic;
+        for conn in self.routes.links.iter().filter_map(|&k| self.conns.get(k)) {
+            total.in_msgs += conn.stats.in_msgs;
+            total.in_bytes += conn.stats.in_bytes;
+            total.out_msgs += conn.stats.out_msgs;
+            total.out_bytes += conn.stats.out_bytes;
+        }
+        total
+    }
+
+    /// The route listener, when there is one.
+    pub fn route_listener(&self) -> Option<&super::route::RouteListener> {
+        self.routes.listener.as_ref()
     }
 
     /// A copy of open connection `key`, with its subscriptions if asked.
@@ -391,9 +473,10 @@ impl Core {
         (total, self.leaf.reconnects)
     }
 
-    /// Client connections, without leaf nodes (`/varz` `connections`).
+    /// Client connections, without leaf nodes and routes (`/varz`
+    /// `connections`).
     pub fn num_clients(&self) -> usize {
-        self.conns.len() - self.leaf.links.len()
+        self.conns.len() - self.leaf.links.len() - self.routes.links.len()
     }
 
     /// The configured remotes, as `/varz` shows them.

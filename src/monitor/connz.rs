@@ -305,7 +305,7 @@ pub fn connz(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
     // nats-server's total: the account's connections, before the other
     // filters.
     let open_total = match account {
-        None => core.num_connections(),
+        None => core.num_connz_connections(),
         Some(index) => core
             .client_summaries()
             .filter(|(_, s)| s.account == index)

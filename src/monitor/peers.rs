@@ -1,6 +1,7 @@
 //! `/routez`, `/gatewayz`, `/leafz`: the other servers this one is linked
-//! to. natsd has no routes or gateways yet, so those two are nats-server's
-//! answers for a server without them; `/leafz` lists the leaf links.
+//! to. natsd has no gateways, so `/gatewayz` is nats-server's answer for
+//! a server without them; `/routez` lists the routes, `/leafz` the leaf
+//! links.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,35 @@ struct Routez<'a> {
     server_name: &'a str,
     now: String,
     num_routes: usize,
-    routes: [(); 0],
+    routes: Vec<RouteInfo>,
+}
+
+/// nats-server's `RouteInfo`, in its key order.
+#[derive(Serialize)]
+struct RouteInfo {
+    rid: u64,
+    remote_id: Box<str>,
+    remote_name: Box<str>,
+    did_solicit: bool,
+    is_configured: bool,
+    ip: String,
+    port: u16,
+    start: String,
+    last_activity: String,
+    rtt: String,
+    uptime: String,
+    idle: String,
+    pending_size: usize,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    subscriptions: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subscriptions_list: Vec<Box<str>>,
+    /// natsd does not compress routes: nats-server's word for a peer that
+    /// cannot.
+    compression: &'static str,
 }
 
 #[derive(Serialize)]
@@ -58,16 +87,45 @@ struct LeafInfo {
 }
 
 pub fn routez(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
-    // Checked as nats-server checks it, though there is nothing to list.
-    if !q.get("subs").eq_ignore_ascii_case("detail") {
-        q.bool("subs")?;
-    }
+    // `subs=detail` lists the same subjects (natsd keeps no per-route
+    // subscription details beyond them).
+    let subs = q.get("subs").eq_ignore_ascii_case("detail") || q.bool("subs")?;
+    let routes: Vec<RouteInfo> = ctx
+        .core
+        .routes(subs)
+        .into_iter()
+        .map(|route| {
+            let s = route.summary;
+            RouteInfo {
+                rid: s.cid,
+                remote_id: route.remote_id,
+                remote_name: route.remote_name,
+                did_solicit: route.did_solicit,
+                is_configured: route.is_configured,
+                ip: s.addr.ip().to_canonical().to_string(),
+                port: s.addr.port(),
+                start: ctx.time(s.start),
+                last_activity: ctx.time(s.last_activity),
+                rtt: crate::go_format::duration(s.rtt),
+                uptime: crate::go_format::uptime(ctx.now.saturating_duration_since(s.start)),
+                idle: crate::go_format::uptime(ctx.now.saturating_duration_since(s.last_activity)),
+                pending_size: s.pending_bytes,
+                in_msgs: s.in_msgs,
+                out_msgs: s.out_msgs,
+                in_bytes: s.in_bytes,
+                out_bytes: s.out_bytes,
+                subscriptions: s.num_subs,
+                subscriptions_list: route.subjects,
+                compression: "not supported",
+            }
+        })
+        .collect();
     Ok(Reply::json(pretty(&Routez {
         server_id: ctx.server_id(),
         server_name: &ctx.core.info.server_name,
         now: ctx.now_text(),
-        num_routes: 0,
-        routes: [],
+        num_routes: routes.len(),
+        routes,
     })))
 }
 

@@ -2,6 +2,8 @@
 //! reactor, the listeners, signals and the memory trim. It moves bytes
 //! between sockets and the sans-IO [`Core`], and tells it the time.
 
+#[cfg(feature = "cluster")]
+mod interfaces;
 mod reactor;
 pub mod signals;
 #[cfg(feature = "tls")]
@@ -126,6 +128,18 @@ impl Server {
             };
             reactor.serve_leafnodes(listener, &leafnodes)?;
         }
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = reactor.core.opts.cluster.clone() {
+            let port = cluster.port;
+            let listener = bind(&cluster.host, port).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("Error listening on router port: {port} - {e}"),
+                )
+            })?;
+            let client_urls = client_connect_urls(&reactor.core.opts, addr.port());
+            reactor.serve_routes(listener, &cluster, client_urls)?;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = &reactor.core.opts.tls {
             reactor.tls = Some(transport::TlsStart {
@@ -174,6 +188,11 @@ impl Server {
     /// Where leaf nodes connect, when `leafnodes {}` has a port.
     pub fn leafnode_addr(&self) -> Option<SocketAddr> {
         self.reactor.leafnode_addr()
+    }
+
+    /// Where routes connect, when `cluster {}` is set.
+    pub fn route_addr(&self) -> Option<SocketAddr> {
+        self.reactor.route_addr()
     }
 
     pub fn id(&self) -> &str {
@@ -256,6 +275,16 @@ impl Server {
             "Listening for client connections on {}",
             join_host_port(&self.reactor.core.opts.host, self.addr.port())
         );
+        if let (Some(addr), Some(cluster)) = (self.route_addr(), &self.reactor.core.opts.cluster) {
+            log::info!("Cluster name is {}", self.reactor.core.cluster_name());
+            if self.reactor.core.cluster_name_is_dynamic() {
+                log::warn!("Cluster name was dynamically generated, consider setting one");
+            }
+            log::info!(
+                "Listening for route connections on {}",
+                join_host_port(&cluster.host, addr.port())
+            );
+        }
         if let Some(tls) = &self.reactor.core.opts.tls {
             // The INFO's fields say it (see `core::tls_info`).
             if self.reactor.core.info.tls_available {
@@ -280,6 +309,7 @@ impl Server {
         let monitor_addr = server.monitor_addr();
         let websocket_addr = server.websocket_addr();
         let leafnode_addr = server.leafnode_addr();
+        let route_addr = server.route_addr();
         let handle = server.handle()?;
         let thread = std::thread::Builder::new()
             .name("natsd".into())
@@ -289,6 +319,7 @@ impl Server {
             monitor_addr,
             websocket_addr,
             leafnode_addr,
+            route_addr,
             handle,
             thread: Some(thread),
         })
@@ -301,6 +332,7 @@ pub struct RunningServer {
     monitor_addr: Option<SocketAddr>,
     websocket_addr: Option<SocketAddr>,
     leafnode_addr: Option<SocketAddr>,
+    route_addr: Option<SocketAddr>,
     handle: ServerHandle,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -323,6 +355,11 @@ impl RunningServer {
     /// Where leaf nodes connect, when `leafnodes {}` has a port.
     pub fn leafnode_addr(&self) -> Option<SocketAddr> {
         self.leafnode_addr
+    }
+
+    /// Where routes connect, when `cluster {}` is set.
+    pub fn route_addr(&self) -> Option<SocketAddr> {
+        self.route_addr
     }
 
     /// `nats://host:port` for clients.
@@ -357,6 +394,49 @@ impl Drop for RunningServer {
 
 /// Bind like nats-server: `0.0.0.0` (the default) listens on every IPv4 and
 /// IPv6 interface; port 0 or -1 picks a free port.
+/// Where clients reach this server, as nats-server's `connect_urls` give
+/// it: `client_advertise`, else the client listener's host, or for an
+/// unspecified host (`0.0.0.0`, `::`) every global unicast address of the
+/// machine's interfaces.
+#[cfg(feature = "cluster")]
+fn client_connect_urls(opts: &Options, port: u16) -> Vec<String> {
+    let host = opts.host.as_str();
+    let unspecified = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if !unspecified {
+        return vec![join_host_port(host, port)];
+    }
+    let urls: Vec<String> = interfaces::addresses()
+        .into_iter()
+        .filter(is_global_unicast)
+        .map(|ip| join_host_port(&ip.to_string(), port))
+        .collect();
+    if urls.is_empty() {
+        log::error!("Address {host:?} can not be resolved properly");
+    }
+    urls
+}
+
+/// Go's `IP.IsGlobalUnicast`: not loopback, link-local, multicast or
+/// unspecified.
+#[cfg(feature = "cluster")]
+fn is_global_unicast(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_unspecified()
+                || v4.is_broadcast())
+        }
+        std::net::IpAddr::V6(v6) => {
+            let link_local = (v6.segments()[0] & 0xffc0) == 0xfe80;
+            !(v6.is_loopback() || v6.is_multicast() || v6.is_unspecified() || link_local)
+        }
+    }
+}
+
 fn bind(host: &str, port: i32) -> io::Result<TcpListener> {
     let port = u16::try_from(port.max(0))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid port {port}")))?;

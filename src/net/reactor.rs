@@ -33,8 +33,12 @@ mod websocket;
 // Leaf node sockets (the listener, dials), or hooks that do nothing.
 #[cfg_attr(not(feature = "leafnodes"), path = "reactor/no_leafnodes.rs")]
 mod leafnodes;
+// Route sockets (the listener, dials), or hooks that do nothing.
+#[cfg_attr(not(feature = "cluster"), path = "reactor/no_routes.rs")]
+mod routes;
 
 use self::leafnodes::{LeafSockets, DIAL_BASE, LEAF_LISTENER};
+use self::routes::{RouteSockets, ROUTE_DIAL_BASE, ROUTE_LISTENER};
 use self::spin::Spin;
 use self::websocket::{WebsocketSockets, UPGRADE_BASE, WEBSOCKET_LISTENER};
 use super::transport::Transport;
@@ -94,6 +98,8 @@ pub struct Reactor {
     websocket: Option<WebsocketSockets>,
     /// The leaf node listener and dials, when `leafnodes {}` is set.
     leafnodes: Option<LeafSockets>,
+    /// The route listener and dials, when `cluster {}` is set.
+    routes: Option<RouteSockets>,
     /// The client listener's TLS, when `tls {}` configures it.
     #[cfg(feature = "tls")]
     pub tls: Option<super::transport::TlsStart>,
@@ -129,6 +135,7 @@ impl Reactor {
             monitor: None,
             websocket: None,
             leafnodes: None,
+            routes: None,
             #[cfg(feature = "tls")]
             tls: None,
             tls_timeout: Duration::from_secs(2),
@@ -163,6 +170,7 @@ impl Reactor {
                     MONITOR_LISTENER => self.accept_monitor(),
                     WEBSOCKET_LISTENER => self.accept_websocket(),
                     LEAF_LISTENER => self.accept_leafs(),
+                    ROUTE_LISTENER => self.accept_routes(),
                     Token(token) if token >= MONITOR_BASE => {
                         self.drive_monitor_conn(token - MONITOR_BASE);
                     }
@@ -170,6 +178,9 @@ impl Reactor {
                         self.drive_upgrade(token - UPGRADE_BASE);
                     }
                     Token(token) if token >= DIAL_BASE => self.drive_dial(token - DIAL_BASE),
+                    Token(token) if token >= ROUTE_DIAL_BASE => {
+                        self.drive_route_dial(token - ROUTE_DIAL_BASE)
+                    }
                     Token(key) => {
                         let closed = event.is_read_closed() || event.is_error();
                         if event.is_readable() || closed {
@@ -183,6 +194,7 @@ impl Reactor {
             }
             self.continue_reads();
             self.leaf_turn(Instant::now());
+            self.route_turn(Instant::now());
             if self.accept_retry_at.is_some_and(|at| at <= Instant::now()) {
                 self.accept_retry_at = None;
                 self.accept_all();
@@ -195,6 +207,7 @@ impl Reactor {
             self.monitor_turn();
             self.core.fire_timers(Instant::now());
             self.leaf_turn(Instant::now());
+            self.route_turn(Instant::now());
             if self.lame_duck_requested.swap(false, Ordering::AcqRel) {
                 self.enter_lame_duck();
             }
@@ -228,6 +241,7 @@ impl Reactor {
             self.handshakes.iter().map(|&(at, _)| at).min(),
             self.upgrade_deadline(),
             self.dial_deadline(),
+            self.route_dial_deadline(),
             self.core.stall_deadline(),
         ]
         .into_iter()
@@ -601,6 +615,7 @@ impl Reactor {
         self.close_upgrades();
         self.close_leaf_listener();
         self.close_dials();
+        self.close_routes();
         self.core.close_all();
         self.reap_closed();
         log::info!("Server Exiting..");

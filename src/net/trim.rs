@@ -4,8 +4,9 @@
 //! heap; when a crowd of connections closes, their freed buffers lie below
 //! longer-lived allocations and the process keeps its peak RSS for good.
 //! `malloc_trim(0)` releases every whole free page wherever it lies. This
-//! is one of the two places natsd uses `unsafe` (the other is `kill(2)` in
-//! `control.rs`).
+//! is one of the few places natsd uses `unsafe` (the others: `kill(2)` in
+//! `control.rs`, `localtime_r(3)` in `auth/limits.rs`, `getifaddrs(3)` in
+//! `interfaces.rs`).
 
 /// Release free heap pages to the system (glibc); a no-op elsewhere.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

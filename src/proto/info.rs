@@ -31,6 +31,13 @@ pub struct Info {
     pub client_ip: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub nonce: String,
+    /// The cluster's name, when this server has routes.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    /// Where clients can connect in the cluster (this server's own URLs
+    /// and those its routes advertise), unless `no_advertise`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub ldm: bool,
     #[serde(skip_serializing_if = "is_false")]
@@ -55,7 +62,8 @@ pub struct Info {
 }
 
 /// Allow and deny lists, as nats-server's `SubjectPermission` marshals.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+#[serde(default)]
 pub struct SubjectRules {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
@@ -101,6 +109,8 @@ impl Info {
             client_id: 0,
             client_ip: String::new(),
             nonce: String::new(),
+            cluster: String::new(),
+            connect_urls: Vec::new(),
             ldm: false,
             connect_info: false,
             remote_account: String::new(),

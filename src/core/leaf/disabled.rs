@@ -21,7 +21,14 @@ impl Core {
 
     pub(in crate::core) fn leaf_interest(&mut self, _sub_key: usize, _delta: i32) {}
 
-    pub(in crate::core) fn withdraw_leaf_interest(&mut self, _key: usize) {}
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(in crate::core) fn leaf_interest_in(
+        &mut self,
+        _sub_key: usize,
+        _account: u32,
+        _delta: i32,
+    ) {
+    }
 
     pub(in crate::core) fn reload_remotes(&mut self, _now: Instant) -> Vec<String> {
         Vec::new()

@@ -64,6 +64,23 @@ impl Core {
         if self.leaf.links.is_empty() {
             return;
         }
+        let Some(source) = self
+            .subs
+            .get(sub_key)
+            .and_then(|s| self.conns.get(s.conn()))
+        else {
+            return;
+        };
+        self.leaf_interest_in(sub_key, source.account, delta);
+    }
+
+    /// [`Core::leaf_interest`] for a subscription of `account` (a route's
+    /// subscriptions are in the accounts the route names, not in its
+    /// connection's).
+    pub(in crate::core) fn leaf_interest_in(&mut self, sub_key: usize, account: u32, delta: i32) {
+        if self.leaf.links.is_empty() {
+            return;
+        }
         let Some(sub) = self.subs.get(sub_key) else {
             return;
         };
@@ -73,7 +90,6 @@ impl Core {
         let Some(source) = self.conns.get(sub.conn()) else {
             return;
         };
-        let account = source.account;
         let origin = origin_of(source);
         let key = smap_key(sub.subject(), sub.queue());
         let queue = sub.queue().is_some();
@@ -119,16 +135,6 @@ impl Core {
                 log::trace!("{} - ->> [{line}]", target.tag());
             }
             mark_written(target, target_key, &mut self.dirty, self.opts.max_pending);
-        }
-    }
-
-    /// A client is going: its interest leaves the leaf connections.
-    pub(in crate::core) fn withdraw_leaf_interest(&mut self, key: usize) {
-        if self.leaf.links.is_empty() {
-            return;
-        }
-        for sub_key in self.conns[key].subs.keys() {
-            self.leaf_interest(sub_key, -1);
         }
     }
 
@@ -179,7 +185,12 @@ impl Core {
             return (smap, order);
         };
         for (source_key, source) in self.conns.iter() {
-            if source_key == key || source.account != account || !source.connected_for_interest() {
+            // A route's subscriptions are in the accounts it names.
+            let route = source.role == Role::Route;
+            if source_key == key
+                || (!route && source.account != account)
+                || !source.connected_for_interest()
+            {
                 continue;
             }
             let origin = origin_of(source);
@@ -187,13 +198,13 @@ impl Core {
                 let Some(sub) = self.subs.get(sub_key) else {
                     continue;
                 };
+                if route && self.account_of(source, sub) != Some(account) {
+                    continue;
+                }
                 if !is_told(origin.as_ref(), to, sub.subject()) {
                     continue;
                 }
-                let weight = source
-                    .leaf
-                    .as_deref()
-                    .map_or(1, |l| l.weight_of(sub.subject(), sub.queue()));
+                let weight = source.weight_of(sub);
                 let k: Box<[u8]> = smap_key(sub.subject(), sub.queue()).into();
                 let count = smap.entry(k.clone()).or_insert(0);
                 if *count == 0 {
@@ -278,9 +289,10 @@ impl Conn {
         if self.is_closing() {
             return false;
         }
-        match &self.leaf {
-            Some(leaf) => leaf.state == LeafState::Connected,
-            None => self.role == Role::Client,
+        match (&self.leaf, &self.route) {
+            (Some(leaf), _) => leaf.state == LeafState::Connected,
+            (_, Some(route)) => route.state == crate::core::route::RouteState::Connected,
+            _ => self.role == Role::Client,
         }
     }
 }

@@ -937,7 +937,7 @@ impl Core {
                 let old = leaf.queue_weights.insert(sid.into(), weight).unwrap_or(1);
                 let delta = i64::from(weight) - i64::from(old);
                 if delta != 0 {
-                    self.leaf_interest(sub_key, delta as i32);
+                    self.interest_changed(sub_key, delta as i32);
                 }
             }
             return;
@@ -957,7 +957,7 @@ impl Core {
         // Stream imports of a leaf's interest (shadow subscriptions) are
         // not made: see README, "Leaf nodes".
         let delta = if queue.is_some() { weight } else { 1 };
-        self.leaf_interest(sub_key, delta as i32);
+        self.interest_changed(sub_key, delta as i32);
     }
 
     /// nats-server's `leafPermViolation`: a hub that told its leaf the
@@ -1038,7 +1038,7 @@ impl Core {
         traffic.in_bytes += conn.stats.in_bytes;
         traffic.out_msgs += conn.stats.out_msgs;
         traffic.out_bytes += conn.stats.out_bytes;
-        if !self.leaf.links.is_empty() {
+        {
             let weights: Vec<(usize, u32)> = conn
                 .subs
                 .keys()
@@ -1049,7 +1049,7 @@ impl Core {
                 })
                 .collect();
             for (sub_key, weight) in weights {
-                self.leaf_interest(sub_key, -(weight as i32));
+                self.interest_changed(sub_key, -(weight as i32));
             }
         }
         if let Some(remote) = remote {

@@ -32,9 +32,15 @@ impl LeafUrl {
     /// `scheme://[user[:password]@]host[:port][/path]`, as Go's
     /// `url.Parse` reads what a leaf remote can hold.
     pub fn parse(text: &str) -> Result<LeafUrl, String> {
-        let bad = || format!("error parsing leafnode url [{text:?}]");
+        Self::parse_with_default_port(text, DEFAULT_LEAFNODE_PORT)
+            .ok_or_else(|| format!("error parsing leafnode url [{text:?}]"))
+    }
+
+    /// As [`LeafUrl::parse`], with `default_port` for a URL without one
+    /// (route URLs read the same way, with 6222); `None` when malformed.
+    pub fn parse_with_default_port(text: &str, default_port: u16) -> Option<LeafUrl> {
         let text = text.trim();
-        let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
+        let (scheme, rest) = text.split_once("://")?;
         let path = rest
             .find('/')
             .map(|i| rest[i..].split('?').next().unwrap_or_default().to_string())
@@ -52,7 +58,7 @@ impl LeafUrl {
             None => (None, None),
         };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            let (host, after) = v6.split_once(']')?;
             (host, after.strip_prefix(':'))
         } else {
             match hostport.rsplit_once(':') {
@@ -61,13 +67,13 @@ impl LeafUrl {
             }
         };
         let port = match port {
-            Some(p) if !p.is_empty() => p.parse().map_err(|_| bad())?,
-            _ => DEFAULT_LEAFNODE_PORT,
+            Some(p) if !p.is_empty() => p.parse().ok()?,
+            _ => default_port,
         };
         if host.is_empty() {
-            return Err(bad());
+            return None;
         }
-        Ok(LeafUrl {
+        Some(LeafUrl {
             scheme: scheme.to_ascii_lowercase(),
             host: host.to_string(),
             port,

@@ -467,7 +467,11 @@ pub fn close_status(reason: CloseReason) -> u16 {
         NoRespondersRequiresHeaders
         | WrongPort
         | DuplicateRemoteLeafnodeConnection
-        | ClusterNamesIdentical => frame::CLOSE_INTERNAL_ERROR,
+        | ClusterNamesIdentical
+        | DuplicateRoute
+        | RouteRemoved
+        | ClusterNameConflict
+        | DuplicateServerName => frame::CLOSE_INTERNAL_ERROR,
     }
 }
 
