@@ -214,6 +214,7 @@ impl Core {
         }
 
         changed.extend(self.reload_remotes(now));
+        changed.extend(self.reload_cluster(&old, now));
         for what in &changed {
             log::info!("Reloaded: {what}");
         }
@@ -344,6 +345,7 @@ impl Core {
 /// The options a running server cannot change: its listening address.
 fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
     super::leaf::refuse_unsupported_reload(old, new)?;
+    super::route::refuse_unsupported_reload(old, new)?;
     let refuse = |field: &str, old: &dyn std::fmt::Display, new: &dyn std::fmt::Display| {
         Err(format!(
             "config reload not supported for {field}: old={old}, new={new}"

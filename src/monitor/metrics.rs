@@ -37,7 +37,48 @@ pub fn metrics(ctx: &Context<'_>, rss: u64) -> Reply {
         1.0,
     );
     let (leaf, leaf_reconnects) = core.leaf_traffic();
+    let route = core.route_traffic();
     let metrics = [
+        (
+            Metric(
+                "natsd_routes",
+                "Routes to other servers of the cluster up now.",
+                "gauge",
+            ),
+            core.num_routes() as f64,
+        ),
+        (
+            Metric(
+                "natsd_route_in_msgs_total",
+                "Messages received over routes.",
+                "counter",
+            ),
+            route.in_msgs as f64,
+        ),
+        (
+            Metric(
+                "natsd_route_in_bytes_total",
+                "Message bytes received over routes.",
+                "counter",
+            ),
+            route.in_bytes as f64,
+        ),
+        (
+            Metric(
+                "natsd_route_out_msgs_total",
+                "Messages sent over routes.",
+                "counter",
+            ),
+            route.out_msgs as f64,
+        ),
+        (
+            Metric(
+                "natsd_route_out_bytes_total",
+                "Message bytes sent over routes.",
+                "counter",
+            ),
+            route.out_bytes as f64,
+        ),
         (
             Metric(
                 "natsd_leafnodes",

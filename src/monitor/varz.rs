@@ -28,6 +28,8 @@ struct Varz<'a> {
     go: &'a str,
     host: &'a str,
     port: u16,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    connect_urls: &'a [String],
     #[serde(skip_serializing_if = "is_false")]
     auth_required: bool,
     #[serde(skip_serializing_if = "is_false")]
@@ -50,7 +52,7 @@ struct Varz<'a> {
     max_control_line: u32,
     max_payload: u32,
     max_pending: u64,
-    cluster: Empty,
+    cluster: ClusterVarz,
     gateway: Empty,
     leaf: LeafVarz,
     mqtt: Empty,
@@ -117,6 +119,77 @@ fn claims_json(_jwt: &str) -> Option<serde_json::Value> {
 /// `{}`.
 #[derive(Serialize)]
 struct Empty {}
+
+/// nats-server's `ClusterOptsVarz`: all empty (`{}`) without a cluster.
+#[derive(Serialize, Default)]
+struct ClusterVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(rename = "addr", skip_serializing_if = "String::is_empty")]
+    host: String,
+    #[serde(rename = "cluster_port", skip_serializing_if = "is_zero")]
+    port: u64,
+    /// Seconds.
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "go_float")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "go_float")]
+    tls_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    tls_verify: bool,
+    /// natsd does not pool routes: it behaves as `pool_size: -1`.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pool_size: i64,
+}
+
+fn is_zero_f64(n: &f64) -> bool {
+    *n == 0.0
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
+}
+
+impl ClusterVarz {
+    fn of(core: &crate::core::Core) -> ClusterVarz {
+        let Some(cluster) = &core.opts.cluster else {
+            return ClusterVarz::default();
+        };
+        let tls_timeout = cluster
+            .tls
+            .as_ref()
+            .and_then(|t| t.timeout)
+            .map_or(2.0, |t| t.as_secs_f64());
+        let auth_timeout = cluster.auth_timeout.map_or_else(
+            || match &cluster.tls {
+                Some(_) => tls_timeout + 1.0,
+                None => 2.0,
+            },
+            |t| t.as_secs_f64(),
+        );
+        ClusterVarz {
+            name: core.cluster_name().to_string(),
+            host: cluster.host.clone(),
+            port: core.route_listener().map_or(0, |l| u64::from(l.port)),
+            auth_timeout,
+            urls: cluster
+                .routes
+                .iter()
+                .filter_map(|r| {
+                    crate::core::route::RouteUrl::parse_with_default_port(r, 6222)
+                        .map(|u| u.host_port())
+                })
+                .collect(),
+            tls_timeout,
+            tls_required: cluster.tls.is_some(),
+            tls_verify: cluster.tls.is_some(),
+            pool_size: -1,
+        }
+    }
+}
 
 /// nats-server's `WebsocketOptsVarz`: `{}` without a WebSocket listener.
 #[derive(Serialize, Default)]
@@ -305,6 +378,7 @@ pub fn varz(
         go: &info.go,
         host: &info.host,
         port: info.port,
+        connect_urls: &info.connect_urls,
         auth_required: info.auth_required,
         tls_required: info.tls_required,
         tls_verify: info.tls_verify,
@@ -321,7 +395,7 @@ pub fn varz(
         max_control_line: opts.max_control_line,
         max_payload: opts.max_payload,
         max_pending: opts.max_pending,
-        cluster: Empty {},
+        cluster: ClusterVarz::of(core),
         gateway: Empty {},
         leaf: LeafVarz::of(core),
         mqtt: Empty {},
@@ -343,7 +417,7 @@ pub fn varz(
         cpu: process.cpu,
         connections: core.num_clients(),
         total_connections: stats.total_connections,
-        routes: 0,
+        routes: core.num_routes() as u32,
         remotes: 0,
         leafnodes: core.num_leafs() as u32,
         in_msgs: stats.in_msgs,

@@ -46,7 +46,12 @@ impl Core {
         }
     }
 
-    fn add_route_target(&mut self, url: RouteUrl, explicit: bool, gossip_mode: u8) -> usize {
+    pub(super) fn add_route_target(
+        &mut self,
+        url: RouteUrl,
+        explicit: bool,
+        gossip_mode: u8,
+    ) -> usize {
         let target = RouteTarget {
             url,
             explicit,
@@ -77,7 +82,7 @@ impl Core {
         }
     }
 
-    fn schedule_route_dial(&mut self, index: usize, at: Instant) {
+    pub(super) fn schedule_route_dial(&mut self, index: usize, at: Instant) {
         self.routes.targets[index].due = Some(at);
         self.schedule(index, 0, TimerKind::RouteConnect, at);
     }

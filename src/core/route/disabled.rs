@@ -32,8 +32,24 @@ impl Core {
         false
     }
 
+    pub(in crate::core) fn reload_cluster(
+        &mut self,
+        _old: &crate::options::Options,
+        _now: Instant,
+    ) -> Vec<String> {
+        Vec::new()
+    }
+
     /// There is no route interest to audit.
     pub fn audit_route_interest(&self) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// A `cluster {}` block cannot reach a reload in this build.
+pub fn refuse_unsupported_reload(
+    _old: &crate::options::Options,
+    _new: &crate::options::Options,
+) -> Result<(), String> {
+    Ok(())
 }

@@ -25,11 +25,15 @@ mod disabled;
 mod interest;
 #[cfg(feature = "cluster")]
 mod link;
+#[cfg(feature = "cluster")]
+pub mod reload;
 
 #[cfg(feature = "cluster")]
 pub use self::dials::{RouteUrl, DEFAULT_ROUTE_PORT};
 #[cfg(not(feature = "cluster"))]
-pub use self::disabled::RouteUrl;
+pub use self::disabled::{refuse_unsupported_reload, RouteUrl};
+#[cfg(feature = "cluster")]
+pub use self::reload::refuse_unsupported as refuse_unsupported_reload;
 
 /// Where a route connection's handshake is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
