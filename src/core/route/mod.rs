@@ -204,3 +204,6 @@ impl super::Core {
         self.start_routes(now);
     }
 }
+
+#[cfg(all(test, feature = "cluster"))]
+mod tests;
