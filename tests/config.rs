@@ -557,19 +557,7 @@ fn leafnode_errors_read_as_nats_servers() {
             format!("leafnodes {{\n remotes: [\n {{url: \"nats://a\", creds: \"/x\", nkey: {seed}}}\n ]\n}}"),
         ]);
     }
-    // The message of the first line, without the program's name and the
-    // position.
-    let message = |out: &Output| {
-        let err = stderr(out);
-        let line = err.lines().next().unwrap_or("").to_string();
-        let line = line
-            .split_once(": ")
-            .map_or(line.clone(), |(_, rest)| rest.to_string());
-        match line.split_once(".conf:") {
-            Some((_, rest)) => rest.splitn(3, ':').nth(2).unwrap_or("").trim().to_string(),
-            None => line,
-        }
-    };
+    let message = first_message;
     let mut disagreements = Vec::new();
     for (i, text) in cases.iter().enumerate() {
         let path = write(&dir, &format!("leaf{i}.conf"), text);
@@ -593,6 +581,7 @@ fn leafnode_errors_read_as_nats_servers() {
 /// The message of the first line of a `-t` run, without the program's
 /// name and the position (natsd and nats-server count columns their own
 /// way).
+#[cfg(any(feature = "leafnodes", feature = "cluster"))]
 fn first_message(out: &Output) -> String {
     let err = stderr(out);
     let line = err.lines().next().unwrap_or("").to_string();
@@ -607,6 +596,7 @@ fn first_message(out: &Output) -> String {
 
 /// nats-server run on a file until it refuses it or seems to have started
 /// (then it is stopped): its verdict on what it checks only when it starts.
+#[cfg(feature = "cluster")]
 fn nats_server_start(reference: &Path, path: &Path) -> Option<Output> {
     let mut child = Command::new(reference)
         .args(["-c", path.to_str().unwrap()])

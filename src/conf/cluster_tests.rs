@@ -580,8 +580,10 @@ fn validate_checks_options_built_in_code() {
         }),
         "cluster export deny: subject \"a b\" is not a valid subject"
     );
-    let mut tls = crate::options::TlsOptions::default();
-    tls.pinned_certs = vec!["XYZ".into()];
+    let tls = crate::options::TlsOptions {
+        pinned_certs: vec!["XYZ".into()],
+        ..Default::default()
+    };
     assert_eq!(
         bad(ClusterOptions {
             tls: Some(tls),

@@ -593,6 +593,7 @@ pub(super) fn duration_or_seconds(entry: &Entry, report: &mut Report<'_>) -> Res
 /// nats-server's `parseDuration`: a duration string, or (the old way) an
 /// integer of seconds, accepted with a warning. `name` is the one
 /// nats-server's texts give. In nanoseconds, possibly negative.
+#[cfg(any(feature = "leafnodes", feature = "cluster"))]
 pub(super) fn parse_duration(field: &Entry, name: &str, report: &mut Report<'_>) -> Result<i128> {
     match &field.value.value {
         Value::String(s) => {
@@ -609,6 +610,7 @@ pub(super) fn parse_duration(field: &Entry, name: &str, report: &mut Report<'_>)
     }
 }
 
+#[cfg(any(feature = "leafnodes", feature = "cluster"))]
 pub(super) fn to_duration(nanos: i128) -> Duration {
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }

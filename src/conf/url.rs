@@ -4,10 +4,13 @@
 /// What natsd needs of Go's `url.Parse`: the same verdict, the scheme
 /// (lower case) and the host; errors in Go's words.
 pub(super) struct GoUrl<'a> {
+    /// (Read by the leaf nodes' proxy check.)
+    #[cfg_attr(not(feature = "leafnodes"), allow(dead_code))]
     pub scheme: String,
     /// `host[:port]`, as written.
     pub host: &'a str,
     /// Where `host` ends in the text.
+    #[cfg_attr(not(feature = "leafnodes"), allow(dead_code))]
     pub host_end: usize,
 }
 
