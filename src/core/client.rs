@@ -516,6 +516,7 @@ impl Core {
                 queue_filter,
                 peer_targets: &mut self.peer_targets,
                 account_name: &publisher_account.name,
+                clustered: !self.routes.links.is_empty(),
             }
             .route(result, src, msg);
             self.stats.out_msgs += routed.msgs;

@@ -41,6 +41,9 @@ pub struct Delivery<'a> {
     pub peer_targets: &'a mut Vec<(usize, usize)>,
     /// The account's name, which an `RMSG` carries.
     pub account_name: &'a str,
+    /// This server has routes: a queue group's members may be behind
+    /// them, and nats-server picks among all the cluster's members.
+    pub clustered: bool,
 }
 
 /// A peer target entry for plain (non-queue) interest.
@@ -61,16 +64,27 @@ impl Delivery<'_> {
                     continue;
                 }
             }
-            let start = self.rng.below(group.len());
-            // A member on this server is preferred; a leaf node's or a
-            // route's is kept in case none takes it (nats-server's `rsub`).
+            let start = if self.clustered {
+                self.weighted_start(group)
+            } else {
+                self.rng.below(group.len())
+            };
+            // As nats-server: a member on this server or behind a route
+            // (the cluster's members, picked at random by their weight)
+            // takes it; a leaf node's is kept in case none does (its
+            // `rsub`). A message from a route goes to members here.
             let mut fallback = None;
             for i in 0..group.len() {
                 let sub_key = group[(start + i) % group.len()];
                 if self.is_peer_sub(sub_key) {
-                    if fallback.is_none() && self.peer_may_take(sub_key, src) {
-                        fallback = Some(sub_key);
+                    if !self.peer_may_take(sub_key, src, true) {
+                        continue;
                     }
+                    if self.is_route_sub(sub_key) {
+                        fallback = Some(sub_key);
+                        break;
+                    }
+                    fallback = fallback.or(Some(sub_key));
                     continue;
                 }
                 // If the chosen member cannot take it, the next one does.
@@ -99,6 +113,38 @@ impl Delivery<'_> {
         crate::proto::leaf::queue_names(filter).any(|q| q == queue)
     }
 
+    /// Where to start looking among a queue group's members: at random,
+    /// each member weighing what it stands for (a queue group's members
+    /// behind a route or leaf node), as nats-server's sublist repeats a
+    /// remote member by its weight.
+    #[cold]
+    #[inline(never)]
+    fn weighted_start(&mut self, group: &[usize]) -> usize {
+        let weight = |k: usize| -> u64 {
+            self.subs
+                .get(k)
+                .and_then(|s| Some(u64::from(self.conns.get(s.conn())?.weight_of(s))))
+                .unwrap_or(1)
+        };
+        let total: u64 = group.iter().map(|&k| weight(k)).sum();
+        let mut pick = self.rng.next_u64() % total.max(1);
+        for (i, &k) in group.iter().enumerate() {
+            let w = weight(k);
+            if pick < w {
+                return i;
+            }
+            pick -= w;
+        }
+        0
+    }
+
+    fn is_route_sub(&self, sub_key: usize) -> bool {
+        self.subs
+            .get(sub_key)
+            .and_then(|s| self.conns.get(s.conn()))
+            .is_some_and(|c| c.role == Role::Route)
+    }
+
     /// A subscription of a leaf node or route (not of a client).
     fn is_peer_sub(&self, sub_key: usize) -> bool {
         self.subs
@@ -108,24 +154,32 @@ impl Delivery<'_> {
     }
 
     /// Whether a leaf node's or route's subscription `sub_key` may get a
-    /// message from `src`: not one from itself; for a route, not one that
-    /// came over a route (one hop); for a leaf node, not one from a leaf
-    /// of its own cluster.
-    fn peer_may_take(&self, sub_key: usize, src: usize) -> bool {
+    /// message from `src` (nats-server's `processMsgResults`): not one
+    /// from itself; for a route, not one that came over a route (one hop)
+    /// or from our hub (which sends it to the cluster's other servers
+    /// itself); for a leaf node, not one from a leaf of its own cluster,
+    /// and of what came over a route, only what a leaf we are hub to asked
+    /// for (`queue`: a queue group's member takes it anyway).
+    fn peer_may_take(&self, sub_key: usize, src: usize, queue: bool) -> bool {
         let target = self.subs[sub_key].conn();
         if target == src {
             return false;
         }
         let source = self.conns.get(src);
-        if self
-            .conns
-            .get(target)
-            .is_some_and(|c| c.role == Role::Route)
-        {
-            return source.is_none_or(|c| c.role != Role::Route);
+        let Some(to) = self.conns.get(target) else {
+            return false;
+        };
+        if to.role == Role::Route {
+            return source.is_none_or(|c| {
+                c.role != Role::Route && !c.leaf.as_deref().is_some_and(|l| l.is_spoke)
+            });
+        }
+        let from_route = source.is_some_and(|c| c.role == Role::Route);
+        let to = to.leaf.as_deref();
+        if from_route && !queue && to.is_some_and(|l| l.is_spoke) {
+            return false;
         }
         let from = source.and_then(|c| c.leaf.as_deref());
-        let to = self.conns.get(target).and_then(|c| c.leaf.as_deref());
         match (from, to) {
             (Some(from), Some(to)) => {
                 from.remote_cluster.is_empty() || from.remote_cluster != to.remote_cluster
@@ -239,7 +293,7 @@ impl Delivery<'_> {
     #[cold]
     #[inline(never)]
     fn target_peer(&mut self, sub_key: usize, src: usize) -> bool {
-        if !self.peer_may_take(sub_key, src) {
+        if !self.peer_may_take(sub_key, src, false) {
             return false;
         }
         let conn = self.subs[sub_key].conn();

@@ -408,6 +408,9 @@ impl Core {
     /// The keepalive interval of connection `key`: the WebSocket block's
     /// `ping_interval` for its clients, when it sets one.
     fn ping_interval(&self, key: usize) -> Duration {
+        if self.conns[key].role == Role::Route {
+            return self.route_ping_interval();
+        }
         let ws_interval = self.conns[key]
             .websocket
             .as_ref()
@@ -415,6 +418,15 @@ impl Core {
             .and_then(|ws| ws.ping_interval)
             .filter(|i| !i.is_zero());
         ws_interval.unwrap_or(self.opts.ping_interval)
+    }
+
+    /// How long connection `key`'s pending output may go without progress:
+    /// `cluster { write_deadline }` for a route, else `write_deadline`.
+    fn write_deadline(&self, key: usize) -> Duration {
+        match (self.conns[key].role, &self.opts.cluster) {
+            (Role::Route, Some(c)) => c.write_deadline.unwrap_or(self.opts.write_deadline),
+            _ => self.opts.write_deadline,
+        }
     }
 
     /// The reason connection `key` is closing, for its transport's goodbye.
@@ -608,6 +620,7 @@ impl Core {
         before: usize,
         now: Instant,
     ) -> Flushed {
+        let deadline = self.write_deadline(key);
         let conn = &mut self.conns[key];
         match conn.wbuf.flush_to(sink) {
             Ok(true) => {
@@ -619,7 +632,7 @@ impl Core {
                 let progressed = conn.wbuf.pending() < before;
                 let first = conn.write_deadline.is_none();
                 if first || progressed {
-                    let at = now + self.opts.write_deadline;
+                    let at = now + deadline;
                     conn.write_deadline = Some(at);
                     if first {
                         let cid = conn.cid;
@@ -1034,7 +1047,7 @@ impl Core {
                         log::info!(
                             "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
                             conn.tag(),
-                            self.opts.write_deadline
+                            self.write_deadline(timer.key)
                         );
                         self.close(timer.key, CloseReason::SlowConsumerWriteDeadline);
                     }
@@ -1048,7 +1061,13 @@ impl Core {
     fn ping_timer(&mut self, timer: Timer, now: Instant) {
         let interval = self.ping_interval(timer.key);
         let conn = &mut self.conns[timer.key];
-        match conn.keepalive(now, interval, self.opts.max_pings_out) {
+        let max_out = match (conn.role, &self.opts.cluster) {
+            (Role::Route, Some(c)) => c
+                .max_pings_out
+                .map_or(self.opts.max_pings_out, |n| n.max(0) as u32),
+            _ => self.opts.max_pings_out,
+        };
+        match conn.keepalive(now, interval, max_out) {
             Keepalive::Stale => return,
             Keepalive::Quiet => {}
             Keepalive::Unanswered => {

@@ -153,11 +153,6 @@ impl Core {
         key
     }
 
-    /// nats-server pings routes at most every 30 s.
-    pub(in crate::core) fn route_ping_interval(&self) -> Duration {
-        self.opts.ping_interval.min(Duration::from_secs(30))
-    }
-
     /// Routes are accepted (`cluster {}` has a port).
     pub fn accepts_routes(&self) -> bool {
         self.routes.listener.is_some()

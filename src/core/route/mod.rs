@@ -169,6 +169,15 @@ pub struct Routes {
 }
 
 impl super::Core {
+    /// A route's keepalive interval: `cluster { ping_interval }` or the
+    /// server's, at most 30 s (nats-server's `routeMaxPingInterval`).
+    pub(in crate::core) fn route_ping_interval(&self) -> std::time::Duration {
+        let configured = self.opts.cluster.as_ref().and_then(|c| c.ping_interval);
+        configured
+            .unwrap_or(self.opts.ping_interval)
+            .min(crate::options::ROUTE_MAX_PING_INTERVAL)
+    }
+
     /// The cluster's name as nats-server logs it at start-up.
     pub fn cluster_name(&self) -> &str {
         &self.routes.cluster_name

@@ -165,7 +165,7 @@ fn messages_cross_one_hop_only() {
 }
 
 #[test]
-fn queue_groups_prefer_local_members_and_routed_messages_name_their_groups() {
+fn queue_groups_pick_among_the_clusters_members_by_weight() {
     let (mut core, t0) = core(named());
     let a = route(&mut core, "NA", 7001, t0);
     send(&mut core, a, b"RS+ $G work q 1\r\n", t0);
@@ -173,19 +173,28 @@ fn queue_groups_prefer_local_members_and_routed_messages_name_their_groups() {
     // Only a remote member: the route gets it, naming the group.
     send(&mut core, c, b"PUB work 1\r\nx\r\n", t0);
     assert_eq!(take(&mut core, a, t0), "RMSG $G work | q 1\r\nx\r\n");
-    // A local member: always preferred for a local publisher.
+    // A local member and three behind the route: as nats-server, each
+    // message goes to one of them, the route's three weighing three.
     send(&mut core, c, b"SUB work q 9\r\n", t0);
+    send(&mut core, a, b"RS+ $G work q 3\r\n", t0);
     take(&mut core, a, t0);
-    for _ in 0..20 {
+    for _ in 0..400 {
         send(&mut core, c, b"PUB work 1\r\nx\r\n", t0);
     }
-    assert_eq!(take(&mut core, a, t0), "");
-    assert_eq!(take(&mut core, c, t0).matches("MSG work 9").count(), 20);
-    // A routed message goes to the groups it names only.
+    let remote = take(&mut core, a, t0).matches("RMSG").count();
+    let local = take(&mut core, c, t0).matches("MSG work 9").count();
+    assert_eq!(remote + local, 400);
+    assert!(
+        (240..=360).contains(&remote),
+        "{remote} of 400 to the route"
+    );
+    // A routed message goes to the groups it names only, and to a member
+    // here.
     send(&mut core, a, b"RMSG $G work 1\r\ny\r\n", t0);
     assert_eq!(take(&mut core, c, t0), "");
     send(&mut core, a, b"RMSG $G work | q 1\r\nz\r\n", t0);
     assert_eq!(take(&mut core, c, t0), "MSG work 9 1\r\nz\r\n");
+    assert_eq!(take(&mut core, a, t0), "");
 }
 
 #[test]
