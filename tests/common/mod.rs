@@ -5,6 +5,7 @@
 pub mod binary;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+pub mod servers;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
