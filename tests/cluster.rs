@@ -1153,9 +1153,11 @@ fn monitor() {
                 assert_eq!(route["ip"], "127.0.0.1", "{who}");
                 assert_eq!(route["compression"], "off", "{who}");
                 assert!(route["did_solicit"].is_boolean(), "{who}: {route}");
-                if route["did_solicit"] == true {
-                    assert_eq!(route["port"], servers[j].ports.cluster, "{who}");
-                }
+                // The port is the peer's cluster port on the connection
+                // this side dialed, but when both sides dialed at once the
+                // one kept may be the peer's (nats-server then marks it
+                // solicited too, `upgradeRouteToSolicited`): any port.
+                assert!(route["port"].as_u64().is_some_and(|p| p > 0), "{who}");
                 for key in [
                     "rid",
                     "pending_size",

@@ -118,6 +118,7 @@ pub struct RouteView {
     pub remote_name: Box<str>,
     pub did_solicit: bool,
     pub is_configured: bool,
+    pub compression: &'static str,
     /// Its subscriptions' subjects, when asked for.
     pub subjects: Vec<Box<str>>,
 }
@@ -352,6 +353,7 @@ impl Core {
                     remote_name: route.remote_name.clone(),
                     did_solicit: target.is_some(),
                     is_configured: target.is_some_and(|t| t.explicit),
+                    compression: route.compression,
                     subjects: if with_subs {
                         conn.subs
                             .keys()

@@ -43,8 +43,8 @@ struct RouteInfo {
     subscriptions: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<Box<str>>,
-    /// natsd does not compress routes: nats-server's word for a peer that
-    /// cannot.
+    /// natsd does not compress routes: `off`, or nats-server's `not
+    /// supported` for a peer that offers no compression.
     compression: &'static str,
 }
 
@@ -116,7 +116,7 @@ pub fn routez(ctx: &Context<'_>, q: &Query) -> Result<Reply, String> {
                 out_bytes: s.out_bytes,
                 subscriptions: s.num_subs,
                 subscriptions_list: route.subjects,
-                compression: "not supported",
+                compression: route.compression,
             }
         })
         .collect();

@@ -203,6 +203,9 @@ impl Core {
                 self.routes.client_urls.clone()
             },
             ldm: self.lame_duck.is_some(),
+            // As a nats-server with `compression: off`: a Go peer then
+            // does not compress either.
+            compression: "off".into(),
             import: cluster
                 .and_then(|c| c.permissions.as_ref()?.import.as_ref())
                 .map(rules),
@@ -320,7 +323,7 @@ impl Core {
             Op::Ok => {}
             Op::Err(text) => {
                 log::error!(
-                    "{} - Router Error {}",
+                    "{} - Route Error {}",
                     self.conns[key].tag(),
                     String::from_utf8_lossy(text)
                 );
@@ -401,6 +404,7 @@ impl Core {
             log::error!("{tag} - {text}");
             self.send_err(key, &text);
             self.close(key, CloseReason::ClusterNameConflict);
+            log::error!("{tag} - cluster name from remote server conflicts");
             return;
         }
         let authorized = match self.opts.cluster.as_ref().and_then(|c| c.username.as_ref()) {
@@ -574,6 +578,13 @@ impl Core {
         route.remote_name = info.server_name.as_str().into();
         route.remote_version = info.version.as_str().into();
         route.headers = info.headers;
+        // nats-server's word for what this route does: `off`, or `not
+        // supported` when the peer's INFO offers no compression at all.
+        route.compression = if info.compression.is_empty() {
+            "not supported"
+        } else {
+            "off"
+        };
         route.connect_urls = std::mem::take(&mut info.connect_urls);
         route.ws_connect_urls = std::mem::take(&mut info.ws_connect_urls);
         if info.ip.is_empty() {

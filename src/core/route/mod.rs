@@ -65,6 +65,8 @@ pub struct RouteConn {
     pub ws_connect_urls: Vec<String>,
     /// The peer said it takes headers.
     pub headers: bool,
+    /// What `/routez` says of its compression (natsd never compresses).
+    pub compression: &'static str,
     /// The weights of the peer's queue subscriptions, by sid.
     pub queue_weights: HashMap<Box<[u8]>, u32>,
     /// The gossip mode our INFO to this peer carries (nats-server's
@@ -87,6 +89,7 @@ impl RouteConn {
             connect_urls: Vec::new(),
             ws_connect_urls: Vec::new(),
             headers: false,
+            compression: "off",
             queue_weights: HashMap::new(),
             gossip_mode: 0,
             congested: false,
