@@ -123,6 +123,11 @@ impl Core {
             );
             shadows.push(shadow_key);
         }
+        // The exporter's interest in the mapped subject crosses the routes
+        // (nats-server sends it under the exporting account's name).
+        for &shadow_key in &shadows {
+            self.route_interest(shadow_key, 1);
+        }
         if !shadows.is_empty() {
             self.shadows.insert(sub_key, shadows);
         }
@@ -145,6 +150,7 @@ impl Core {
     /// sublists.
     fn drop_shadows(&mut self, shadows: Vec<usize>) {
         for shadow_key in shadows {
+            self.route_interest(shadow_key, -1);
             let shadow = self.subs.remove(shadow_key);
             if let Some(Route::Stream { exporter, .. }) =
                 self.accounts.routes.get(shadow.route as usize)

@@ -56,7 +56,7 @@ impl Core {
         let Some(sub) = self.subs.get(sub_key) else {
             return;
         };
-        if sub.is_internal() || sub.route != NO_ROUTE {
+        if sub.is_internal() {
             return;
         }
         let Some(source) = self.conns.get(sub.conn()) else {
@@ -65,7 +65,9 @@ impl Core {
         if source.role == Role::Route {
             return;
         }
-        let account = source.account;
+        let Some(account) = self.interest_account(sub_key) else {
+            return;
+        };
         let key = smap_key(sub.subject(), sub.queue());
         let queue = sub.queue().is_some();
         let told = self.routes.told.entry(account).or_default();
@@ -104,6 +106,20 @@ impl Core {
                 encode::write_route_unsub(&mut conn.wbuf.buf, name, sub.subject(), sub.queue());
             }
             mark_written(conn, route_key, &mut self.dirty, self.opts.max_pending);
+        }
+    }
+
+    /// The account subscription `sub_key` (a client's or leaf's, not
+    /// internal) stands in: its connection's, or for a stream import's
+    /// shadow the exporter's.
+    fn interest_account(&self, sub_key: usize) -> Option<u32> {
+        let sub = self.subs.get(sub_key)?;
+        if sub.route == NO_ROUTE {
+            return Some(self.conns.get(sub.conn())?.account);
+        }
+        match self.accounts.routes.get(sub.route as usize)? {
+            crate::core::account::Route::Stream { exporter, .. } => Some(*exporter),
+            _ => None,
         }
     }
 
@@ -269,6 +285,19 @@ impl Core {
                     .or_default()
                     .entry(smap_key(sub.subject(), sub.queue()).into())
                     .or_default() += weight;
+                // Its shadows, in the accounts it imports from.
+                for &shadow_key in self.shadows.get(&sub_key).into_iter().flatten() {
+                    let (Some(shadow), Some(account)) =
+                        (self.subs.get(shadow_key), self.interest_account(shadow_key))
+                    else {
+                        continue;
+                    };
+                    *expected
+                        .entry(account)
+                        .or_default()
+                        .entry(smap_key(shadow.subject(), shadow.queue()).into())
+                        .or_default() += 1;
+                }
             }
         }
         expected.retain(|_, m| !m.is_empty());

@@ -13,6 +13,10 @@ const CLUSTER: &str = "fz";
 fn core(cluster: ClusterOptions) -> (Core, Instant) {
     let mut opts = Options::ephemeral();
     opts.cluster = Some(cluster);
+    core_with(opts)
+}
+
+fn core_with(opts: Options) -> (Core, Instant) {
     let info = Info::server(
         "NSELF".into(),
         "self".into(),
@@ -270,4 +274,44 @@ fn a_made_up_cluster_name_gives_way_to_a_configured_one() {
     route(&mut core, "NA", 7001, t0);
     assert_eq!(core.cluster_name(), CLUSTER);
     assert!(!core.cluster_name_is_dynamic());
+}
+
+#[test]
+fn a_stream_import_asks_the_exporters_account_across_routes() {
+    let text = "cluster { name: fz }\n\
+        accounts {\n\
+          A { users [ { user: a, password: a } ], exports [ { stream: \"ev.>\" } ] }\n\
+          B { users [ { user: b, password: b } ], imports [ { stream: { account: A, subject: \"ev.>\" }, prefix: imp } ] }\n\
+        }\n";
+    let loaded = crate::conf::options_from_text(
+        text,
+        std::path::Path::new("t.conf"),
+        &mut crate::conf::MemoryLoader::default(),
+        &crate::options::Overrides::default(),
+    )
+    .unwrap();
+    let (mut core, t0) = core_with(loaded.options);
+    let a = route(&mut core, "NA", 7001, t0);
+    let c = core.accept("127.0.0.1:9000".parse().unwrap(), t0);
+    send(
+        &mut core,
+        c,
+        b"CONNECT {\"verbose\":false,\"user\":\"b\",\"pass\":\"b\"}\r\nSUB imp.ev.> 1\r\n",
+        t0,
+    );
+    take(&mut core, c, t0);
+    let told = take(&mut core, a, t0);
+    assert!(told.contains("RS+ B imp.ev.>\r\n"), "{told}");
+    assert!(
+        told.contains("RS+ A ev.>\r\n"),
+        "the exporter's interest: {told}"
+    );
+    core.audit().unwrap();
+    // A's message from the route reaches B's subscriber, mapped.
+    send(&mut core, a, b"RMSG A ev.x 2\r\nhi\r\n", t0);
+    assert_eq!(take(&mut core, c, t0), "MSG imp.ev.x 1 2\r\nhi\r\n");
+    send(&mut core, c, b"UNSUB 1\r\n", t0);
+    let told = take(&mut core, a, t0);
+    assert!(told.contains("RS- A ev.>\r\n"), "{told}");
+    core.audit().unwrap();
 }
