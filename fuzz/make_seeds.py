@@ -132,6 +132,26 @@ def leaf_seeds():
     write("leaf", "messages", b'\x10\x02\x07\x000\x00LMSG foo _INBOX.abc 5\r\nhello\r\nHMSG bar | q1 q2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nLMSG baz + r q 1\r\nx\r\nLMSG a 0\r\n\r\n')
 
 
+def route_seeds():
+    # A config byte and split points (see fuzz/src/parser.rs), then what
+    # another server of the cluster sends on a route (the interest and
+    # messages as nats-server 2.15.1 wrote them).
+    write("route", "handshake", b'\x00\x00INFO {"server_id":"NCIF5H","server_name":"A","version":"2.15.1","proto":3,"headers":true,"max_payload":1048576,"cluster":"c1","connect_urls":["127.0.0.1:4222"],"lnoc":true,"lnocu":true}\r\n'
+          b'CONNECT {"echo":false,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"NCIF5H","cluster":"c1","dynamic":false,"lnoc":true,"lnocu":true}\r\nPING\r\nPONG\r\n+OK\r\n')
+    write("route", "interest", b'\x00\x03\x05\x00\x11\x00@\x00RS+ $G foo\r\nRS+ $G bar q1 2\r\nRS+ $G bar q2 1\r\nRS+ $SYS $SYS.REQ.SERVER.PING.VARZ\r\nRS- $G bar q1\r\nRS- $G foo\r\nRS+ ACC baz q 0\r\n')
+    write("route", "messages", b'\x10\x02\x07\x000\x00RMSG $G baz 5\r\nhello\r\nRMSG $G qq + _INBOX.r g1 g2 2\r\nhi\r\nHMSG $G baz 12 14\r\nNATS/1.0\r\n\r\nhi\r\nRMSG $G baz 2\r\nhi\r\n'
+          b'RMSG A qq | g2 2\r\nzz\r\nHMSG A foo + r q1 q2 q3 12 12\r\nNATS/1.0\r\n\r\n\r\nRMSG A x r 0\r\n\r\n')
+    write("route", "errors", b'\x01\x01\x03\x00-ERR \'Unknown Protocol Operation\'\r\nRMSG $G foo x q 1\r\n')
+    write("route", "bad-args", b'\x00\x00RS+ $G foo q\r\n')
+    write("route", "bad-header-size", b'\x00\x00HMSG $G foo x y\r\n')
+    write("route", "leaf-origin", b'\x00\x00RS+ $G a\r\nLS+ c1 $G foo\r\nLMSG c1 $G foo 0 2\r\nhi\r\n')
+    write("route", "limits", b'\x04\x00RMSG A foo 9\r\n123456789\r\nRS+ A aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n')
+    write("route", "payload-limit", b'\x06\x00RMSG A foo 8\r\n12345678\r\nHMSG A foo 2 9\r\n')
+    write("route", "long-ping", b'\x01\x00PING' + b'x' * 40 + b'\r\n')
+    many = b" ".join(b"q%d" % i for i in range(100))
+    write("route", "many-queues", b'\x00\x00RMSG A foo | ' + many + b' 1\r\nx\r\n')
+
+
 # Configuration files as operators write them for nats-server; the config
 # target reads a seed as the main file (fuzz/src/config.rs names the files
 # and variables it can include and refer to).
@@ -392,6 +412,7 @@ if __name__ == "__main__":
     sublist_seeds()
     session_seeds()
     leaf_seeds()
+    route_seeds()
     config_seeds()
     jwt_seeds()
     websocket_seeds()

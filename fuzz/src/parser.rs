@@ -63,6 +63,8 @@ pub struct Config {
     pub awaiting_connect: bool,
     /// The leaf node protocol's parser (`leaf` target).
     pub leaf: bool,
+    /// The route protocol's parser (`route` target).
+    pub route: bool,
 }
 
 impl Config {
@@ -74,6 +76,7 @@ impl Config {
             headers: b & 0x10 != 0,
             awaiting_connect: b & 0x20 != 0,
             leaf: false,
+            route: false,
         }
     }
 
@@ -82,6 +85,7 @@ impl Config {
         p.headers = self.headers;
         p.awaiting_connect = self.awaiting_connect;
         p.leaf = self.leaf;
+        p.route = self.route;
         p
     }
 }

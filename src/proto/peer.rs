@@ -5,10 +5,11 @@
 //!
 //! Both parsers keep no state between calls: an operation is returned
 //! only once its line (and payload) are all in the buffer, and
-//! `Partial(0)` asks for more. Peer links are few and their lines short,
-//! so reading a line again when more bytes come costs little; the limits
-//! (`max_control_line`, `max_payload`) are checked on the first look, so a
-//! peer cannot make the buffer grow past them.
+//! `Partial(0)` asks for more. Reading a line again when more bytes come
+//! costs little: lines are short and a payload is never scanned, so a
+//! large message arriving in many reads costs one line parse per read.
+//! The limits (`max_control_line`, `max_payload`) are checked on the first
+//! look, so a peer cannot make the buffer grow past them.
 
 use memchr::memchr;
 
