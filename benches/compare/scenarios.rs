@@ -83,7 +83,8 @@ enum ServerWork {
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
 /// flat-out run takes about 1 s (natsd) to 3 s (nats-server), through a
-/// leaf 2-4 s; the paced ones take their 5 s (stall 2 x 3 s), footprint10k
+/// leaf 2-4 s, across a cluster of two 2-5 s (starting two servers
+/// included); the paced ones take their 5 s (stall 2 x 3 s), footprint10k
 /// 5-10 s, footprint_tls 1.5-2 s (a thousand handshakes one after
 /// another), and the churn soak, run once, 1 to 2.5 minutes per server: 3
 /// rounds of everything against both servers take about 10 minutes.
