@@ -50,8 +50,23 @@
 //! (linked), with them once the hub's `/leafz?subs=1` lists every one of
 //! their subscriptions, per connection, and after they close; a client of
 //! the hub publishes to each of those subscriptions, and every connection
-//! must get its ten. A build without the `tls`, `websocket` or `leafnodes`
-//! feature leaves those out.
+//! must get its ten. `cluster_pubsub` and `cluster_pubsub_1k` are `pubsub`
+//! and `pubsub1k` across a cluster of two: each run starts the server
+//! under test twice, A and then B with a route to A (natsd with natsd,
+//! nats-server with nats-server, both with `pool_size: -1` and
+//! `compression: off`, which is what natsd does), and waits until both
+//! `/routez` show the route. The publisher is A's client and the
+//! subscriber B's, and publishing starts once probes published on A reach
+//! that subscriber (see `compare/cluster.rs`). The CPU figures are both
+//! servers', A's + B's; nothing paces the publisher but the servers, and a
+//! route cut as a slow consumer loses messages and fails the run.
+//! `footprint_cluster` holds 100 device-like connections on A and reports
+//! B's RSS idle (route up), once B's `/routez?subs=1` lists every one of
+//! their subscriptions, per connection, and after they close (and B's
+//! route is back to the subscriptions it had); a client of B publishes to
+//! each subscription, and every connection must get its ten. A build
+//! without the `tls`, `websocket`, `leafnodes` or `cluster` feature leaves
+//! those out.
 //!
 //! Flags (after `--`): `--smoke` (tiny counts, one round: seconds, for CI),
 //! `--rounds N` (default 3), `--only NAME[,NAME...]` (scenario names as in
@@ -69,7 +84,10 @@
 //! certificates (see `compare/transport.rs`). In the leaf ones the hub
 //! gets `-c hub.conf` (leaf nodes and the monitor on port `-1`, written
 //! there at the start) and the leaf `-c leaf.conf` (its remote to the
-//! hub, written there for each run).
+//! hub, written there for each run). In the cluster ones A gets `-c
+//! cluster-a.conf` (a route port and the monitor on port `-1`, written
+//! there at the start) and B `-c cluster-b.conf` (the same and a route to
+//! A, written there for each run).
 //! The table also goes to `target/bench/compare.md` (`compare-partial.md`
 //! for `--smoke` or `--only`), headed with the date, the machine and both
 //! versions.
@@ -79,6 +97,8 @@
 // A crate root's modules live next to it; these live in compare/.
 #[path = "compare/client.rs"]
 mod client;
+#[path = "compare/cluster.rs"]
+mod cluster;
 #[path = "compare/conns.rs"]
 mod conns;
 #[path = "compare/flow.rs"]
@@ -220,6 +240,7 @@ fn main() -> ExitCode {
     if let Err(e) = users::write_configs(&bench_dir)
         .and_then(|()| transport::write_configs(&bench_dir))
         .and_then(|()| leaf::write_configs(&bench_dir))
+        .and_then(|()| cluster::write_configs(&bench_dir))
     {
         eprintln!("compare: {e}");
         return ExitCode::FAILURE;
@@ -295,8 +316,11 @@ fn describe(outcome: &report::Outcome) -> String {
         .map(|f| format!("{} {:.1} {}", f.label, f.value, f.unit))
         .collect();
     if let Some(cpu) = outcome.cpu {
+        let peer = cpu
+            .peer
+            .map_or_else(String::new, |p| format!(" + {:.0}%", p * 100.0));
         parts.push(format!(
-            "cpu: server {:.0}%, loadgen {:.0}% (busiest client {:.0}%)",
+            "cpu: server {:.0}%{peer}, loadgen {:.0}% (busiest client {:.0}%)",
             cpu.server * 100.0,
             cpu.loadgen * 100.0,
             cpu.busiest_thread * 100.0

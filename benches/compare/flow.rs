@@ -42,6 +42,9 @@ pub struct Flow {
     /// The server under test is a leaf of a Go hub, its clients the
     /// publishers; the subscribers are the hub's (see `compare/leaf.rs`).
     pub leaf: bool,
+    /// Two servers under test in a cluster: the publishers are clients of
+    /// one, the subscribers of the other (see `compare/cluster.rs`).
+    pub cluster: bool,
 }
 
 enum Subjects {
@@ -65,6 +68,7 @@ pub fn flow(publishers: usize, subscribers: usize, messages: u64) -> Flow {
         users: None,
         transport: Transport::Tcp,
         leaf: false,
+        cluster: false,
     }
 }
 
@@ -115,6 +119,16 @@ impl Flow {
     pub fn across_leaf(self) -> Flow {
         Flow { leaf: true, ..self }
     }
+
+    /// Publish on one server of a cluster of two (the server under test,
+    /// twice), to subscribers on the other (the scenario starts both; see
+    /// `Scenario::run`).
+    pub fn across_cluster(self) -> Flow {
+        Flow {
+            cluster: true,
+            ..self
+        }
+    }
 }
 
 /// What all subscribers together have received, and when they had all of
@@ -152,8 +166,9 @@ impl Tally {
 }
 
 /// One run of `flow`, scaled to `messages` per publisher. With a `hub`
-/// (`server` is its leaf) the subscribers are the hub's clients, and the
-/// run begins once their interest has reached the leaf.
+/// (`server` is its leaf, or in a cluster its peer) the subscribers are
+/// the hub's clients, and the run begins once their interest has reached
+/// `server`. A cluster's CPU figures are both servers'.
 pub fn run_flow(
     title: &str,
     flow: &Flow,
@@ -234,7 +249,8 @@ pub fn run_flow(
                 })
                 .collect();
             // The clock starts before anyone may move, never after.
-            let window = Window::open(server);
+            let peer = hub.filter(|_| flow.cluster);
+            let window = Window::open_with_peer(server, peer);
             start.wait();
             let finished = join_all(sending, "publisher");
             let received = join_all(counting, "subscriber");

@@ -97,7 +97,7 @@ fn leafz(hub: &RunningServer, path: &str) -> Res<Value> {
 
 /// GET `path` (HTTP/1.0, so the body ends with the connection): the body
 /// as JSON.
-fn http_get(addr: SocketAddr, path: &str) -> Res<Value> {
+pub fn http_get(addr: SocketAddr, path: &str) -> Res<Value> {
     let mut sock = TcpStream::connect(addr).context("connect to the monitor")?;
     sock.set_read_timeout(Some(PATIENCE)).context("timeout")?;
     write!(sock, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").context("write to the monitor")?;
@@ -116,7 +116,7 @@ fn http_get(addr: SocketAddr, path: &str) -> Res<Value> {
 
 /// Asks `done` every [`POLL`] until it says yes; fails after
 /// [`PATIENCE`], naming what never came.
-fn wait_until(what: &str, mut done: impl FnMut() -> Res<bool>) -> Res<()> {
+pub fn wait_until(what: &str, mut done: impl FnMut() -> Res<bool>) -> Res<()> {
     let deadline = Instant::now() + PATIENCE;
     while !done()? {
         if Instant::now() > deadline {
@@ -136,7 +136,8 @@ const PROBE_SID: u64 = 1_000_000;
 
 /// Waits until the interest `subscriber` (a client of the hub) holds has
 /// reached the leaf `publisher` is a client of, and the leaf forwards
-/// what is published to it. A probe subscription made after that
+/// what is published to it (the same across a cluster's route, from
+/// one server to the other). A probe subscription made after that
 /// interest follows it over the link, so once a probe published on the
 /// leaf comes through, everything subscribed before it has crossed too.
 /// Probes go every [`POLL`] (those the leaf gets before the interest are
@@ -153,7 +154,8 @@ pub fn interest_crossed(subscriber: &mut Conn, publisher: &mut Conn) -> Res<()> 
     while !crossed {
         if Instant::now() > deadline {
             return Err(format!(
-                "the subscriber's interest did not reach the leaf within {PATIENCE:?}"
+                "the subscriber's interest did not reach the publisher's server within \
+                 {PATIENCE:?}"
             ));
         }
         publisher.send(&probe(PROBE))?;
@@ -233,7 +235,7 @@ pub fn run_footprint_leaf(
 /// must get exactly its `subs_each`. The hub's `PONG` does not order them
 /// against the leaf's, so each device reads until it has them all and
 /// only then looks for one too many (see [`receive`]).
-fn prove_crossed(hub: &RunningServer, conns: &mut [Conn], subs_each: usize) -> Res<()> {
+pub fn prove_crossed(hub: &RunningServer, conns: &mut [Conn], subs_each: usize) -> Res<()> {
     let mut publisher = Conn::open(hub.addr, SMALL_READS)?;
     let pubs: String = (0..conns.len())
         .flat_map(|n| (1..=subs_each).map(move |m| format!("PUB dev.{n}.s{m}.ping 0\r\n\r\n")))

@@ -40,21 +40,34 @@ pub fn cpu_seconds(who: &str) -> Res<f64> {
     Ok((next()? + next()?) / TICKS_PER_SECOND)
 }
 
-/// Wall clock and CPU time (the server's and the load generator's) over a
-/// measured stretch.
+/// Wall clock and CPU time (the server's, its peer's in a cluster of two,
+/// and the load generator's) over a measured stretch.
 pub struct Window {
     pid: u32,
     pub start: Instant,
     server_cpu: f64,
+    /// The peer's pid and CPU time at the opening.
+    peer: Option<(u32, f64)>,
     own_cpu: f64,
 }
 
 impl Window {
     pub fn open(server: &RunningServer) -> Res<Window> {
+        Window::open_with_peer(server, None)
+    }
+
+    /// [`Window::open`], also counting `peer`'s CPU time (the other server
+    /// of a cluster of two; see [`CpuUse::peer`]).
+    pub fn open_with_peer(server: &RunningServer, peer: Option<&RunningServer>) -> Res<Window> {
         let pid = server.pid();
+        let peer = match peer {
+            Some(peer) => Some((peer.pid(), cpu_seconds(&peer.pid().to_string())?)),
+            None => None,
+        };
         Ok(Window {
             pid,
             server_cpu: cpu_seconds(&pid.to_string())?,
+            peer,
             own_cpu: cpu_seconds("self")?,
             start: Instant::now(),
         })
@@ -74,8 +87,13 @@ impl Window {
         if wall < 0.5 {
             return Ok(None);
         }
+        let peer = match self.peer {
+            Some((pid, before)) => Some((cpu_seconds(&pid.to_string())? - before) / wall),
+            None => None,
+        };
         Ok(Some(CpuUse {
             server: (cpu_seconds(&self.pid.to_string())? - self.server_cpu) / wall,
+            peer,
             loadgen: (cpu_seconds("self")? - self.own_cpu) / wall,
             busiest_thread: thread_cpu.iter().copied().fold(0.0, f64::max) / wall,
         }))

@@ -36,6 +36,9 @@ impl Figure {
 #[derive(Debug, Clone, Copy)]
 pub struct CpuUse {
     pub server: f64,
+    /// The other server of a cluster of two (the subscriber's), where
+    /// `server` is the publisher's.
+    pub peer: Option<f64>,
     /// The whole load generator (all its threads).
     pub loadgen: f64,
     /// Its busiest thread: each client is one thread, so near 1.0 means a
@@ -206,16 +209,32 @@ impl Results {
         for row in &self.cpu {
             let mut line = vec![row.scenario.to_owned()];
             for runs in &row.runs {
-                let readings: [fn(&CpuUse) -> f64; 3] =
-                    [|c| c.server, |c| c.loadgen, |c| c.busiest_thread];
+                let percent = |of: fn(&CpuUse) -> Option<f64>| {
+                    let v: Vec<f64> = runs.iter().filter_map(of).collect();
+                    median(&v).map(|m| format!("{:.0}%", m * 100.0))
+                };
+                // A cluster's two servers: the publisher's + the subscriber's.
+                let server = match (percent(|c| Some(c.server)), percent(|c| c.peer)) {
+                    (Some(a), Some(b)) => format!("{a} + {b}"),
+                    (a, _) => a.unwrap_or_else(|| "-".into()),
+                };
+                line.push(server);
+                let readings: [fn(&CpuUse) -> Option<f64>; 2] =
+                    [|c| Some(c.loadgen), |c| Some(c.busiest_thread)];
                 for of in readings {
-                    let v: Vec<f64> = runs.iter().map(of).collect();
-                    line.push(median(&v).map_or("-".into(), |m| format!("{:.0}%", m * 100.0)));
+                    line.push(percent(of).unwrap_or_else(|| "-".into()));
                 }
             }
             lines.push(line);
         }
         markdown(&lines, &[false, true, true, true, true, true, true])
+    }
+
+    /// Whether a CPU row holds a cluster's two servers.
+    fn has_peers(&self) -> bool {
+        self.cpu
+            .iter()
+            .any(|r| r.runs.iter().flatten().any(|c| c.peer.is_some()))
     }
 
     /// The whole report in markdown: `header`, the comparison, the CPU
@@ -225,6 +244,10 @@ impl Results {
         if !self.cpu.is_empty() {
             doc += "CPU during the measured stretch (100% = one core busy all along):\n\n";
             doc += &self.cpu_table();
+            if self.has_peers() {
+                doc += "\nIn a cluster's rows, \"A + B\": the publisher's server, then the \
+                        subscriber's.\n";
+            }
             doc += "\n";
         }
         doc + "Reproduce with `cargo bench --bench compare`.\n"

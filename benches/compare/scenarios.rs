@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::client::{Context, Res};
+use crate::cluster::{run_footprint_cluster, Pair};
 use crate::conns::{run_churn, run_footprint, run_footprint_tls, Headline};
 use crate::flow::{flow, run_flow, Flow};
 use crate::leaf::{run_footprint_leaf, Linked};
@@ -58,6 +59,12 @@ enum ServerWork {
         connections: u64,
         smoke: u64,
     },
+    /// Device connections on one server of a cluster of two, their
+    /// interest on the other (whose RSS is measured).
+    FootprintCluster {
+        connections: u64,
+        smoke: u64,
+    },
     ChurnSoak {
         rounds: u64,
         connections: u64,
@@ -76,7 +83,8 @@ enum ServerWork {
 
 /// Every scenario, with its counts for a full run. On a 2-core machine one
 /// flat-out run takes about 1 s (natsd) to 3 s (nats-server), through a
-/// leaf 2-4 s; the paced ones take their 5 s (stall 2 x 3 s), footprint10k
+/// leaf 2-4 s, across a cluster of two 2-5 s (starting two servers
+/// included); the paced ones take their 5 s (stall 2 x 3 s), footprint10k
 /// 5-10 s, footprint_tls 1.5-2 s (a thousand handshakes one after
 /// another), and the churn soak, run once, 1 to 2.5 minutes per server: 3
 /// rounds of everything against both servers take about 10 minutes.
@@ -148,10 +156,26 @@ pub fn all() -> Vec<Scenario> {
             "pub/sub 1:1, 1 KiB payload, leaf to a Go hub",
             flow(1, 1, 1_000_000).payload(1024).across_leaf(),
         ),
+        // pubsub and pubsub1k from a client of one server to a client of
+        // the other, in a cluster of two of the server under test.
+        (
+            "cluster_pubsub",
+            "pub/sub 1:1, across a cluster of two",
+            flow(1, 1, 3_000_000).across_cluster(),
+        ),
+        (
+            "cluster_pubsub_1k",
+            "pub/sub 1:1, 1 KiB payload, across a cluster of two",
+            flow(1, 1, 1_000_000).payload(1024).across_cluster(),
+        ),
     ];
     let mut all: Vec<Scenario> = flows
         .into_iter()
-        .filter(|(_, _, flow)| built_for(flow.transport) && (!flow.leaf || LEAF_BUILT))
+        .filter(|(_, _, flow)| {
+            built_for(flow.transport)
+                && (!flow.leaf || LEAF_BUILT)
+                && (!flow.cluster || CLUSTER_BUILT)
+        })
         .map(|(name, title, flow)| scenario(name, title, ServerWork::Flow(flow)))
         .collect();
     all.extend([
@@ -202,6 +226,14 @@ pub fn all() -> Vec<Scenario> {
             },
         ),
         scenario(
+            "footprint_cluster",
+            "footprint across a cluster of two",
+            ServerWork::FootprintCluster {
+                connections: 100,
+                smoke: 10,
+            },
+        ),
+        scenario(
             "churn_soak",
             "churn soak",
             ServerWork::ChurnSoak {
@@ -243,6 +275,7 @@ pub fn all() -> Vec<Scenario> {
     all.retain(|s| match &s.work {
         Work::OnServer(ServerWork::FootprintTls { .. }) => built_for(Transport::Tls),
         Work::OnServer(ServerWork::FootprintLeaf { .. }) => LEAF_BUILT,
+        Work::OnServer(ServerWork::FootprintCluster { .. }) => CLUSTER_BUILT,
         _ => true,
     });
     all
@@ -262,6 +295,10 @@ fn built_for(transport: Transport) -> bool {
 /// Whether natsd is built with leaf nodes (the `leafnodes` feature),
 /// which the leaf scenarios need; without it they are left out.
 const LEAF_BUILT: bool = cfg!(feature = "leafnodes");
+
+/// Whether natsd is built with routes (the `cluster` feature), which the
+/// cluster scenarios need; without it they are left out.
+const CLUSTER_BUILT: bool = cfg!(feature = "cluster");
 
 /// Subscriptions each device-like connection holds (`dev.<n>.s<m>.>`).
 const DEVICE_SUBS: usize = 10;
@@ -303,7 +340,8 @@ impl Scenario {
 
     /// One run against `bin`, on a fresh server that is killed on return;
     /// in the leaf scenarios that server is a leaf of a fresh `hub_bin`
-    /// (the Go server, whichever `bin` is). `bench_dir` is scratch space
+    /// (the Go server, whichever `bin` is), in the cluster ones it is two
+    /// fresh servers of `bin`, routed. `bench_dir` is scratch space
     /// (target/bench).
     pub fn run(
         &self,
@@ -314,6 +352,11 @@ impl Scenario {
     ) -> Res<Outcome> {
         match &self.work {
             Work::BinarySize => binary_size(self.title, bin, bench_dir),
+            Work::OnServer(work) if work.cluster() => {
+                let pair = Pair::start(bin, bench_dir)?;
+                self.measure(work, &pair.a, Some(&pair.b), scale)
+                    .map_err(|e| pair.failure(&e))
+            }
             Work::OnServer(work) if work.leaf() => {
                 let linked = Linked::start(bin, hub_bin, bench_dir)?;
                 self.measure(work, &linked.leaf, Some(&linked.hub), scale)
@@ -328,7 +371,8 @@ impl Scenario {
         }
     }
 
-    /// `work` on `server`, which is a leaf of `hub` when there is one.
+    /// `work` on `server`, which is a leaf of `hub` when there is one (or,
+    /// in a cluster scenario, `hub` is its peer: the subscribers' server).
     fn measure(
         &self,
         work: &ServerWork,
@@ -365,6 +409,12 @@ impl Scenario {
                 DEVICE_SUBS,
                 server,
                 hub.ok_or("footprint_leaf runs on a leaf of a hub")?,
+            ),
+            ServerWork::FootprintCluster { connections, smoke } => run_footprint_cluster(
+                scale.pick(*connections, *smoke),
+                DEVICE_SUBS,
+                server,
+                hub.ok_or("footprint_cluster runs on a cluster of two")?,
             ),
             ServerWork::ChurnSoak {
                 rounds,
@@ -404,6 +454,15 @@ impl ServerWork {
         match self {
             ServerWork::Flow(flow) => flow.leaf,
             ServerWork::FootprintLeaf { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the server under test runs twice, as a cluster of two.
+    fn cluster(&self) -> bool {
+        match self {
+            ServerWork::Flow(flow) => flow.cluster,
+            ServerWork::FootprintCluster { .. } => true,
             _ => false,
         }
     }

@@ -119,8 +119,10 @@ pub enum Listener {
     Websocket,
     /// `leafnodes {}`: where a hub accepts leaf nodes.
     Leafnodes,
-    /// `http`: the monitor (a hub's `/leafz`).
+    /// `http`: the monitor (a hub's `/leafz`, a cluster's `/routez`).
     Monitor,
+    /// `cluster {}`: where a server accepts routes from its peers.
+    Routes,
 }
 
 impl Listener {
@@ -130,6 +132,7 @@ impl Listener {
             Listener::Websocket => "Listening for websocket clients on ",
             Listener::Leafnodes => "Listening for leafnode connections on ",
             Listener::Monitor => "Starting http monitor on ",
+            Listener::Routes => "Listening for route connections on ",
         }
     }
 }
@@ -182,24 +185,31 @@ impl RunningServer {
         };
         let lines = drain_log(stderr, log);
         // Both servers log the other ports before the client port, but
-        // nothing depends on that: any may come before "Server is ready".
+        // nothing depends on that: any may come before "Server is ready",
+        // and nats-server logs its route port after it.
         let mut seen = Vec::new();
-        let mut note = |line: &str| {
-            for &listener in listeners {
-                if let Some(at) = line.find(listener.log_line()) {
-                    let rest = &line[at + listener.log_line().len()..];
-                    seen.push((listener, parse_port(rest)));
-                }
-            }
-        };
-        let port = wait_for_line_noting(&lines, CLIENT_PORT_LINE, &mut note)
-            .and_then(|rest| parse_port(&rest))
-            .map_err(|e| server.failure(&e))?;
+        let port = wait_for_line_noting(&lines, CLIENT_PORT_LINE, |line| {
+            note_listeners(line, listeners, &mut seen)
+        })
+        .and_then(|rest| parse_port(&rest))
+        .map_err(|e| server.failure(&e))?;
         server.addr.set_port(port);
         read_info(server.addr).map_err(|e| server.failure(&e))?;
         server.startup = spawned.elapsed();
-        wait_for_line_noting(&lines, "Server is ready", &mut note)
+        wait_for_line_noting(&lines, "Server is ready", |line| {
+            note_listeners(line, listeners, &mut seen)
+        })
+        .map_err(|e| server.failure(&e))?;
+        while let Some(&listener) = listeners
+            .iter()
+            .find(|&&l| !seen.iter().any(|(s, _)| *s == l))
+        {
+            let rest = wait_for_line_noting(&lines, listener.log_line(), |line| {
+                note_listeners(line, listeners, &mut seen)
+            })
             .map_err(|e| server.failure(&e))?;
+            seen.push((listener, parse_port(&rest)));
+        }
         for &listener in listeners {
             let port = match seen.iter().find(|(l, _)| *l == listener) {
                 Some((_, port)) => port.clone(),
@@ -263,6 +273,16 @@ fn drain_log(stderr: impl Read + Send + 'static, log: LogTail) -> mpsc::Receiver
         }
     });
     rx
+}
+
+/// Notes the port of any of `listeners` that `line` gives.
+fn note_listeners(line: &str, listeners: &[Listener], seen: &mut Vec<(Listener, Res<u16>)>) {
+    for &listener in listeners {
+        if let Some(at) = line.find(listener.log_line()) {
+            let rest = &line[at + listener.log_line().len()..];
+            seen.push((listener, parse_port(rest)));
+        }
+    }
 }
 
 /// The log line that gives the client port, before `HOST:PORT` (and see
