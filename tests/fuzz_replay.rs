@@ -81,3 +81,9 @@ fn websocket_inputs() {
 fn tls_inputs() {
     replay("tls", natsd_fuzz::tls::check);
 }
+
+#[cfg(feature = "cluster")]
+#[test]
+fn route_inputs() {
+    replay("route", natsd_fuzz::route::check);
+}

@@ -30,7 +30,7 @@ impl Core {
         match self.conns[key].role {
             Role::Client => {}
             Role::Leaf => return self.process_leaf_op(key, op, now),
-            Role::Route => return self.process_route_op(key, op, now),
+            Role::Route => return self.process_route_op(key, parser, op, now),
         }
         if self.trace {
             let conn = &self.conns[key];

@@ -457,7 +457,9 @@ impl Core {
     /// connection is then closing). `WouldBlock` and other errors are the
     /// caller's to handle; an error other than `WouldBlock` closes.
     pub fn receive(&mut self, key: usize, src: &mut impl Read, now: Instant) -> io::Result<usize> {
-        let limit = self.read_limit;
+        let Some(limit) = self.conns.get(key).map(|c| self.read_limit_of(c)) else {
+            return Ok(0);
+        };
         let Some(conn) = self.conns.get_mut(key) else {
             return Ok(0);
         };
@@ -506,6 +508,16 @@ impl Core {
                 Err(e)
             }
         }
+    }
+
+    /// The longest connection `conn`'s read buffer may grow: a full PUB,
+    /// or for a route past its CONNECT, a full `RMSG` by the route's own
+    /// limits (see `route::link`).
+    fn read_limit_of(&self, conn: &Conn) -> usize {
+        if conn.role == Role::Route {
+            return conn.parser.max_control_line + conn.parser.max_payload + 64;
+        }
+        self.read_limit
     }
 
     /// Whether the last read of connection `key` filled its buffer, so the
@@ -896,7 +908,7 @@ impl Core {
             if conn.wbuf.pending() as u64 > self.opts.max_pending {
                 return Err(format!("connection {key} holds more than max_pending"));
             }
-            if conn.rbuf.capacity() > self.read_limit {
+            if conn.rbuf.capacity() > self.read_limit_of(conn) {
                 return Err(format!("connection {key} read buffer beyond its limit"));
             }
         }

@@ -23,7 +23,13 @@ impl Core {
     pub(in crate::core) fn announce_lame_duck_to_routes(&mut self) {}
 
     /// Never called: no connection has the route role.
-    pub(in crate::core) fn process_route_op(&mut self, key: usize, _op: &Op<'_>, _now: Instant) {
+    pub(in crate::core) fn process_route_op(
+        &mut self,
+        key: usize,
+        _parser: &mut crate::proto::Parser,
+        _op: &Op<'_>,
+        _now: Instant,
+    ) {
         self.close(key, crate::core::closed::CloseReason::ProtocolViolation);
     }
 

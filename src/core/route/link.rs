@@ -263,6 +263,9 @@ impl Core {
         let mut route = RouteConn::new(RouteState::AwaitInfo, Some(index));
         route.gossip_mode = gossip_mode;
         let key = self.new_route_conn(addr, route, now);
+        let mut parser = self.conns[key].parser.clone();
+        self.trust_route_parser(&mut parser);
+        self.conns[key].parser = parser;
         let (user, pass) = match self.routes.targets.get_mut(index) {
             Some(target) => {
                 target.conn = Some(key);
@@ -304,8 +307,25 @@ impl Core {
         key
     }
 
+    /// A route's parser once its peer is known (its CONNECT accepted, or
+    /// we dialed it): nats-server allows a route 16 times
+    /// `max_control_line` (accounts, replies and queue lists make long
+    /// lines), and checks no `max_payload` on what a route carries (the
+    /// peer checked it); natsd bounds it by `max_pending`, which a
+    /// nats-server's `max_payload` may not exceed.
+    fn trust_route_parser(&self, parser: &mut Parser) {
+        parser.max_control_line = self.opts.max_control_line as usize * 16;
+        parser.max_payload = (self.opts.max_payload as u64).max(self.opts.max_pending) as usize;
+    }
+
     /// An operation from a route peer.
-    pub(in crate::core) fn process_route_op(&mut self, key: usize, op: &Op<'_>, now: Instant) {
+    pub(in crate::core) fn process_route_op(
+        &mut self,
+        key: usize,
+        parser: &mut Parser,
+        op: &Op<'_>,
+        now: Instant,
+    ) {
         if self.trace {
             log::trace!(
                 "{} - <<- [{}]",
@@ -330,7 +350,14 @@ impl Core {
                 self.close(key, CloseReason::ParseError);
             }
             Op::Connect(json) if state == RouteState::AwaitConnect => {
-                self.process_route_connect(key, json)
+                self.process_route_connect(key, json);
+                if self.conns[key]
+                    .route
+                    .as_deref()
+                    .is_some_and(|r| r.state != RouteState::AwaitConnect)
+                {
+                    self.trust_route_parser(parser);
+                }
             }
             Op::Connect(_) => {}
             Op::Info(json) if state != RouteState::AwaitConnect => {
