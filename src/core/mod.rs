@@ -963,6 +963,39 @@ impl Core {
         self.timers.schedule(Timer { at, key, cid, kind });
     }
 
+    // ---- links to other servers -------------------------------------------
+
+    /// A new connection to another server (`role` Leaf or Route), with
+    /// `conn` filled in by the caller: never echoed to, no connect INFO,
+    /// its keepalive armed. Returns its key.
+    #[cfg_attr(not(any(feature = "leafnodes", feature = "cluster")), allow(dead_code))]
+    fn new_link_conn(
+        &mut self,
+        addr: SocketAddr,
+        role: Role,
+        fill: impl FnOnce(&mut Conn, &mut Parser),
+        now: Instant,
+    ) -> usize {
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        let cid = self.next_cid;
+        self.next_cid += 1;
+        let mut parser = Parser::new(
+            self.opts.max_control_line as usize,
+            self.opts.max_payload as usize,
+        );
+        let mut conn = Conn::new(cid, addr, role, Parser::new(0, 0), now);
+        fill(&mut conn, &mut parser);
+        conn.parser = parser;
+        conn.opts.echo = false;
+        conn.sent_connect_info = true;
+        let key = self.conns.insert(conn);
+        self.stats.total_connections += 1;
+        let at = now + self.ping_interval(key);
+        self.conns[key].next_ping = at;
+        self.schedule(key, cid, TimerKind::Ping, at);
+        key
+    }
+
     // ---- interest across servers ----------------------------------------
 
     /// Subscription `sub_key`'s interest went up (`delta` > 0) or down:

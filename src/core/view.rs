@@ -381,12 +381,18 @@ impl Core {
 
     /// Messages and bytes over routes since start.
     pub fn route_traffic(&self) -> super::leaf::LeafTraffic {
-        let mut total = self.routes.closed_traffic;
-        for conn in self.routes.links.iter().filter_map(|&k| self.conns.get(k)) {
-            total.in_msgs += conn.stats.in_msgs;
-            total.in_bytes += conn.stats.in_bytes;
-            total.out_msgs += conn.stats.out_msgs;
-            total.out_bytes += conn.stats.out_bytes;
+        self.links_traffic(&self.routes.links, self.routes.closed_traffic)
+    }
+
+    /// What `closed` counted of links gone, plus the traffic of `links`.
+    fn links_traffic(
+        &self,
+        links: &[usize],
+        closed: super::leaf::LeafTraffic,
+    ) -> super::leaf::LeafTraffic {
+        let mut total = closed;
+        for conn in links.iter().filter_map(|&k| self.conns.get(k)) {
+            total.add(&conn.stats);
         }
         total
     }
@@ -465,13 +471,7 @@ impl Core {
     /// Messages and bytes over leaf connections since start, and how often
     /// remotes connected again after losing their link.
     pub fn leaf_traffic(&self) -> (super::leaf::LeafTraffic, u64) {
-        let mut total = self.leaf.closed_traffic;
-        for conn in self.leaf.links.iter().filter_map(|&k| self.conns.get(k)) {
-            total.in_msgs += conn.stats.in_msgs;
-            total.in_bytes += conn.stats.in_bytes;
-            total.out_msgs += conn.stats.out_msgs;
-            total.out_bytes += conn.stats.out_bytes;
-        }
+        let total = self.links_traffic(&self.leaf.links, self.leaf.closed_traffic);
         (total, self.leaf.reconnects)
     }
 

@@ -33,6 +33,9 @@ mod websocket;
 // Leaf node sockets (the listener, dials), or hooks that do nothing.
 #[cfg_attr(not(feature = "leafnodes"), path = "reactor/no_leafnodes.rs")]
 mod leafnodes;
+// Outgoing connections being made, for leaf nodes and routes.
+#[cfg(any(feature = "leafnodes", feature = "cluster"))]
+mod dials;
 // Route sockets (the listener, dials), or hooks that do nothing.
 #[cfg_attr(not(feature = "cluster"), path = "reactor/no_routes.rs")]
 mod routes;

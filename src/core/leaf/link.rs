@@ -23,10 +23,10 @@ use super::interest::LOOP_DETECTION_PREFIX;
 use super::{rule, smap_key, LeafConn, LeafListener, LeafState, LeafUrl};
 use crate::auth::permissions::CompiledPermissions;
 use crate::core::closed::CloseReason;
-use crate::core::conn::{Conn, Role};
+use crate::core::conn::Role;
 use crate::core::timers::TimerKind;
 use crate::core::Core;
-use crate::proto::{encode, Op, Parser, Pub};
+use crate::proto::{encode, Op, Pub};
 
 /// How long a hub has to answer our CONNECT with its second INFO
 /// (nats-server's `connectProcessTimeout`).
@@ -126,25 +126,16 @@ impl Core {
     }
 
     fn new_leaf_conn(&mut self, addr: SocketAddr, leaf: LeafConn, now: Instant) -> usize {
-        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
-        let cid = self.next_cid;
-        self.next_cid += 1;
-        let mut parser = Parser::new(
-            self.opts.max_control_line as usize,
-            self.opts.max_payload as usize,
+        let key = self.new_link_conn(
+            addr,
+            Role::Leaf,
+            |conn, parser| {
+                parser.leaf = true;
+                conn.leaf = Some(Box::new(leaf));
+            },
+            now,
         );
-        parser.leaf = true;
-        let mut conn = Conn::new(cid, addr, Role::Leaf, parser, now);
-        // Leaf connections are never echoed to, and take no connect INFO.
-        conn.opts.echo = false;
-        conn.sent_connect_info = true;
-        conn.leaf = Some(Box::new(leaf));
-        let key = self.conns.insert(conn);
-        self.stats.total_connections += 1;
         self.leaf.links.push(key);
-        let at = now + self.opts.ping_interval;
-        self.conns[key].next_ping = at;
-        self.schedule(key, cid, TimerKind::Ping, at);
         key
     }
 
@@ -1033,11 +1024,7 @@ impl Core {
             reason.as_str()
         );
         let remote = leaf.remote;
-        let traffic = &mut self.leaf.closed_traffic;
-        traffic.in_msgs += conn.stats.in_msgs;
-        traffic.in_bytes += conn.stats.in_bytes;
-        traffic.out_msgs += conn.stats.out_msgs;
-        traffic.out_bytes += conn.stats.out_bytes;
+        self.leaf.closed_traffic.add(&conn.stats);
         {
             let weights: Vec<(usize, u32)> = conn
                 .subs

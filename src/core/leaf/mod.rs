@@ -201,13 +201,23 @@ pub struct Leafs {
     pub reconnects: u64,
 }
 
-/// Messages and bytes across leaf connections.
+/// Messages and bytes across leaf connections (or routes).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LeafTraffic {
     pub in_msgs: u64,
     pub in_bytes: u64,
     pub out_msgs: u64,
     pub out_bytes: u64,
+}
+
+impl LeafTraffic {
+    /// Add one connection's traffic.
+    pub fn add(&mut self, stats: &crate::core::stats::ConnStats) {
+        self.in_msgs += stats.in_msgs;
+        self.in_bytes += stats.in_bytes;
+        self.out_msgs += stats.out_msgs;
+        self.out_bytes += stats.out_bytes;
+    }
 }
 
 /// Where leaf nodes connect, as the hub's INFO says.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RouteConn, RouteListener, RouteState};
 use crate::core::closed::CloseReason;
-use crate::core::conn::{Conn, Role};
+use crate::core::conn::Role;
 use crate::core::timers::TimerKind;
 use crate::core::Core;
 use crate::proto::{encode, Op, Parser, Pub};
@@ -131,25 +131,16 @@ fn write_info(out: &mut Vec<u8>, info: &RouteInfo) {
 
 impl Core {
     fn new_route_conn(&mut self, addr: SocketAddr, route: RouteConn, now: Instant) -> usize {
-        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
-        let cid = self.next_cid;
-        self.next_cid += 1;
-        let mut parser = Parser::new(
-            self.opts.max_control_line as usize,
-            self.opts.max_payload as usize,
+        let key = self.new_link_conn(
+            addr,
+            Role::Route,
+            |conn, parser| {
+                parser.route = true;
+                conn.route = Some(Box::new(route));
+            },
+            now,
         );
-        parser.route = true;
-        let mut conn = Conn::new(cid, addr, Role::Route, parser, now);
-        // Routes are never echoed to, and take no connect INFO.
-        conn.opts.echo = false;
-        conn.sent_connect_info = true;
-        conn.route = Some(Box::new(route));
-        let key = self.conns.insert(conn);
-        self.stats.total_connections += 1;
         self.routes.links.push(key);
-        let at = now + self.route_ping_interval();
-        self.conns[key].next_ping = at;
-        self.schedule(key, cid, TimerKind::Ping, at);
         key
     }
 
@@ -780,11 +771,7 @@ impl Core {
         }
         let registered = route.state == RouteState::Connected;
         let target = route.target;
-        let traffic = &mut self.routes.closed_traffic;
-        traffic.in_msgs += conn.stats.in_msgs;
-        traffic.in_bytes += conn.stats.in_bytes;
-        traffic.out_msgs += conn.stats.out_msgs;
-        traffic.out_bytes += conn.stats.out_bytes;
+        self.routes.closed_traffic.add(&conn.stats);
         // The peer's interest: gone from the accounts and the leaf nodes.
         let subs: Vec<usize> = conn.subs.keys().into_iter().collect();
         for sub_key in subs {

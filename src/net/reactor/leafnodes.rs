@@ -4,13 +4,14 @@
 //! them apart by role.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Instant;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Token};
 
-use super::{put, trim_table, Reactor, Socket};
+use super::dials::{Dialed, Dials};
+use super::{put, Reactor, Socket};
 use crate::core::leaf::{LeafListener, LeafUrl};
 use crate::net::transport::Transport;
 use crate::options::LeafnodeOptions;
@@ -19,39 +20,15 @@ pub const LEAF_LISTENER: Token = Token(usize::MAX - 10);
 /// A dial's token is this plus its index: above any connection's key,
 /// below the WebSocket upgrades' tokens.
 pub const DIAL_BASE: usize = usize::MAX / 8;
-/// How long a dial may take (nats-server's `DEFAULT_ROUTE_DIAL`).
-const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// The leaf node listener and the dials in progress.
-#[derive(Default)]
 pub struct LeafSockets {
     /// `None` without a leaf node port, or once lame duck mode closed it.
     listener: Option<TcpListener>,
     pub addr: Option<SocketAddr>,
     #[cfg(feature = "tls")]
     tls: Option<crate::net::transport::TlsStart>,
-    dials: Vec<Option<Dial>>,
-}
-
-/// A connection to a remote being made.
-struct Dial {
-    stream: TcpStream,
-    remote: usize,
-    url: LeafUrl,
-    to: SocketAddr,
-    deadline: Instant,
-}
-
-/// Go's text for a failed dial: `dial tcp <addr>: connect: <why>`.
-fn dial_error(to: &str, e: &io::Error) -> String {
-    let why = match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) => "connection refused".to_string(),
-        Some(libc::ETIMEDOUT) => "connection timed out".to_string(),
-        Some(libc::EHOSTUNREACH) => "no route to host".to_string(),
-        Some(libc::ENETUNREACH) => "network is unreachable".to_string(),
-        _ => e.to_string(),
-    };
-    format!("dial tcp {to}: connect: {why}")
+    /// Each for a remote (an index into the core's remotes) at a URL.
+    dials: Dials<(usize, LeafUrl)>,
 }
 
 impl Reactor {
@@ -62,7 +39,13 @@ impl Reactor {
         listener: Option<TcpListener>,
         opts: &LeafnodeOptions,
     ) -> io::Result<()> {
-        let mut sockets = LeafSockets::default();
+        let mut sockets = LeafSockets {
+            listener: None,
+            addr: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            dials: Dials::new(DIAL_BASE),
+        };
         if let Some(mut listener) = listener {
             self.poll
                 .registry()
@@ -134,22 +117,20 @@ impl Reactor {
         if self.leafnodes.is_none() {
             return;
         }
-        for dial in self.core.take_leaf_dials() {
-            self.start_dial(dial.remote, dial.url, now);
-        }
-        let expired: Vec<usize> = self.leafnodes.as_ref().map_or(Vec::new(), |l| {
-            l.dials
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.as_ref().is_some_and(|d| d.deadline <= now))
-                .map(|(i, _)| i)
-                .collect()
-        });
-        for index in expired {
-            if let Some(dial) = self.take_dial(index) {
-                let text = format!("dial tcp {}: i/o timeout", dial.to);
-                self.core
-                    .leaf_dial_failed(dial.remote, &dial.url, &text, now);
+        if let Some(leafnodes) = self.leafnodes.as_mut() {
+            let registry = self.poll.registry();
+            for dial in self.core.take_leaf_dials() {
+                let (host, port) = (dial.url.host.clone(), dial.url.port);
+                let what = (dial.remote, dial.url);
+                if let Err(((remote, url), text)) =
+                    leafnodes.dials.start(registry, &host, port, what, now)
+                {
+                    self.core.leaf_dial_failed(remote, &url, &text, now);
+                }
+            }
+            for (dial, text) in leafnodes.dials.expired(registry, now) {
+                let (remote, url) = &dial.what;
+                self.core.leaf_dial_failed(*remote, url, &text, now);
             }
         }
         for (key, remote) in self.core.take_leaf_tls_clients() {
@@ -157,98 +138,23 @@ impl Reactor {
         }
     }
 
-    fn start_dial(&mut self, remote: usize, url: LeafUrl, now: Instant) {
-        // Name resolution blocks the thread: a remote named by host name
-        // is looked up here (see README, "Leaf nodes").
-        let to = match (url.host.as_str(), url.port).to_socket_addrs() {
-            Ok(mut addrs) => addrs.next(),
-            Err(e) => {
-                let text = format!("dial tcp: lookup {}: {e}", url.host);
-                self.core.leaf_dial_failed(remote, &url, &text, now);
-                return;
-            }
-        };
-        let Some(to) = to else {
-            let text = format!("dial tcp: lookup {}: no such host", url.host);
-            self.core.leaf_dial_failed(remote, &url, &text, now);
-            return;
-        };
-        let mut stream = match TcpStream::connect(to) {
-            Ok(stream) => stream,
-            Err(e) => {
-                self.core
-                    .leaf_dial_failed(remote, &url, &dial_error(&to.to_string(), &e), now);
-                return;
-            }
-        };
-        let Some(leafnodes) = self.leafnodes.as_mut() else {
-            return;
-        };
-        let index = leafnodes
-            .dials
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(leafnodes.dials.len());
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut stream, Token(DIAL_BASE + index), Interest::WRITABLE)
-        {
-            self.core
-                .leaf_dial_failed(remote, &url, &dial_error(&to.to_string(), &e), now);
-            return;
-        }
-        put(
-            &mut leafnodes.dials,
-            index,
-            Dial {
-                stream,
-                remote,
-                url,
-                to,
-                deadline: now + DIAL_TIMEOUT,
-            },
-        );
-    }
-
-    fn take_dial(&mut self, index: usize) -> Option<Dial> {
-        let leafnodes = self.leafnodes.as_mut()?;
-        let mut dial = leafnodes.dials.get_mut(index)?.take()?;
-        trim_table(&mut leafnodes.dials);
-        let _ = self.poll.registry().deregister(&mut dial.stream);
-        Some(dial)
-    }
-
     /// A dial's socket is writable: connected, or failed.
     pub(super) fn drive_dial(&mut self, index: usize) {
         let now = Instant::now();
-        let Some(dial) = self
-            .leafnodes
-            .as_mut()
-            .and_then(|l| l.dials.get_mut(index))
-            .and_then(Option::as_mut)
-        else {
+        let Some(leafnodes) = self.leafnodes.as_mut() else {
             return;
         };
-        let failed = match dial.stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => None,
+        let mut dial = match leafnodes.dials.writable(self.poll.registry(), index) {
+            None => return,
+            Some(Dialed::Failed(dial, text)) => {
+                let (remote, url) = &dial.what;
+                self.core.leaf_dial_failed(*remote, url, &text, now);
+                return;
+            }
+            Some(Dialed::Connected(dial)) => dial,
         };
-        let connected = failed.is_none() && dial.stream.peer_addr().is_ok();
-        if failed.is_none() && !connected {
-            return; // not yet
-        }
-        let Some(mut dial) = self.take_dial(index) else {
-            return;
-        };
-        if let Some(e) = failed {
-            let text = dial_error(&dial.to.to_string(), &e);
-            self.core
-                .leaf_dial_failed(dial.remote, &dial.url, &text, now);
-            return;
-        }
-        let _ = dial.stream.set_nodelay(true);
-        let key = self.core.connect_leaf(dial.remote, dial.to, now);
+        let (remote, url) = dial.what.clone();
+        let key = self.core.connect_leaf(remote, dial.to, now);
         if let Err(e) =
             self.poll
                 .registry()
@@ -259,17 +165,17 @@ impl Reactor {
             return;
         }
         let mut transport = Transport::Plain(dial.stream);
-        if !dial.url.is_websocket() && self.core.leaf_tls_first(dial.remote) {
+        if !url.is_websocket() && self.core.leaf_tls_first(remote) {
             // `handshake_first`: TLS before the hub's INFO.
             put(&mut self.sockets, key, Socket::new(transport));
-            self.start_leaf_tls(key, dial.remote, now);
+            self.start_leaf_tls(key, remote, now);
             return;
         }
-        if dial.url.is_websocket() {
-            if let Err(e) = self.start_ws_client(&mut transport, dial.remote, &dial.url) {
+        if url.is_websocket() {
+            if let Err(e) = self.start_ws_client(&mut transport, remote, &url) {
                 log::error!(
                     "Error soliciting websocket connection to {}: {e}",
-                    dial.url.host_port()
+                    url.host_port()
                 );
                 self.core.remove(key, now);
                 return;
@@ -369,13 +275,7 @@ impl Reactor {
 
     /// The earliest dial deadline, for the poll's timeout.
     pub(super) fn dial_deadline(&self) -> Option<Instant> {
-        self.leafnodes
-            .as_ref()?
-            .dials
-            .iter()
-            .flatten()
-            .map(|d| d.deadline)
-            .min()
+        self.leafnodes.as_ref()?.dials.deadline()
     }
 
     /// Lame duck mode: no new leaf nodes (nats-server 2.15 closes the port).
@@ -387,9 +287,8 @@ impl Reactor {
 
     /// Shutdown: the dials in progress are dropped.
     pub(super) fn close_dials(&mut self) {
-        let count = self.leafnodes.as_ref().map_or(0, |l| l.dials.len());
-        for index in 0..count {
-            self.take_dial(index);
+        if let Some(leafnodes) = self.leafnodes.as_mut() {
+            leafnodes.dials.clear(self.poll.registry());
         }
     }
 }

@@ -3,13 +3,16 @@
 //! socket like a client's: the core tells them apart by role.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+#[cfg(feature = "tls")]
+use std::time::Duration;
+use std::time::Instant;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Token};
 
-use super::{put, trim_table, Reactor, Socket};
+use super::dials::{Dialed, Dials};
+use super::{put, Reactor, Socket};
 use crate::core::route::RouteListener;
 use crate::net::transport::Transport;
 
@@ -17,16 +20,15 @@ pub const ROUTE_LISTENER: Token = Token(usize::MAX - 11);
 /// A route dial's token is this plus its index: above any connection's
 /// key, below the leaf dials' tokens.
 pub const ROUTE_DIAL_BASE: usize = usize::MAX / 16;
-/// How long a dial may take (nats-server's `DEFAULT_ROUTE_DIAL`).
-const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The route listener and the dials in progress.
-#[derive(Default)]
 pub struct RouteSockets {
     /// `None` without a cluster port.
     listener: Option<TcpListener>,
     pub addr: Option<SocketAddr>,
-    dials: Vec<Option<RouteDialing>>,
+    /// Each for a route target (an index into the core's targets), with
+    /// the host it was dialed by (the name TLS checks).
+    dials: Dials<(usize, String)>,
     /// `cluster { tls {} }`: routes are TLS from their first byte, both
     /// ways, with the peer's certificate verified (as nats-server does).
     #[cfg(feature = "tls")]
@@ -37,27 +39,6 @@ pub struct RouteSockets {
 struct RouteTls {
     accept: crate::net::transport::TlsStart,
     dial: std::sync::Arc<rustls::ClientConfig>,
-}
-
-/// A connection to another server being made.
-struct RouteDialing {
-    stream: TcpStream,
-    target: usize,
-    host: String,
-    to: SocketAddr,
-    deadline: Instant,
-}
-
-/// Go's text for a failed dial: `dial tcp <addr>: connect: <why>`.
-fn dial_error(to: &str, e: &io::Error) -> String {
-    let why = match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) => "connection refused".to_string(),
-        Some(libc::ETIMEDOUT) => "connection timed out".to_string(),
-        Some(libc::EHOSTUNREACH) => "no route to host".to_string(),
-        Some(libc::ENETUNREACH) => "network is unreachable".to_string(),
-        _ => e.to_string(),
-    };
-    format!("dial tcp {to}: connect: {why}")
 }
 
 impl Reactor {
@@ -107,7 +88,7 @@ impl Reactor {
         self.routes = Some(RouteSockets {
             listener: Some(listener),
             addr: Some(addr),
-            dials: Vec::new(),
+            dials: Dials::new(ROUTE_DIAL_BASE),
             #[cfg(feature = "tls")]
             tls,
         });
@@ -159,119 +140,40 @@ impl Reactor {
     /// Each turn: start the dials the core asked for, and give up on those
     /// past their time.
     pub(super) fn route_turn(&mut self, now: Instant) {
-        if self.routes.is_none() {
-            return;
-        }
-        for dial in self.core.take_route_dials() {
-            self.start_route_dial(dial.target, dial.url.host, dial.url.port, now);
-        }
-        let expired: Vec<usize> = self.routes.as_ref().map_or(Vec::new(), |r| {
-            r.dials
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.as_ref().is_some_and(|d| d.deadline <= now))
-                .map(|(i, _)| i)
-                .collect()
-        });
-        for index in expired {
-            if let Some(dial) = self.take_route_dial(index) {
-                let text = format!("dial tcp {}: i/o timeout", dial.to);
-                self.core.route_dial_failed(dial.target, &text, now);
-            }
-        }
-    }
-
-    fn start_route_dial(&mut self, target: usize, host: String, port: u16, now: Instant) {
-        // Name resolution blocks the thread: a route named by host name is
-        // looked up here (see README, "Clustering").
-        let to = match (host.as_str(), port).to_socket_addrs() {
-            Ok(mut addrs) => addrs.next(),
-            Err(e) => {
-                let text = format!("dial tcp: lookup {host}: {e}");
-                self.core.route_dial_failed(target, &text, now);
-                return;
-            }
-        };
-        let Some(to) = to else {
-            let text = format!("dial tcp: lookup {host}: no such host");
-            self.core.route_dial_failed(target, &text, now);
-            return;
-        };
-        let mut stream = match TcpStream::connect(to) {
-            Ok(stream) => stream,
-            Err(e) => {
-                self.core
-                    .route_dial_failed(target, &dial_error(&to.to_string(), &e), now);
-                return;
-            }
-        };
         let Some(routes) = self.routes.as_mut() else {
             return;
         };
-        let index = routes
-            .dials
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(routes.dials.len());
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            Token(ROUTE_DIAL_BASE + index),
-            Interest::WRITABLE,
-        ) {
-            self.core
-                .route_dial_failed(target, &dial_error(&to.to_string(), &e), now);
-            return;
+        let registry = self.poll.registry();
+        for dial in self.core.take_route_dials() {
+            let what = (dial.target, dial.url.host.clone());
+            let started = routes
+                .dials
+                .start(registry, &dial.url.host, dial.url.port, what, now);
+            if let Err(((target, _), text)) = started {
+                self.core.route_dial_failed(target, &text, now);
+            }
         }
-        put(
-            &mut routes.dials,
-            index,
-            RouteDialing {
-                stream,
-                target,
-                host,
-                to,
-                deadline: now + DIAL_TIMEOUT,
-            },
-        );
-    }
-
-    fn take_route_dial(&mut self, index: usize) -> Option<RouteDialing> {
-        let routes = self.routes.as_mut()?;
-        let mut dial = routes.dials.get_mut(index)?.take()?;
-        trim_table(&mut routes.dials);
-        let _ = self.poll.registry().deregister(&mut dial.stream);
-        Some(dial)
+        for (dial, text) in routes.dials.expired(registry, now) {
+            self.core.route_dial_failed(dial.what.0, &text, now);
+        }
     }
 
     /// A route dial's socket is writable: connected, or failed.
     pub(super) fn drive_route_dial(&mut self, index: usize) {
         let now = Instant::now();
-        let Some(dial) = self
-            .routes
-            .as_mut()
-            .and_then(|r| r.dials.get_mut(index))
-            .and_then(Option::as_mut)
-        else {
+        let Some(routes) = self.routes.as_mut() else {
             return;
         };
-        let failed = match dial.stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => None,
+        let mut dial = match routes.dials.writable(self.poll.registry(), index) {
+            None => return,
+            Some(Dialed::Failed(dial, text)) => {
+                self.core.route_dial_failed(dial.what.0, &text, now);
+                return;
+            }
+            Some(Dialed::Connected(dial)) => dial,
         };
-        let connected = failed.is_none() && dial.stream.peer_addr().is_ok();
-        if failed.is_none() && !connected {
-            return; // not yet
-        }
-        let Some(mut dial) = self.take_route_dial(index) else {
-            return;
-        };
-        if let Some(e) = failed {
-            let text = dial_error(&dial.to.to_string(), &e);
-            self.core.route_dial_failed(dial.target, &text, now);
-            return;
-        }
-        let _ = dial.stream.set_nodelay(true);
-        let key = self.core.connect_route(dial.target, dial.to, now);
+        let (target, _host) = dial.what.clone();
+        let key = self.core.connect_route(target, dial.to, now);
         if let Err(e) =
             self.poll
                 .registry()
@@ -287,7 +189,7 @@ impl Reactor {
             Socket::new(Transport::Plain(dial.stream)),
         );
         #[cfg(feature = "tls")]
-        self.start_route_tls(key, &dial.host, now);
+        self.start_route_tls(key, &_host, now);
     }
 
     /// `cluster { tls {} }`: the route we dialed is TLS from its first
@@ -340,13 +242,7 @@ impl Reactor {
 
     /// The earliest a route dial gives up.
     pub(super) fn route_dial_deadline(&self) -> Option<Instant> {
-        self.routes
-            .as_ref()?
-            .dials
-            .iter()
-            .flatten()
-            .map(|d| d.deadline)
-            .min()
+        self.routes.as_ref()?.dials.deadline()
     }
 
     /// Server shutdown: no more routes accepted or dialed.
@@ -357,8 +253,6 @@ impl Reactor {
         if let Some(mut listener) = routes.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        for mut dial in routes.dials.drain(..).flatten() {
-            let _ = self.poll.registry().deregister(&mut dial.stream);
-        }
+        routes.dials.clear(self.poll.registry());
     }
 }
