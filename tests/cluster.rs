@@ -1394,3 +1394,146 @@ where
         tokio::time::sleep(POLL).await;
     }
 }
+
+// ---------------------------------------------------------------------
+// TLS routes.
+
+/// A CA of its own and a certificate it signed for `localhost` and
+/// `127.0.0.1`, for both server and client authentication (a server uses
+/// the same certificate to accept routes and to dial them), as PEM files in
+/// `dir/<tag>`: (ca, cert, key).
+#[cfg(feature = "tls")]
+fn route_certificates(dir: &std::path::Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = dir.join(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{tag} CA"));
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{tag} route"));
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("route-cert.pem"),
+        dir.join("route-key.pem"),
+    );
+    std::fs::write(&files.0, ca.pem()).unwrap();
+    std::fs::write(&files.1, cert.pem()).unwrap();
+    std::fs::write(&files.2, key.serialize_pem()).unwrap();
+    files
+}
+
+/// `cluster { tls {} }` lines for these files.
+#[cfg(feature = "tls")]
+fn route_tls((ca, cert, key): &(PathBuf, PathBuf, PathBuf)) -> String {
+    format!("  tls {{ cert_file: {cert:?}, key_file: {key:?}, ca_file: {ca:?} }}")
+}
+
+/// Plain TCP connections to the cluster ports of `servers` get no INFO (a
+/// TLS route starts with the dialer's ClientHello): nothing within half a
+/// second.
+#[cfg(feature = "tls")]
+#[track_caller]
+fn no_plain_info(servers: &[Server]) {
+    use std::io::Read;
+    let socks: Vec<std::net::TcpStream> = servers
+        .iter()
+        .map(|s| {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], s.ports.cluster));
+            std::net::TcpStream::connect(addr).unwrap()
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_millis(500);
+    for (server, mut sock) in servers.iter().zip(socks) {
+        let left = until.saturating_duration_since(Instant::now());
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut got = [0u8; 256];
+        if let Ok(n @ 1..) = sock.read(&mut got) {
+            panic!(
+                "{}: its cluster port sent {:?} before any TLS handshake",
+                server.name,
+                String::from_utf8_lossy(&got[..n])
+            );
+        }
+    }
+}
+
+/// Scenario 14: TLS routes: `cluster { tls { cert_file, key_file, ca_file
+/// } }` on all three, the same CA and certificate (for server and client
+/// authentication) for each. Routes are TLS from their first byte (no INFO
+/// before the handshake), each side verifying the other's certificate.
+/// The mesh forms (a plain connection to a cluster port gets no INFO) and
+/// messages cross between every ordered pair; `/varz`
+/// `cluster` says `tls_required` and `tls_verify`. A fourth server (of B's
+/// kind) whose certificate another CA signed never gets a route: A, the
+/// accepting side, logs `TLS route handshake error` (nats-server's words,
+/// on both sides), and A, B and C keep their two routes.
+#[cfg(feature = "tls")]
+#[test]
+fn cluster_tls() {
+    each_topology("cluster_tls", |setup| {
+        let files = route_certificates(&setup.dir, "cluster");
+        let servers = setup.cluster(|i, ports| Member {
+            routes: others(i).map(|j| route_url(&ports[j], None)).collect(),
+            more: route_tls(&files),
+            ..Member::default()
+        });
+        wait_mesh(&servers);
+        for server in &servers {
+            let varz = server.monitor("/varz");
+            let cluster = &varz["cluster"];
+            eprintln!(
+                "[{}] {}'s /varz cluster: {cluster}",
+                setup.topology, server.name
+            );
+            assert_eq!(cluster["tls_required"], true, "{}: {cluster}", server.name);
+            assert_eq!(cluster["tls_verify"], true, "{}: {cluster}", server.name);
+        }
+        no_plain_info(&servers);
+        let mut clients: Vec<Client> = servers
+            .iter()
+            .map(|s| s.client(&format!("{} client", s.name)))
+            .collect();
+        for (j, to_name) in NAMES.iter().enumerate() {
+            for i in others(j) {
+                let (from, to) = pair(&mut clients, i, j);
+                crosses(from, to, &format!("tls.{}to{to_name}", NAMES[i]));
+            }
+        }
+
+        let [a, b, c] = &servers;
+        let other = route_certificates(&setup.dir, "other");
+        let mark = a.log_mark();
+        let stranger = setup.extra(
+            setup.topology.0[1],
+            "STRANGER",
+            Member {
+                routes: vec![route_url(&a.ports, None)],
+                more: route_tls(&other),
+                ..Member::default()
+            },
+        );
+        let line = expect_logged(a, mark, "TLS route handshake error");
+        eprintln!("[{}] A: {line}", setup.topology);
+        let line = expect_logged(&stranger, 0, "TLS route handshake error");
+        eprintln!("[{}] STRANGER: {line}", setup.topology);
+        stays_at(&stranger, 0, Duration::from_millis(1500));
+        for server in [a, b, c] {
+            assert_eq!(server.num_routes(), Some(2), "{}", server.name);
+        }
+    });
+}
