@@ -47,7 +47,26 @@ use serde_json::{json, Value};
 /// Runs natsd must be fixed for before they pass: (test, topology, why).
 /// Only these topologies of these tests are skipped; remove an entry once
 /// natsd passes it (`NATSD_CLUSTER_NO_SKIP=1` runs them).
-const SKIP: &[(&str, &str, &str)] = &[];
+const SKIP: &[(&str, &str, &str)] = &[
+    // C a natsd: a client on C publishes to q1, with one member on B (a
+    // client) and one on L, a leaf server of A (its interest crosses A's
+    // route as that of A). nats-server's C sends every message to B: A
+    // announces the leaf's member with its origin cluster (`LS+` on a
+    // route whose INFO has `lnoc`), and a routed member on behalf of a leaf
+    // is only the fallback. natsd announces no `lnoc`, so A's member comes
+    // as a plain `RS+`, and natsd's C picks between A and B at random (50
+    // messages: 20 to 26 to L).
+    (
+        "cluster_as_hub_queue",
+        "natsd-go-natsd",
+        "natsd C sends q1 messages to a leaf's member behind A's route, not only to B's",
+    ),
+    (
+        "cluster_as_hub_queue",
+        "natsd-natsd-natsd",
+        "natsd C sends q1 messages to a leaf's member behind A's route, not only to B's",
+    ),
+];
 
 /// Where this file's runs come from (`NATSD_CLUSTER_TOPOLOGIES`), which are
 /// skipped ([`SKIP`], `NATSD_CLUSTER_NO_SKIP=1`), where their directories
@@ -1534,6 +1553,345 @@ fn cluster_tls() {
         stays_at(&stranger, 0, Duration::from_millis(1500));
         for server in [a, b, c] {
             assert_eq!(server.num_routes(), Some(2), "{}", server.name);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------
+// Routes and leaf nodes together.
+
+/// `leafnodes {}` accepting leaf nodes on the server's leaf port.
+#[cfg(feature = "leafnodes")]
+fn leaf_listener(ports: &Ports) -> String {
+    format!(
+        "leafnodes {{\n  host: 127.0.0.1\n  port: {}\n}}\n",
+        ports.leaf
+    )
+}
+
+/// `leafnodes {}` with one remote, to the leaf port `port`.
+#[cfg(feature = "leafnodes")]
+fn leaf_remote(port: u16) -> String {
+    format!("leafnodes {{\n  remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\" }} ]\n}}\n")
+}
+
+#[cfg(feature = "leafnodes")]
+impl Server {
+    /// `leafnodes` of `/leafz`, `None` while the monitor does not answer.
+    fn leafnodes(&self) -> Option<u64> {
+        self.try_monitor("/leafz").ok()?["leafnodes"].as_u64()
+    }
+}
+
+/// Wait until `/leafz` of each of `servers` shows `n` leaf connections.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn wait_leafnodes(servers: &[&Server], n: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let seen: Vec<Option<u64>> = servers.iter().map(|s| s.leafnodes()).collect();
+        if seen.iter().all(|c| *c == Some(n)) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+            panic!("/leafz leafnodes of {names:?}: {seen:?}, not {n} within {PATIENCE:?}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// How long, once the copies expected have come, every receiver is
+/// watched for more (a copy by another path, a duplicate).
+#[cfg(feature = "leafnodes")]
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Read every one of `clients` for [`QUIET`].
+#[cfg(feature = "leafnodes")]
+fn quiet(clients: &mut [&mut Client]) {
+    let until = Instant::now() + QUIET;
+    while Instant::now() < until {
+        for client in clients.iter_mut() {
+            client.read_some();
+        }
+    }
+}
+
+/// Take `client`'s pending messages on `subject`: their payloads, parsed.
+#[cfg(feature = "leafnodes")]
+fn take(client: &mut Client, subject: &str) -> Vec<usize> {
+    let mut got = Vec::new();
+    client.pending.retain(|m| {
+        if m.subject == subject {
+            got.push(String::from_utf8_lossy(&m.payload).parse().unwrap());
+            false
+        } else {
+            true
+        }
+    });
+    got
+}
+
+/// `from` publishes `n` messages on `subject` (payloads `0..n`); each of
+/// `to` must get each message exactly as many times as it says (0: none):
+/// awaited until they have come, then nothing more for [`QUIET`].
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn deliveries(from: &mut Client, to: &mut [(&mut Client, usize)], subject: &str, n: usize) {
+    for i in 0..n {
+        from.publish(subject, None, i.to_string().as_bytes());
+    }
+    from.flush();
+    let deadline = Instant::now() + PATIENCE;
+    for (client, copies) in to.iter_mut() {
+        while client
+            .pending
+            .iter()
+            .filter(|m| m.subject == subject)
+            .count()
+            < n * *copies
+        {
+            if Instant::now() > deadline {
+                break;
+            }
+            client.read_some();
+        }
+    }
+    let mut clients: Vec<&mut Client> = to.iter_mut().map(|(c, _)| &mut **c).collect();
+    quiet(&mut clients);
+    let mut wrong = Vec::new();
+    for (client, copies) in to.iter_mut() {
+        let got = take(client, subject);
+        let mut expected: Vec<usize> = (0..n).flat_map(|i| vec![i; *copies]).collect();
+        expected.sort_unstable();
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        if sorted != expected {
+            wrong.push(format!(
+                "{} got {} messages, not {n} x {copies}: {got:?}",
+                client.what,
+                got.len()
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{n} messages on {subject:?} from {}:\n{}",
+        from.what,
+        wrong.join("\n")
+    );
+}
+
+/// `from` publishes `n` messages on `subject` to a queue group whose
+/// members are `members`: each message goes to one member, once (awaited,
+/// then nothing more for [`QUIET`]). How many each got.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn queue_deliveries(
+    from: &mut Client,
+    members: &mut [&mut Client],
+    subject: &str,
+    n: usize,
+) -> Vec<usize> {
+    for i in 0..n {
+        from.publish(subject, None, i.to_string().as_bytes());
+    }
+    from.flush();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let total: usize = members
+            .iter()
+            .map(|c| c.pending.iter().filter(|m| m.subject == subject).count())
+            .sum();
+        if total >= n || Instant::now() > deadline {
+            break;
+        }
+        for member in members.iter_mut() {
+            member.read_some();
+        }
+    }
+    quiet(members);
+    let got: Vec<Vec<usize>> = members.iter_mut().map(|c| take(c, subject)).collect();
+    let counts: Vec<usize> = got.iter().map(Vec::len).collect();
+    let mut all: Vec<usize> = got.into_iter().flatten().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..n).collect::<Vec<_>>(),
+        "{n} messages on {subject:?} from {} to a queue group: each once ({counts:?})",
+        from.what
+    );
+    counts
+}
+
+/// The kinds a leaf L of the cluster is run as: nats-server (when it is
+/// installed) and natsd.
+#[cfg(feature = "leafnodes")]
+fn leaf_kinds() -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    if std::path::Path::new(GO).is_file() {
+        kinds.push(Kind::Go);
+    }
+    kinds.push(Kind::Natsd);
+    kinds
+}
+
+impl Setup {
+    /// The full mesh, A also accepting leaf nodes. Awaited.
+    #[cfg(feature = "leafnodes")]
+    fn mesh_with_leaf_port(&self) -> [Server; 3] {
+        let servers = self.cluster(|i, ports| Member {
+            routes: others(i).map(|j| route_url(&ports[j], None)).collect(),
+            top: if i == 0 {
+                leaf_listener(&ports[0])
+            } else {
+                String::new()
+            },
+            ..Member::default()
+        });
+        wait_mesh(&servers);
+        servers
+    }
+
+    /// A leaf server of `kind` with a remote to `hub`'s leaf port, named
+    /// `LGO` or `LNATSD`, linked (awaited on both `/leafz`).
+    #[cfg(feature = "leafnodes")]
+    fn leaf_of(&self, kind: Kind, hub: &Server) -> Server {
+        let name = format!("L{}", kind.label().to_ascii_uppercase());
+        let port = hub.ports.leaf;
+        let leaf = Server::start(kind, &self.dir, &name, &|_| leaf_remote(port));
+        wait_leafnodes(&[hub, &leaf], 1);
+        leaf
+    }
+}
+
+/// Scenario 15: The cluster as a hub: a leaf server L (nats-server, then
+/// natsd) links to A's leaf port. With clients on L, B and C, each time
+/// exactly as nats-server delivers: a subscriber on L gets each message a
+/// client on C publishes once (and one on B none); a subscriber on C gets
+/// each message from L once; requests from L to a responder on C are each
+/// answered once.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn cluster_as_hub() {
+    const N: usize = 50;
+    each_topology("cluster_as_hub", |setup| {
+        let [a, b, c] = setup.mesh_with_leaf_port();
+        for kind in leaf_kinds() {
+            let mut l = setup.leaf_of(kind, &a);
+            let name = l.name.clone();
+            let mut on_l = l.client(&format!("{name} client"));
+            let mut l_pub = l.client(&format!("{name} publisher"));
+            let mut on_b = b.client("B client");
+            let mut on_c = c.client("C client");
+
+            // Down to the leaf.
+            let down = format!("{name}.down");
+            on_l.sub(&down);
+            on_l.flush();
+            interest_crossed(&mut on_l, &mut on_c);
+            deliveries(&mut on_c, &mut [(&mut on_l, 1), (&mut on_b, 0)], &down, N);
+
+            // Up from the leaf.
+            let up = format!("{name}.up");
+            on_c.sub(&up);
+            on_c.flush();
+            interest_crossed(&mut on_c, &mut l_pub);
+            deliveries(&mut l_pub, &mut [(&mut on_c, 1)], &up, N);
+
+            // Requests from L to a responder on C.
+            let svc = format!("{name}.svc");
+            let inbox = format!("_INBOX.{name}");
+            on_c.sub(&svc);
+            on_c.flush();
+            on_l.sub(&inbox);
+            on_l.flush();
+            interest_crossed(&mut on_c, &mut on_l);
+            interest_crossed(&mut on_l, &mut on_c);
+            for i in 0..5 {
+                on_l.publish(&svc, Some(&inbox), i.to_string().as_bytes());
+                let request = on_c.expect_msg(&svc);
+                assert_eq!(
+                    request.reply.as_deref(),
+                    Some(inbox.as_str()),
+                    "{request:?}"
+                );
+                on_c.publish(&inbox, None, &request.payload);
+                let answer = on_l.expect_msg(&inbox);
+                assert_eq!(answer.payload, i.to_string().as_bytes(), "{answer:?}");
+            }
+            quiet(&mut [&mut on_l, &mut on_c]);
+            on_l.expect_nothing();
+            on_c.expect_nothing();
+
+            drop((on_l, l_pub));
+            l.stop(true);
+            wait_leafnodes(&[&a], 0);
+        }
+    });
+}
+
+/// Scenario 16: The cluster as a hub, a queue group `q1` with a member on
+/// L (a leaf server of A, nats-server then natsd) and one on B, as
+/// nats-server picks: each message once, and from C all to B (a member
+/// behind a route on behalf of a leaf is only the fallback), from L all to
+/// L's own; with B's member gone, all from C to L.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn cluster_as_hub_queue() {
+    const N: usize = 50;
+    each_topology("cluster_as_hub_queue", |setup| {
+        let [a, b, c] = setup.mesh_with_leaf_port();
+        for kind in leaf_kinds() {
+            let mut l = setup.leaf_of(kind, &a);
+            let name = l.name.clone();
+            let mut on_l = l.client(&format!("{name} client"));
+            let mut l_pub = l.client(&format!("{name} publisher"));
+            let mut on_b = b.client("B client");
+            let mut on_c = c.client("C client");
+            // A queue group with members on L and B.
+            let work = format!("{name}.work");
+            on_l.sub_queue(&work, "q1");
+            on_l.flush();
+            let b_member = on_b.sub_queue(&work, "q1");
+            on_b.flush();
+            for publisher in [&mut on_c, &mut l_pub] {
+                interest_crossed(&mut on_l, publisher);
+                interest_crossed(&mut on_b, publisher);
+            }
+            let from_c = queue_deliveries(&mut on_c, &mut [&mut on_l, &mut on_b], &work, N);
+            let from_l = queue_deliveries(&mut l_pub, &mut [&mut on_l, &mut on_b], &work, N);
+            // nats-server: C takes B's member, L its own; one behind a
+            // route on behalf of a leaf (and a leaf) only as the fallback.
+            assert_eq!(
+                from_c,
+                [0, N],
+                "q1 on {name} and B, from C: to {name}, to B"
+            );
+            assert_eq!(
+                from_l,
+                [N, 0],
+                "q1 on {name} and B, from {name}: to {name}, to B"
+            );
+            // B's member gone, C's messages go to L's.
+            on_b.unsub(b_member);
+            on_b.flush();
+            let fallback = format!("{name}.fallback");
+            on_b.sub(&fallback);
+            on_b.flush();
+            interest_crossed(&mut on_b, &mut on_c);
+            on_c.publish(&fallback, None, b"");
+            on_b.expect_msg(&fallback);
+            let from_c = queue_deliveries(&mut on_c, &mut [&mut on_l, &mut on_b], &work, N);
+            assert_eq!(
+                from_c,
+                [N, 0],
+                "q1 on {name} alone, from C: to {name}, to B"
+            );
+
+            drop((on_l, l_pub));
+            l.stop(true);
+            wait_leafnodes(&[&a], 0);
         }
     });
 }
