@@ -66,6 +66,44 @@ const SKIP: &[(&str, &str, &str)] = &[
         "natsd-natsd-natsd",
         "natsd C sends q1 messages to a leaf's member behind A's route, not only to B's",
     ),
+    // A and B leaves of the hub H (nats-server). nats-server, on the
+    // solicited side of a leaf link, passes none of the hub's interest on
+    // to its routes (`processLeafSub`: route map updated only when not a
+    // spoke) and sends the hub only its own clients' interest
+    // (`localSubs`); its leaf CONNECT says `cluster` natsd_test, so H
+    // sends nothing from A's link to B's. natsd (1) passes the hub's
+    // interest on over its routes: C's `/routez?subs=1` lists H's
+    // `leaves.from_c` for the route to a natsd A or B, and H's loop
+    // detection subject `$LDS.<id>` reaches the other member, which (as
+    // nats-server passes `$LDS.` subjects up whatever their origin) sends
+    // it back to H: H logs `Loop detected for leafnode account="$G".
+    // Delaying attempt to reconnect for 30s` and `Leafnode connection
+    // closed: Protocol Violation - Remote: <the later of A and B>`, so
+    // `/leafz` of H stays at 1 (0 in natsd-natsd-natsd, both links); (2) a
+    // natsd B sends H the interest of C's client (H's `/leafz?subs=1` for
+    // B lists `leaves.from_h`); (3) natsd's leaf CONNECT says `cluster`
+    // "A" (its server name), not natsd_test, so when both links hold
+    // (natsd-go-natsd, B linked first) H passes A's messages on to B's
+    // link and B's client gets each message from A twice (over the route
+    // and from H).
+    (
+        "cluster_as_leaves",
+        "natsd-go-natsd",
+        "natsd A passes H's interest ($LDS too) to its routes: H finds a loop, drops B; \
+         its leaf CONNECT's cluster is its server name: B gets A's messages twice",
+    ),
+    (
+        "cluster_as_leaves",
+        "go-natsd-go",
+        "natsd B passes H's interest ($LDS too) to its routes: H finds a loop, drops A; \
+         B sends H the interest of C's client",
+    ),
+    (
+        "cluster_as_leaves",
+        "natsd-natsd-natsd",
+        "natsd A and B pass H's interest ($LDS too) to their routes and back: H finds a \
+         loop on both links",
+    ),
 ];
 
 /// Where this file's runs come from (`NATSD_CLUSTER_TOPOLOGIES`), which are
@@ -1893,5 +1931,224 @@ fn cluster_as_hub_queue() {
             l.stop(true);
             wait_leafnodes(&[&a], 0);
         }
+    });
+}
+
+/// Scenario 17: A leaf's interest crosses the routes: a client on L (a
+/// leaf server of A, nats-server then natsd) subscribes to a subject and
+/// to another in a queue group; B's and C's `/routez?subs=1` list both
+/// for their route to A (and not for the route between them); after the
+/// client's UNSUBs, neither is listed. Subscribed again, both are listed
+/// until L is stopped.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn leaf_interest_over_routes() {
+    each_topology("leaf_interest_over_routes", |setup| {
+        let [a, b, c] = setup.mesh_with_leaf_port();
+        for kind in leaf_kinds() {
+            let mut l = setup.leaf_of(kind, &a);
+            let plain = format!("{}.interest", l.name);
+            let queue = format!("{}.interest.q", l.name);
+            let mut on_l = l.client(&format!("{} client", l.name));
+            let plain_sid = on_l.sub(&plain);
+            let queue_sid = on_l.sub_queue(&queue, "q1");
+            on_l.flush();
+            for (server, other) in [(&b, "C"), (&c, "B")] {
+                wait_listed(server, "A", &plain, true);
+                wait_listed(server, "A", &queue, true);
+                assert_eq!(
+                    server.routez_subs(other, &format!("{}.", l.name)),
+                    Vec::<String>::new(),
+                    "{}: /routez?subs=1, the route to {other}",
+                    server.name
+                );
+            }
+            on_l.unsub(plain_sid);
+            on_l.unsub(queue_sid);
+            on_l.flush();
+            for server in [&b, &c] {
+                wait_listed(server, "A", &plain, false);
+                wait_listed(server, "A", &queue, false);
+            }
+
+            on_l.sub(&plain);
+            on_l.sub_queue(&queue, "q1");
+            on_l.flush();
+            for server in [&b, &c] {
+                wait_listed(server, "A", &plain, true);
+                wait_listed(server, "A", &queue, true);
+            }
+            drop(on_l);
+            l.stop(true);
+            wait_leafnodes(&[&a], 0);
+            for server in [&b, &c] {
+                wait_listed(server, "A", &plain, false);
+                wait_listed(server, "A", &queue, false);
+            }
+        }
+    });
+}
+
+/// The subjects `/leafz?subs=1` of `server` lists for its leaf connection
+/// to the server named `remote` (the interest `remote` sent over), sorted.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn leafz_subs(server: &Server, remote: &str) -> Vec<String> {
+    let leafz = server.monitor("/leafz?subs=1");
+    let leaf = leafz["leafs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["name"] == remote)
+        .unwrap_or_else(|| panic!("{}: no leaf {remote} in {leafz}", server.name));
+    let mut subs: Vec<String> = leaf["subscriptions_list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect();
+    subs.sort();
+    subs
+}
+
+/// Wait until `/leafz?subs=1` of `server` lists `subject` for its leaf
+/// connection to `remote`.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn wait_leaf_listed(server: &Server, remote: &str, subject: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let subs = leafz_subs(server, remote);
+        if subs.iter().any(|s| s == subject) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {subject:?} not listed for the leaf {remote} in /leafz?subs=1 within \
+             {PATIENCE:?}: {subs:?}",
+            server.name
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Scenario 18: The cluster as leaves of one hub: H (nats-server) accepts
+/// leaf nodes; A and B each have a remote to it, C none; clients on H, A,
+/// B and C. nats-server, on the solicited side of a leaf link, sends the
+/// hub the interest of its own clients only (none that came over a
+/// route), passes the hub's interest on to no route, delivers what the
+/// hub sent to its own clients only, and sends nothing that came over a
+/// route to the hub. So:
+/// - from H, with subscribers on A and C: A's gets each message once, C's
+///   none; H's `/leafz?subs=1` lists the subject for A's link, not for
+///   B's (B's own subscription made after it is listed: a barrier);
+/// - from C, with a subscriber on H (its interest at A and B, proved by
+///   probes): C's `/routez?subs=1` lists it for neither route (A's and
+///   B's own subscriptions made after it are: a barrier), and H's gets
+///   none;
+/// - from A, with subscribers on B and H: each gets each message once (B's
+///   over the route, H's over A's link; none from H to B's link).
+#[cfg(feature = "leafnodes")]
+#[test]
+fn cluster_as_leaves() {
+    const N: usize = 20;
+    each_topology("cluster_as_leaves", |setup| {
+        if !std::path::Path::new(GO).is_file() {
+            eprintln!("cluster_as_leaves: no nats-server for the hub");
+            return;
+        }
+        let h = Server::start(Kind::Go, &setup.dir, "H", &leaf_listener);
+        let hub_port = h.ports.leaf;
+        let servers = setup.cluster(|i, ports| Member {
+            routes: others(i).map(|j| route_url(&ports[j], None)).collect(),
+            top: if i < 2 {
+                leaf_remote(hub_port)
+            } else {
+                String::new()
+            },
+            ..Member::default()
+        });
+        wait_mesh(&servers);
+        let [a, b, c] = &servers;
+        wait_leafnodes(&[&h], 2);
+        wait_leafnodes(&[a, b], 1);
+        let mut on_h = h.client("H client");
+        let mut on_a = a.client("A client");
+        let mut on_b = b.client("B client");
+        let mut on_c = c.client("C client");
+
+        // From H, subscribers on A and C.
+        on_a.sub("leaves.from_h");
+        on_a.flush();
+        on_c.sub("leaves.from_h");
+        on_c.flush();
+        interest_crossed(&mut on_a, &mut on_h);
+        interest_crossed(&mut on_c, &mut on_a);
+        interest_crossed(&mut on_c, &mut on_b);
+        on_b.sub("leaves.barrier.b");
+        on_b.flush();
+        wait_leaf_listed(&h, "B", "leaves.barrier.b");
+        assert!(
+            leafz_subs(&h, "A").contains(&"leaves.from_h".to_string()),
+            "H: /leafz?subs=1 for A: {:?}",
+            leafz_subs(&h, "A")
+        );
+        let from_b: Vec<String> = leafz_subs(&h, "B")
+            .into_iter()
+            .filter(|s| s.starts_with("leaves."))
+            .collect();
+        assert_eq!(
+            from_b,
+            ["leaves.barrier.b"],
+            "H: /leafz?subs=1 for B, C's subscription not among them"
+        );
+        deliveries(
+            &mut on_h,
+            &mut [(&mut on_a, 1), (&mut on_c, 0)],
+            "leaves.from_h",
+            N,
+        );
+
+        // From C, a subscriber on H.
+        on_h.sub("leaves.from_c");
+        on_h.flush();
+        interest_crossed(&mut on_h, &mut on_a);
+        interest_crossed(&mut on_h, &mut on_b);
+        on_a.sub("leaves.barrier.a");
+        on_a.flush();
+        wait_listed(c, "A", "leaves.barrier.a", true);
+        wait_listed(c, "B", "leaves.barrier.b", true);
+        for route in ["A", "B"] {
+            assert_eq!(
+                c.routez_subs(route, "leaves.from_c"),
+                Vec::<String>::new(),
+                "C: /routez?subs=1 for the route to {route}: H's interest, passed on"
+            );
+        }
+        deliveries(&mut on_c, &mut [(&mut on_h, 0)], "leaves.from_c", N);
+
+        // From A, subscribers on B and H.
+        on_b.sub("leaves.from_a");
+        on_b.flush();
+        on_h.sub("leaves.from_a");
+        on_h.flush();
+        interest_crossed(&mut on_b, &mut on_a);
+        interest_crossed(&mut on_h, &mut on_a);
+        deliveries(
+            &mut on_a,
+            &mut [(&mut on_b, 1), (&mut on_h, 1)],
+            "leaves.from_a",
+            N,
+        );
+        for client in [&mut on_h, &mut on_a, &mut on_b, &mut on_c] {
+            client.expect_nothing();
+        }
+        // The links held all along: H found no loop.
+        wait_leafnodes(&[&h], 2);
+        assert_eq!(
+            h.logged_within("Loop detected", Duration::ZERO),
+            None,
+            "H found a loop"
+        );
     });
 }
