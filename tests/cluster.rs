@@ -47,7 +47,64 @@ use serde_json::{json, Value};
 /// Runs natsd must be fixed for before they pass: (test, topology, why).
 /// Only these topologies of these tests are skipped; remove an entry once
 /// natsd passes it (`NATSD_CLUSTER_NO_SKIP=1` runs them).
-const SKIP: &[(&str, &str, &str)] = &[];
+const SKIP: &[(&str, &str, &str)] = &[
+    // C a natsd: a client on C publishes to q1, with one member on B (a
+    // client) and one on L, a leaf server of A (its interest crosses A's
+    // route as that of A). nats-server's C sends every message to B: A
+    // announces the leaf's member with its origin cluster (`LS+` on a
+    // route whose INFO has `lnoc`), and a routed member on behalf of a leaf
+    // is only the fallback. natsd announces no `lnoc`, so A's member comes
+    // as a plain `RS+`, and natsd's C picks between A and B at random (50
+    // messages: 20 to 26 to L).
+    (
+        "cluster_as_hub_queue",
+        "natsd-go-natsd",
+        "natsd C sends q1 messages to a leaf's member behind A's route, not only to B's",
+    ),
+    (
+        "cluster_as_hub_queue",
+        "natsd-natsd-natsd",
+        "natsd C sends q1 messages to a leaf's member behind A's route, not only to B's",
+    ),
+    // A and B leaves of the hub H (nats-server). nats-server, on the
+    // solicited side of a leaf link, passes none of the hub's interest on
+    // to its routes (`processLeafSub`: route map updated only when not a
+    // spoke) and sends the hub only its own clients' interest
+    // (`localSubs`); its leaf CONNECT says `cluster` natsd_test, so H
+    // sends nothing from A's link to B's. natsd (1) passes the hub's
+    // interest on over its routes: C's `/routez?subs=1` lists H's
+    // `leaves.from_c` for the route to a natsd A or B, and H's loop
+    // detection subject `$LDS.<id>` reaches the other member, which (as
+    // nats-server passes `$LDS.` subjects up whatever their origin) sends
+    // it back to H: H logs `Loop detected for leafnode account="$G".
+    // Delaying attempt to reconnect for 30s` and `Leafnode connection
+    // closed: Protocol Violation - Remote: <the later of A and B>`, so
+    // `/leafz` of H stays at 1 (0 in natsd-natsd-natsd, both links); (2) a
+    // natsd B sends H the interest of C's client (H's `/leafz?subs=1` for
+    // B lists `leaves.from_h`); (3) natsd's leaf CONNECT says `cluster`
+    // "A" (its server name), not natsd_test, so when both links hold
+    // (natsd-go-natsd, B linked first) H passes A's messages on to B's
+    // link and B's client gets each message from A twice (over the route
+    // and from H).
+    (
+        "cluster_as_leaves",
+        "natsd-go-natsd",
+        "natsd A passes H's interest ($LDS too) to its routes: H finds a loop, drops B; \
+         its leaf CONNECT's cluster is its server name: B gets A's messages twice",
+    ),
+    (
+        "cluster_as_leaves",
+        "go-natsd-go",
+        "natsd B passes H's interest ($LDS too) to its routes: H finds a loop, drops A; \
+         B sends H the interest of C's client",
+    ),
+    (
+        "cluster_as_leaves",
+        "natsd-natsd-natsd",
+        "natsd A and B pass H's interest ($LDS too) to their routes and back: H finds a \
+         loop on both links",
+    ),
+];
 
 /// Where this file's runs come from (`NATSD_CLUSTER_TOPOLOGIES`), which are
 /// skipped ([`SKIP`], `NATSD_CLUSTER_NO_SKIP=1`), where their directories
@@ -1393,4 +1450,705 @@ where
         );
         tokio::time::sleep(POLL).await;
     }
+}
+
+// ---------------------------------------------------------------------
+// TLS routes.
+
+/// A CA of its own and a certificate it signed for `localhost` and
+/// `127.0.0.1`, for both server and client authentication (a server uses
+/// the same certificate to accept routes and to dial them), as PEM files in
+/// `dir/<tag>`: (ca, cert, key).
+#[cfg(feature = "tls")]
+fn route_certificates(dir: &std::path::Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = dir.join(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{tag} CA"));
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("{tag} route"));
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("route-cert.pem"),
+        dir.join("route-key.pem"),
+    );
+    std::fs::write(&files.0, ca.pem()).unwrap();
+    std::fs::write(&files.1, cert.pem()).unwrap();
+    std::fs::write(&files.2, key.serialize_pem()).unwrap();
+    files
+}
+
+/// `cluster { tls {} }` lines for these files.
+#[cfg(feature = "tls")]
+fn route_tls((ca, cert, key): &(PathBuf, PathBuf, PathBuf)) -> String {
+    format!("  tls {{ cert_file: {cert:?}, key_file: {key:?}, ca_file: {ca:?} }}")
+}
+
+/// Plain TCP connections to the cluster ports of `servers` get no INFO (a
+/// TLS route starts with the dialer's ClientHello): nothing within half a
+/// second.
+#[cfg(feature = "tls")]
+#[track_caller]
+fn no_plain_info(servers: &[Server]) {
+    use std::io::Read;
+    let socks: Vec<std::net::TcpStream> = servers
+        .iter()
+        .map(|s| {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], s.ports.cluster));
+            std::net::TcpStream::connect(addr).unwrap()
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_millis(500);
+    for (server, mut sock) in servers.iter().zip(socks) {
+        let left = until.saturating_duration_since(Instant::now());
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut got = [0u8; 256];
+        if let Ok(n @ 1..) = sock.read(&mut got) {
+            panic!(
+                "{}: its cluster port sent {:?} before any TLS handshake",
+                server.name,
+                String::from_utf8_lossy(&got[..n])
+            );
+        }
+    }
+}
+
+/// Scenario 14: TLS routes: `cluster { tls { cert_file, key_file, ca_file
+/// } }` on all three, the same CA and certificate (for server and client
+/// authentication) for each. Routes are TLS from their first byte (no INFO
+/// before the handshake), each side verifying the other's certificate.
+/// The mesh forms (a plain connection to a cluster port gets no INFO) and
+/// messages cross between every ordered pair; `/varz`
+/// `cluster` says `tls_required` and `tls_verify`. A fourth server (of B's
+/// kind) whose certificate another CA signed never gets a route: A, the
+/// accepting side, logs `TLS route handshake error` (nats-server's words,
+/// on both sides), and A, B and C keep their two routes.
+#[cfg(feature = "tls")]
+#[test]
+fn cluster_tls() {
+    each_topology("cluster_tls", |setup| {
+        let files = route_certificates(&setup.dir, "cluster");
+        let servers = setup.cluster(|i, ports| Member {
+            routes: others(i).map(|j| route_url(&ports[j], None)).collect(),
+            more: route_tls(&files),
+            ..Member::default()
+        });
+        wait_mesh(&servers);
+        for server in &servers {
+            let varz = server.monitor("/varz");
+            let cluster = &varz["cluster"];
+            eprintln!(
+                "[{}] {}'s /varz cluster: {cluster}",
+                setup.topology, server.name
+            );
+            assert_eq!(cluster["tls_required"], true, "{}: {cluster}", server.name);
+            assert_eq!(cluster["tls_verify"], true, "{}: {cluster}", server.name);
+        }
+        no_plain_info(&servers);
+        let mut clients: Vec<Client> = servers
+            .iter()
+            .map(|s| s.client(&format!("{} client", s.name)))
+            .collect();
+        for (j, to_name) in NAMES.iter().enumerate() {
+            for i in others(j) {
+                let (from, to) = pair(&mut clients, i, j);
+                crosses(from, to, &format!("tls.{}to{to_name}", NAMES[i]));
+            }
+        }
+
+        let [a, b, c] = &servers;
+        let other = route_certificates(&setup.dir, "other");
+        let mark = a.log_mark();
+        let stranger = setup.extra(
+            setup.topology.0[1],
+            "STRANGER",
+            Member {
+                routes: vec![route_url(&a.ports, None)],
+                more: route_tls(&other),
+                ..Member::default()
+            },
+        );
+        let line = expect_logged(a, mark, "TLS route handshake error");
+        eprintln!("[{}] A: {line}", setup.topology);
+        let line = expect_logged(&stranger, 0, "TLS route handshake error");
+        eprintln!("[{}] STRANGER: {line}", setup.topology);
+        stays_at(&stranger, 0, Duration::from_millis(1500));
+        for server in [a, b, c] {
+            assert_eq!(server.num_routes(), Some(2), "{}", server.name);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------
+// Routes and leaf nodes together.
+
+/// `leafnodes {}` accepting leaf nodes on the server's leaf port.
+#[cfg(feature = "leafnodes")]
+fn leaf_listener(ports: &Ports) -> String {
+    format!(
+        "leafnodes {{\n  host: 127.0.0.1\n  port: {}\n}}\n",
+        ports.leaf
+    )
+}
+
+/// `leafnodes {}` with one remote, to the leaf port `port`.
+#[cfg(feature = "leafnodes")]
+fn leaf_remote(port: u16) -> String {
+    format!("leafnodes {{\n  remotes [ {{ url: \"nats-leaf://127.0.0.1:{port}\" }} ]\n}}\n")
+}
+
+#[cfg(feature = "leafnodes")]
+impl Server {
+    /// `leafnodes` of `/leafz`, `None` while the monitor does not answer.
+    fn leafnodes(&self) -> Option<u64> {
+        self.try_monitor("/leafz").ok()?["leafnodes"].as_u64()
+    }
+}
+
+/// Wait until `/leafz` of each of `servers` shows `n` leaf connections.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn wait_leafnodes(servers: &[&Server], n: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let seen: Vec<Option<u64>> = servers.iter().map(|s| s.leafnodes()).collect();
+        if seen.iter().all(|c| *c == Some(n)) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+            panic!("/leafz leafnodes of {names:?}: {seen:?}, not {n} within {PATIENCE:?}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// How long, once the copies expected have come, every receiver is
+/// watched for more (a copy by another path, a duplicate).
+#[cfg(feature = "leafnodes")]
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Read every one of `clients` for [`QUIET`].
+#[cfg(feature = "leafnodes")]
+fn quiet(clients: &mut [&mut Client]) {
+    let until = Instant::now() + QUIET;
+    while Instant::now() < until {
+        for client in clients.iter_mut() {
+            client.read_some();
+        }
+    }
+}
+
+/// Take `client`'s pending messages on `subject`: their payloads, parsed.
+#[cfg(feature = "leafnodes")]
+fn take(client: &mut Client, subject: &str) -> Vec<usize> {
+    let mut got = Vec::new();
+    client.pending.retain(|m| {
+        if m.subject == subject {
+            got.push(String::from_utf8_lossy(&m.payload).parse().unwrap());
+            false
+        } else {
+            true
+        }
+    });
+    got
+}
+
+/// `from` publishes `n` messages on `subject` (payloads `0..n`); each of
+/// `to` must get each message exactly as many times as it says (0: none):
+/// awaited until they have come, then nothing more for [`QUIET`].
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn deliveries(from: &mut Client, to: &mut [(&mut Client, usize)], subject: &str, n: usize) {
+    for i in 0..n {
+        from.publish(subject, None, i.to_string().as_bytes());
+    }
+    from.flush();
+    let deadline = Instant::now() + PATIENCE;
+    for (client, copies) in to.iter_mut() {
+        while client
+            .pending
+            .iter()
+            .filter(|m| m.subject == subject)
+            .count()
+            < n * *copies
+        {
+            if Instant::now() > deadline {
+                break;
+            }
+            client.read_some();
+        }
+    }
+    let mut clients: Vec<&mut Client> = to.iter_mut().map(|(c, _)| &mut **c).collect();
+    quiet(&mut clients);
+    let mut wrong = Vec::new();
+    for (client, copies) in to.iter_mut() {
+        let got = take(client, subject);
+        let mut expected: Vec<usize> = (0..n).flat_map(|i| vec![i; *copies]).collect();
+        expected.sort_unstable();
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        if sorted != expected {
+            wrong.push(format!(
+                "{} got {} messages, not {n} x {copies}: {got:?}",
+                client.what,
+                got.len()
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{n} messages on {subject:?} from {}:\n{}",
+        from.what,
+        wrong.join("\n")
+    );
+}
+
+/// `from` publishes `n` messages on `subject` to a queue group whose
+/// members are `members`: each message goes to one member, once (awaited,
+/// then nothing more for [`QUIET`]). How many each got.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn queue_deliveries(
+    from: &mut Client,
+    members: &mut [&mut Client],
+    subject: &str,
+    n: usize,
+) -> Vec<usize> {
+    for i in 0..n {
+        from.publish(subject, None, i.to_string().as_bytes());
+    }
+    from.flush();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let total: usize = members
+            .iter()
+            .map(|c| c.pending.iter().filter(|m| m.subject == subject).count())
+            .sum();
+        if total >= n || Instant::now() > deadline {
+            break;
+        }
+        for member in members.iter_mut() {
+            member.read_some();
+        }
+    }
+    quiet(members);
+    let got: Vec<Vec<usize>> = members.iter_mut().map(|c| take(c, subject)).collect();
+    let counts: Vec<usize> = got.iter().map(Vec::len).collect();
+    let mut all: Vec<usize> = got.into_iter().flatten().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..n).collect::<Vec<_>>(),
+        "{n} messages on {subject:?} from {} to a queue group: each once ({counts:?})",
+        from.what
+    );
+    counts
+}
+
+/// The kinds a leaf L of the cluster is run as: nats-server (when it is
+/// installed) and natsd.
+#[cfg(feature = "leafnodes")]
+fn leaf_kinds() -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    if std::path::Path::new(GO).is_file() {
+        kinds.push(Kind::Go);
+    }
+    kinds.push(Kind::Natsd);
+    kinds
+}
+
+impl Setup {
+    /// The full mesh, A also accepting leaf nodes. Awaited.
+    #[cfg(feature = "leafnodes")]
+    fn mesh_with_leaf_port(&self) -> [Server; 3] {
+        let servers = self.cluster(|i, ports| Member {
+            routes: others(i).map(|j| route_url(&ports[j], None)).collect(),
+            top: if i == 0 {
+                leaf_listener(&ports[0])
+            } else {
+                String::new()
+            },
+            ..Member::default()
+        });
+        wait_mesh(&servers);
+        servers
+    }
+
+    /// A leaf server of `kind` with a remote to `hub`'s leaf port, named
+    /// `LGO` or `LNATSD`, linked (awaited on both `/leafz`).
+    #[cfg(feature = "leafnodes")]
+    fn leaf_of(&self, kind: Kind, hub: &Server) -> Server {
+        let name = format!("L{}", kind.label().to_ascii_uppercase());
+        let port = hub.ports.leaf;
+        let leaf = Server::start(kind, &self.dir, &name, &|_| leaf_remote(port));
+        wait_leafnodes(&[hub, &leaf], 1);
+        leaf
+    }
+}
+
+/// Scenario 15: The cluster as a hub: a leaf server L (nats-server, then
+/// natsd) links to A's leaf port. With clients on L, B and C, each time
+/// exactly as nats-server delivers: a subscriber on L gets each message a
+/// client on C publishes once (and one on B none); a subscriber on C gets
+/// each message from L once; requests from L to a responder on C are each
+/// answered once.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn cluster_as_hub() {
+    const N: usize = 50;
+    each_topology("cluster_as_hub", |setup| {
+        let [a, b, c] = setup.mesh_with_leaf_port();
+        for kind in leaf_kinds() {
+            let mut l = setup.leaf_of(kind, &a);
+            let name = l.name.clone();
+            let mut on_l = l.client(&format!("{name} client"));
+            let mut l_pub = l.client(&format!("{name} publisher"));
+            let mut on_b = b.client("B client");
+            let mut on_c = c.client("C client");
+
+            // Down to the leaf.
+            let down = format!("{name}.down");
+            on_l.sub(&down);
+            on_l.flush();
+            interest_crossed(&mut on_l, &mut on_c);
+            deliveries(&mut on_c, &mut [(&mut on_l, 1), (&mut on_b, 0)], &down, N);
+
+            // Up from the leaf.
+            let up = format!("{name}.up");
+            on_c.sub(&up);
+            on_c.flush();
+            interest_crossed(&mut on_c, &mut l_pub);
+            deliveries(&mut l_pub, &mut [(&mut on_c, 1)], &up, N);
+
+            // Requests from L to a responder on C.
+            let svc = format!("{name}.svc");
+            let inbox = format!("_INBOX.{name}");
+            on_c.sub(&svc);
+            on_c.flush();
+            on_l.sub(&inbox);
+            on_l.flush();
+            interest_crossed(&mut on_c, &mut on_l);
+            interest_crossed(&mut on_l, &mut on_c);
+            for i in 0..5 {
+                on_l.publish(&svc, Some(&inbox), i.to_string().as_bytes());
+                let request = on_c.expect_msg(&svc);
+                assert_eq!(
+                    request.reply.as_deref(),
+                    Some(inbox.as_str()),
+                    "{request:?}"
+                );
+                on_c.publish(&inbox, None, &request.payload);
+                let answer = on_l.expect_msg(&inbox);
+                assert_eq!(answer.payload, i.to_string().as_bytes(), "{answer:?}");
+            }
+            quiet(&mut [&mut on_l, &mut on_c]);
+            on_l.expect_nothing();
+            on_c.expect_nothing();
+
+            drop((on_l, l_pub));
+            l.stop(true);
+            wait_leafnodes(&[&a], 0);
+        }
+    });
+}
+
+/// Scenario 16: The cluster as a hub, a queue group `q1` with a member on
+/// L (a leaf server of A, nats-server then natsd) and one on B, as
+/// nats-server picks: each message once, and from C all to B (a member
+/// behind a route on behalf of a leaf is only the fallback), from L all to
+/// L's own; with B's member gone, all from C to L.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn cluster_as_hub_queue() {
+    const N: usize = 50;
+    each_topology("cluster_as_hub_queue", |setup| {
+        let [a, b, c] = setup.mesh_with_leaf_port();
+        for kind in leaf_kinds() {
+            let mut l = setup.leaf_of(kind, &a);
+            let name = l.name.clone();
+            let mut on_l = l.client(&format!("{name} client"));
+            let mut l_pub = l.client(&format!("{name} publisher"));
+            let mut on_b = b.client("B client");
+            let mut on_c = c.client("C client");
+            // A queue group with members on L and B.
+            let work = format!("{name}.work");
+            on_l.sub_queue(&work, "q1");
+            on_l.flush();
+            let b_member = on_b.sub_queue(&work, "q1");
+            on_b.flush();
+            for publisher in [&mut on_c, &mut l_pub] {
+                interest_crossed(&mut on_l, publisher);
+                interest_crossed(&mut on_b, publisher);
+            }
+            let from_c = queue_deliveries(&mut on_c, &mut [&mut on_l, &mut on_b], &work, N);
+            let from_l = queue_deliveries(&mut l_pub, &mut [&mut on_l, &mut on_b], &work, N);
+            // nats-server: C takes B's member, L its own; one behind a
+            // route on behalf of a leaf (and a leaf) only as the fallback.
+            assert_eq!(
+                from_c,
+                [0, N],
+                "q1 on {name} and B, from C: to {name}, to B"
+            );
+            assert_eq!(
+                from_l,
+                [N, 0],
+                "q1 on {name} and B, from {name}: to {name}, to B"
+            );
+            // B's member gone, C's messages go to L's.
+            on_b.unsub(b_member);
+            on_b.flush();
+            let fallback = format!("{name}.fallback");
+            on_b.sub(&fallback);
+            on_b.flush();
+            interest_crossed(&mut on_b, &mut on_c);
+            on_c.publish(&fallback, None, b"");
+            on_b.expect_msg(&fallback);
+            let from_c = queue_deliveries(&mut on_c, &mut [&mut on_l, &mut on_b], &work, N);
+            assert_eq!(
+                from_c,
+                [N, 0],
+                "q1 on {name} alone, from C: to {name}, to B"
+            );
+
+            drop((on_l, l_pub));
+            l.stop(true);
+            wait_leafnodes(&[&a], 0);
+        }
+    });
+}
+
+/// Scenario 17: A leaf's interest crosses the routes: a client on L (a
+/// leaf server of A, nats-server then natsd) subscribes to a subject and
+/// to another in a queue group; B's and C's `/routez?subs=1` list both
+/// for their route to A (and not for the route between them); after the
+/// client's UNSUBs, neither is listed. Subscribed again, both are listed
+/// until L is stopped.
+#[cfg(feature = "leafnodes")]
+#[test]
+fn leaf_interest_over_routes() {
+    each_topology("leaf_interest_over_routes", |setup| {
+        let [a, b, c] = setup.mesh_with_leaf_port();
+        for kind in leaf_kinds() {
+            let mut l = setup.leaf_of(kind, &a);
+            let plain = format!("{}.interest", l.name);
+            let queue = format!("{}.interest.q", l.name);
+            let mut on_l = l.client(&format!("{} client", l.name));
+            let plain_sid = on_l.sub(&plain);
+            let queue_sid = on_l.sub_queue(&queue, "q1");
+            on_l.flush();
+            for (server, other) in [(&b, "C"), (&c, "B")] {
+                wait_listed(server, "A", &plain, true);
+                wait_listed(server, "A", &queue, true);
+                assert_eq!(
+                    server.routez_subs(other, &format!("{}.", l.name)),
+                    Vec::<String>::new(),
+                    "{}: /routez?subs=1, the route to {other}",
+                    server.name
+                );
+            }
+            on_l.unsub(plain_sid);
+            on_l.unsub(queue_sid);
+            on_l.flush();
+            for server in [&b, &c] {
+                wait_listed(server, "A", &plain, false);
+                wait_listed(server, "A", &queue, false);
+            }
+
+            on_l.sub(&plain);
+            on_l.sub_queue(&queue, "q1");
+            on_l.flush();
+            for server in [&b, &c] {
+                wait_listed(server, "A", &plain, true);
+                wait_listed(server, "A", &queue, true);
+            }
+            drop(on_l);
+            l.stop(true);
+            wait_leafnodes(&[&a], 0);
+            for server in [&b, &c] {
+                wait_listed(server, "A", &plain, false);
+                wait_listed(server, "A", &queue, false);
+            }
+        }
+    });
+}
+
+/// The subjects `/leafz?subs=1` of `server` lists for its leaf connection
+/// to the server named `remote` (the interest `remote` sent over), sorted.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn leafz_subs(server: &Server, remote: &str) -> Vec<String> {
+    let leafz = server.monitor("/leafz?subs=1");
+    let leaf = leafz["leafs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["name"] == remote)
+        .unwrap_or_else(|| panic!("{}: no leaf {remote} in {leafz}", server.name));
+    let mut subs: Vec<String> = leaf["subscriptions_list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect();
+    subs.sort();
+    subs
+}
+
+/// Wait until `/leafz?subs=1` of `server` lists `subject` for its leaf
+/// connection to `remote`.
+#[cfg(feature = "leafnodes")]
+#[track_caller]
+fn wait_leaf_listed(server: &Server, remote: &str, subject: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let subs = leafz_subs(server, remote);
+        if subs.iter().any(|s| s == subject) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {subject:?} not listed for the leaf {remote} in /leafz?subs=1 within \
+             {PATIENCE:?}: {subs:?}",
+            server.name
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Scenario 18: The cluster as leaves of one hub: H (nats-server) accepts
+/// leaf nodes; A and B each have a remote to it, C none; clients on H, A,
+/// B and C. nats-server, on the solicited side of a leaf link, sends the
+/// hub the interest of its own clients only (none that came over a
+/// route), passes the hub's interest on to no route, delivers what the
+/// hub sent to its own clients only, and sends nothing that came over a
+/// route to the hub. So:
+/// - from H, with subscribers on A and C: A's gets each message once, C's
+///   none; H's `/leafz?subs=1` lists the subject for A's link, not for
+///   B's (B's own subscription made after it is listed: a barrier);
+/// - from C, with a subscriber on H (its interest at A and B, proved by
+///   probes): C's `/routez?subs=1` lists it for neither route (A's and
+///   B's own subscriptions made after it are: a barrier), and H's gets
+///   none;
+/// - from A, with subscribers on B and H: each gets each message once (B's
+///   over the route, H's over A's link; none from H to B's link).
+#[cfg(feature = "leafnodes")]
+#[test]
+fn cluster_as_leaves() {
+    const N: usize = 20;
+    each_topology("cluster_as_leaves", |setup| {
+        if !std::path::Path::new(GO).is_file() {
+            eprintln!("cluster_as_leaves: no nats-server for the hub");
+            return;
+        }
+        let h = Server::start(Kind::Go, &setup.dir, "H", &leaf_listener);
+        let hub_port = h.ports.leaf;
+        let servers = setup.cluster(|i, ports| Member {
+            routes: others(i).map(|j| route_url(&ports[j], None)).collect(),
+            top: if i < 2 {
+                leaf_remote(hub_port)
+            } else {
+                String::new()
+            },
+            ..Member::default()
+        });
+        wait_mesh(&servers);
+        let [a, b, c] = &servers;
+        wait_leafnodes(&[&h], 2);
+        wait_leafnodes(&[a, b], 1);
+        let mut on_h = h.client("H client");
+        let mut on_a = a.client("A client");
+        let mut on_b = b.client("B client");
+        let mut on_c = c.client("C client");
+
+        // From H, subscribers on A and C.
+        on_a.sub("leaves.from_h");
+        on_a.flush();
+        on_c.sub("leaves.from_h");
+        on_c.flush();
+        interest_crossed(&mut on_a, &mut on_h);
+        interest_crossed(&mut on_c, &mut on_a);
+        interest_crossed(&mut on_c, &mut on_b);
+        on_b.sub("leaves.barrier.b");
+        on_b.flush();
+        wait_leaf_listed(&h, "B", "leaves.barrier.b");
+        assert!(
+            leafz_subs(&h, "A").contains(&"leaves.from_h".to_string()),
+            "H: /leafz?subs=1 for A: {:?}",
+            leafz_subs(&h, "A")
+        );
+        let from_b: Vec<String> = leafz_subs(&h, "B")
+            .into_iter()
+            .filter(|s| s.starts_with("leaves."))
+            .collect();
+        assert_eq!(
+            from_b,
+            ["leaves.barrier.b"],
+            "H: /leafz?subs=1 for B, C's subscription not among them"
+        );
+        deliveries(
+            &mut on_h,
+            &mut [(&mut on_a, 1), (&mut on_c, 0)],
+            "leaves.from_h",
+            N,
+        );
+
+        // From C, a subscriber on H.
+        on_h.sub("leaves.from_c");
+        on_h.flush();
+        interest_crossed(&mut on_h, &mut on_a);
+        interest_crossed(&mut on_h, &mut on_b);
+        on_a.sub("leaves.barrier.a");
+        on_a.flush();
+        wait_listed(c, "A", "leaves.barrier.a", true);
+        wait_listed(c, "B", "leaves.barrier.b", true);
+        for route in ["A", "B"] {
+            assert_eq!(
+                c.routez_subs(route, "leaves.from_c"),
+                Vec::<String>::new(),
+                "C: /routez?subs=1 for the route to {route}: H's interest, passed on"
+            );
+        }
+        deliveries(&mut on_c, &mut [(&mut on_h, 0)], "leaves.from_c", N);
+
+        // From A, subscribers on B and H.
+        on_b.sub("leaves.from_a");
+        on_b.flush();
+        on_h.sub("leaves.from_a");
+        on_h.flush();
+        interest_crossed(&mut on_b, &mut on_a);
+        interest_crossed(&mut on_h, &mut on_a);
+        deliveries(
+            &mut on_a,
+            &mut [(&mut on_b, 1), (&mut on_h, 1)],
+            "leaves.from_a",
+            N,
+        );
+        for client in [&mut on_h, &mut on_a, &mut on_b, &mut on_c] {
+            client.expect_nothing();
+        }
+        // The links held all along: H found no loop.
+        wait_leafnodes(&[&h], 2);
+        assert_eq!(
+            h.logged_within("Loop detected", Duration::ZERO),
+            None,
+            "H found a loop"
+        );
+    });
 }
