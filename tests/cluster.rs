@@ -55,7 +55,7 @@ const SKIP: &[(&str, &str, &str)] = &[
     // route whose INFO has `lnoc`), and a routed member on behalf of a leaf
     // is only the fallback. natsd announces no `lnoc`, so A's member comes
     // as a plain `RS+`, and natsd's C picks between A and B at random (50
-    // messages: 20 to 26 to L).
+    // messages: 20 to 26 to L). See README, "Clustering".
     (
         "cluster_as_hub_queue",
         "natsd-go-natsd",
@@ -65,44 +65,6 @@ const SKIP: &[(&str, &str, &str)] = &[
         "cluster_as_hub_queue",
         "natsd-natsd-natsd",
         "natsd C sends q1 messages to a leaf's member behind A's route, not only to B's",
-    ),
-    // A and B leaves of the hub H (nats-server). nats-server, on the
-    // solicited side of a leaf link, passes none of the hub's interest on
-    // to its routes (`processLeafSub`: route map updated only when not a
-    // spoke) and sends the hub only its own clients' interest
-    // (`localSubs`); its leaf CONNECT says `cluster` natsd_test, so H
-    // sends nothing from A's link to B's. natsd (1) passes the hub's
-    // interest on over its routes: C's `/routez?subs=1` lists H's
-    // `leaves.from_c` for the route to a natsd A or B, and H's loop
-    // detection subject `$LDS.<id>` reaches the other member, which (as
-    // nats-server passes `$LDS.` subjects up whatever their origin) sends
-    // it back to H: H logs `Loop detected for leafnode account="$G".
-    // Delaying attempt to reconnect for 30s` and `Leafnode connection
-    // closed: Protocol Violation - Remote: <the later of A and B>`, so
-    // `/leafz` of H stays at 1 (0 in natsd-natsd-natsd, both links); (2) a
-    // natsd B sends H the interest of C's client (H's `/leafz?subs=1` for
-    // B lists `leaves.from_h`); (3) natsd's leaf CONNECT says `cluster`
-    // "A" (its server name), not natsd_test, so when both links hold
-    // (natsd-go-natsd, B linked first) H passes A's messages on to B's
-    // link and B's client gets each message from A twice (over the route
-    // and from H).
-    (
-        "cluster_as_leaves",
-        "natsd-go-natsd",
-        "natsd A passes H's interest ($LDS too) to its routes: H finds a loop, drops B; \
-         its leaf CONNECT's cluster is its server name: B gets A's messages twice",
-    ),
-    (
-        "cluster_as_leaves",
-        "go-natsd-go",
-        "natsd B passes H's interest ($LDS too) to its routes: H finds a loop, drops A; \
-         B sends H the interest of C's client",
-    ),
-    (
-        "cluster_as_leaves",
-        "natsd-natsd-natsd",
-        "natsd A and B pass H's interest ($LDS too) to their routes and back: H finds a \
-         loop on both links",
     ),
 ];
 

@@ -22,16 +22,26 @@ use crate::proto::encode;
 pub const LOOP_DETECTION_PREFIX: &[u8] = b"$LDS.";
 
 /// Where a subscription comes from, as far as leaf interest cares: a
-/// leaf connection (a spoke or not, from which cluster), or this server.
+/// leaf connection (a spoke or not, from which cluster), a route, or this
+/// server.
 struct Origin {
     spoke: bool,
     cluster: Box<str>,
+    route: bool,
 }
 
 fn origin_of(conn: &Conn) -> Option<Origin> {
+    if conn.route.is_some() {
+        return Some(Origin {
+            spoke: false,
+            cluster: "".into(),
+            route: true,
+        });
+    }
     conn.leaf.as_deref().map(|l| Origin {
         spoke: l.is_spoke,
         cluster: l.remote_cluster.clone(),
+        route: false,
     })
 }
 
@@ -39,8 +49,12 @@ fn origin_of(conn: &Conn) -> Option<Origin> {
 /// for leaf connection `to`.
 fn is_told(origin: Option<&Origin>, to: &LeafConn, subject: &[u8]) -> bool {
     if let Some(from) = origin {
-        // What a hub told us does not go to another hub.
-        if to.is_spoke && from.spoke {
+        // What a hub told us does not go to another hub, nor what a route
+        // did (nats-server's `updateSmap`: a hub hears this server's
+        // clients and the leaf nodes it is hub to; the cluster's other
+        // servers tell the hub themselves).
+        let lds = subject.starts_with(LOOP_DETECTION_PREFIX);
+        if to.is_spoke && (from.spoke || (from.route && !lds)) {
             return false;
         }
         // Nor back to the cluster it came from (but loop detection

@@ -115,9 +115,12 @@ struct SolicitConnect<'a> {
 }
 
 impl Core {
-    /// This server's cluster name as leaf nodes see it: its name (nats-server
-    /// uses the server name of a server without a cluster).
+    /// This server's cluster name as leaf nodes see it: the cluster's, or
+    /// its server name without one (as nats-server).
     fn leaf_cluster_name(&self) -> &str {
+        if !self.info.cluster.is_empty() {
+            return &self.info.cluster;
+        }
         if self.info.server_name.is_empty() {
             &self.info.server_id
         } else {
@@ -591,7 +594,7 @@ impl Core {
             pass: &password,
             auth_token: &token,
             server_id: &self.info.server_id,
-            name: self.leaf_cluster_name(),
+            name: &self.info.server_name,
             is_hub: remote.opts.hub,
             cluster: self.leaf_cluster_name(),
             headers: true,

@@ -62,7 +62,9 @@ impl Core {
         let Some(source) = self.conns.get(sub.conn()) else {
             return;
         };
-        if source.role == Role::Route {
+        // Not a route's (one hop), nor what our hub told us (nats-server's
+        // `processLeafSub`: the hub tells the cluster's servers itself).
+        if source.role == Role::Route || source.leaf.as_deref().is_some_and(|l| l.is_spoke) {
             return;
         }
         let Some(account) = self.interest_account(sub_key) else {
@@ -269,7 +271,7 @@ impl Core {
         }
         let mut expected: HashMap<u32, HashMap<Box<[u8]>, u32>> = HashMap::new();
         for (_, conn) in self.conns.iter() {
-            if conn.role == Role::Route {
+            if conn.role == Role::Route || conn.leaf.as_deref().is_some_and(|l| l.is_spoke) {
                 continue;
             }
             for sub_key in conn.subs.keys() {
