@@ -21,12 +21,16 @@
 //! path. No fixed sleeps; every wait has a deadline. The three servers of
 //! a cluster start at once, each knowing the others' route ports.
 //!
-//! nats-server is given `pool_size: -1` (no route pooling, one route to
-//! each peer, as before 2.10 and as natsd does): with its default pool of
-//! three, plus a route of its own for the system account, two nats-servers
-//! keep four connections to each other, and `num_routes` would not say
-//! "2" for a mesh of three. It keeps its system account: its `$SYS`
-//! interest crosses the routes to natsd as it would in the field.
+//! Where a topology has two nats-servers they are given `pool_size: -1`
+//! (no route pooling, one route to each peer, as before 2.10 and as natsd
+//! does): with its default pool of three, plus a route of its own for the
+//! system account, two nats-servers keep four connections to each other,
+//! and `num_routes` would not say "2" for a mesh of three. The one
+//! nats-server of `natsd-go-natsd` keeps its defaults (a pool of three,
+//! `compression: accept`, a route of its own for `$SYS`), as in the field:
+//! its routes to natsd must form all the same, one each, its `$SYS` route
+//! refused. It keeps its system account: its `$SYS` interest crosses the
+//! routes to natsd as it would in the field.
 //!
 //! Scenarios that natsd does not pass yet may skip the failing topologies
 //! only, listed in [`SKIP`] with why; `NATSD_CLUSTER_NO_SKIP=1` runs them
@@ -152,11 +156,12 @@ fn route_url(ports: &Ports, creds: Option<&str>) -> String {
     format!("nats-route://{creds}127.0.0.1:{}", ports.cluster)
 }
 
-/// The lines of a server of `kind`: the top-level ones, `cluster {}`.
-fn member_config(kind: Kind, ports: &Ports, member: &Member) -> String {
+/// The lines of a server of `kind`: the top-level ones, `cluster {}`;
+/// `pool`: a nats-server gets `pool_size: -1`.
+fn member_config(kind: Kind, ports: &Ports, member: &Member, pool: bool) -> String {
     let routes: Vec<String> = member.routes.iter().map(|r| format!("{r:?}")).collect();
     // See the file's doc: one route to each peer.
-    let pool = if kind == Kind::Go {
+    let pool = if kind == Kind::Go && pool {
         "  pool_size: -1\n"
     } else {
         ""
@@ -178,6 +183,7 @@ impl Setup {
     /// others. Not awaited: see [`wait_mesh`].
     fn cluster(&self, member: impl Fn(usize, &[Ports; 3]) -> Member + Sync) -> [Server; 3] {
         let mut why = String::new();
+        let gos = self.topology.0.iter().filter(|&&k| k == Kind::Go).count();
         for _ in 0..5 {
             let ports = [Ports::pick(), Ports::pick(), Ports::pick()];
             let started: Vec<Result<Server, StartError>> = std::thread::scope(|scope| {
@@ -188,7 +194,7 @@ impl Setup {
                         scope.spawn(move || {
                             let m = member(i, ports);
                             Server::try_start(kind, dir, NAMES[i], ports[i], &|p| {
-                                member_config(kind, p, &m)
+                                member_config(kind, p, &m, gos > 1)
                             })
                         })
                     })
@@ -225,7 +231,9 @@ impl Setup {
 
     /// A server of `kind` named `name`, apart from the three.
     fn extra(&self, kind: Kind, name: &str, member: Member) -> Server {
-        Server::start(kind, &self.dir, name, &|p| member_config(kind, p, &member))
+        Server::start(kind, &self.dir, name, &|p| {
+            member_config(kind, p, &member, true)
+        })
     }
 }
 
@@ -1084,6 +1092,43 @@ fn cluster_name_mismatch() {
 /// values: `remote_id` the other's `/varz` `server_id`, `remote_name`,
 /// `is_configured` (as `did_solicit`: false on the accepting side), `ip`, the remote's cluster port when solicited,
 /// `compression` "off", and `out_msgs`/`in_msgs` counting what crossed.
+/// A nats-server with its defaults (route pooling, `compression:
+/// accept`) between two natsd (`natsd-go-natsd`): one route to each, and
+/// its route of its own for `$SYS` refused with nats-server's text, on
+/// both sides, as between nats-server and a nats-server with `pool_size:
+/// -1`.
+#[test]
+fn go_defaults_with_natsd_peers() {
+    each_topology("go_defaults_with_natsd_peers", |setup| {
+        if setup.topology.to_string() != "natsd-go-natsd" {
+            return;
+        }
+        let servers = setup.mesh();
+        let refused =
+            "Not possible to have a dedicated route for account \"$SYS\" between those servers";
+        for server in &servers {
+            assert!(
+                server.logged_within(refused, PATIENCE).is_some(),
+                "{}: no {refused:?} in\n{}",
+                server.name,
+                server.log_tail(40)
+            );
+        }
+        let mut clients: Vec<Client> = servers
+            .iter()
+            .map(|s| s.client(&format!("{} client", s.name)))
+            .collect();
+        for j in 0..3 {
+            for i in others(j) {
+                let (from, to) = pair(&mut clients, i, j);
+                crosses(from, to, &format!("defaults.{i}.{j}"));
+            }
+        }
+        assert_eq!(servers[1].route_to("A", "")["compression"], "off");
+        assert_eq!(servers[0].route_to("B", "")["compression"], "off");
+    });
+}
+
 #[test]
 fn monitor() {
     const N: u64 = 10;
