@@ -1029,7 +1029,7 @@ fn cluster_auth() {
             ..Member::default()
         });
         wait_mesh(&servers);
-        let [a, b, c] = &servers;
+        let [a, _, c] = &servers;
         let mut on_a = a.client("A client");
         let mut on_c = c.client("C client");
         crosses(&mut on_a, &mut on_c, "auth.a_to_c");
@@ -1048,9 +1048,9 @@ fn cluster_auth() {
         let line = expect_logged(a, mark, "authentication error");
         eprintln!("[{}] A: {line}", setup.topology);
         stays_at(&wrong, 0, Duration::from_millis(1500));
-        for server in [a, b, c] {
-            assert_eq!(server.num_routes(), Some(2), "{}", server.name);
-        }
+        // The three keep (or, after a simultaneous dial both sides
+        // dropped, make again) their mesh without the stranger.
+        wait_mesh(&servers);
     });
 }
 
@@ -1062,7 +1062,8 @@ fn cluster_auth() {
 #[test]
 fn cluster_name_mismatch() {
     each_topology("cluster_name_mismatch", |setup| {
-        let [a, b, c] = setup.mesh();
+        let servers = setup.mesh();
+        let a = &servers[0];
         let mark = a.log_mark();
         let stranger = setup.extra(
             setup.topology.0[1],
@@ -1078,9 +1079,9 @@ fn cluster_name_mismatch() {
         let line = expect_logged(&stranger, 0, "Cluster Name Conflict");
         eprintln!("[{}] STRANGER: {line}", setup.topology);
         stays_at(&stranger, 0, Duration::from_millis(1500));
-        for server in [&a, &b, &c] {
-            assert_eq!(server.num_routes(), Some(2), "{}", server.name);
-        }
+        // The three keep (or, after a simultaneous dial both sides
+        // dropped, make again) their mesh without the stranger.
+        wait_mesh(&servers);
     });
 }
 
@@ -1579,7 +1580,7 @@ fn cluster_tls() {
             }
         }
 
-        let [a, b, c] = &servers;
+        let a = &servers[0];
         let other = route_certificates(&setup.dir, "other");
         let mark = a.log_mark();
         let stranger = setup.extra(
@@ -1596,9 +1597,9 @@ fn cluster_tls() {
         let line = expect_logged(&stranger, 0, "TLS route handshake error");
         eprintln!("[{}] STRANGER: {line}", setup.topology);
         stays_at(&stranger, 0, Duration::from_millis(1500));
-        for server in [a, b, c] {
-            assert_eq!(server.num_routes(), Some(2), "{}", server.name);
-        }
+        // The three keep (or, after a simultaneous dial both sides
+        // dropped, make again) their mesh without the stranger.
+        wait_mesh(&servers);
     });
 }
 
