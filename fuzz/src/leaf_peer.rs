@@ -41,6 +41,13 @@ pub struct LeafPeer {
     pub told_ever: Vec<Vec<u8>>,
     /// The user of its CONNECT ("" for none).
     pub user: String,
+    /// The weight it last gave each `subject queue` in an `LS+`.
+    pub weights: HashMap<Vec<u8>, u32>,
+    /// The payloads it published since the session last took them.
+    pub sent_payloads: Vec<Vec<u8>>,
+    /// The messages it received (payload without headers, queue groups
+    /// named) since the session last took them.
+    pub deliveries: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
     shadow: Option<Parser>,
     shadow_buf: Vec<u8>,
     out: Vec<u8>,
@@ -62,6 +69,9 @@ impl LeafPeer {
             told: HashMap::new(),
             told_ever: Vec::new(),
             user: String::new(),
+            weights: HashMap::new(),
+            sent_payloads: Vec::new(),
+            deliveries: Vec::new(),
             shadow: Some(shadow),
             shadow_buf: Vec::new(),
             out: Vec::new(),
@@ -156,16 +166,24 @@ impl LeafPeer {
                                 .find(|c| text.contains(&format!("\"cluster\":\"{c}\"")))
                                 .unwrap_or("");
                         }
-                        Op::LeafSub { subject, queue, .. } => {
+                        Op::LeafSub {
+                            subject,
+                            queue,
+                            weight,
+                        } => {
                             let mut key = subject.to_vec();
                             if let Some(q) = queue {
                                 key.push(b' ');
                                 key.extend_from_slice(q);
+                                self.weights.insert(key.clone(), weight);
                             }
                             self.asked.push(subject.to_vec());
                             self.asked.push(key);
                         }
-                        Op::LeafMsg { msg, .. } => published.push(msg.subject.to_vec()),
+                        Op::LeafMsg { msg, .. } => {
+                            published.push(msg.subject.to_vec());
+                            self.sent_payloads.push(msg.payload().to_vec());
+                        }
                         _ => {}
                     }
                 }
@@ -281,6 +299,12 @@ impl LeafPeer {
                 let number =
                     |w: &[u8]| -> usize { std::str::from_utf8(w).unwrap().parse().unwrap() };
                 let total = number(words[words.len() - 1]);
+                let header_len = if sizes == 2 {
+                    number(words[words.len() - 2])
+                } else {
+                    0
+                };
+                assert!(header_len <= total, "{line:?}");
                 let end = after_line + total;
                 if out.len() < end + 2 {
                     return None;
@@ -328,6 +352,9 @@ impl LeafPeer {
                         }
                     }
                 }
+                let queues = queues.iter().map(|q| q.to_vec()).collect();
+                self.deliveries
+                    .push((out[after_line + header_len..end].to_vec(), queues));
                 Some(end + 2)
             }
             _ => panic!("not a leaf operation: {:?}", String::from_utf8_lossy(&line)),

@@ -15,6 +15,8 @@ mod leaf_peer;
 pub mod model;
 pub mod parser;
 pub mod roundtrip;
+#[cfg(feature = "cluster")]
+mod route_peer;
 pub mod session;
 pub mod sublist;
 #[cfg(feature = "tls")]
