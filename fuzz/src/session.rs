@@ -289,9 +289,10 @@ struct Session {
 #[derive(Clone, Debug)]
 enum Origin {
     Client,
-    /// A leaf peer; `hub`: it is our hub.
+    /// A leaf peer, of `cluster`; `hub`: it is our hub.
     Leaf {
         id: usize,
+        cluster: &'static str,
         hub: bool,
     },
     /// A route peer, and the queue groups it named.
@@ -546,6 +547,7 @@ impl Session {
         let published = self.leafs[i].observe_sent(&bytes);
         let origin = Origin::Leaf {
             id: self.leafs[i].id,
+            cluster: self.leafs[i].cluster,
             hub: self.leafs[i].is_hub,
         };
         for payload in std::mem::take(&mut self.leafs[i].sent_payloads) {
@@ -599,6 +601,13 @@ impl Session {
             self.core.flush(leaf.key, &mut sink, self.now);
             leaf.check_output(&sink.got, &peers, &client_interest);
             for (payload, queues) in std::mem::take(&mut leaf.deliveries) {
+                if let Some(Origin::Leaf { id, cluster, .. }) = self.ledger.origin(&payload) {
+                    assert_ne!(*id, leaf.id, "a message sent back where it came from");
+                    assert!(
+                        cluster.is_empty() || *cluster != leaf.cluster,
+                        "a message sent back to the cluster it came from"
+                    );
+                }
                 for queue in &queues {
                     if self.single_account {
                         let to = format!("to leaf {}", leaf.id);
@@ -825,7 +834,7 @@ impl Session {
                     Origin::Route { id, .. } => panic!(
                         "a message from route {id} on {subject:?} went {to}: routes are one hop"
                     ),
-                    Origin::Leaf { id, hub: true } if NATS_SERVER_HUB_RULES => panic!(
+                    Origin::Leaf { id, hub: true, .. } if NATS_SERVER_HUB_RULES => panic!(
                         "a message from leaf {id}, our hub, on {subject:?} went {to} \
                          (nats-server sends nothing from a hub to its routes)"
                     ),
