@@ -122,6 +122,62 @@ def session_seeds():
           + leaf_send(0, b"LS- bar q1\r\nLS- foo.*\r\n"))
 
 
+    # Route peers (bit 9): after the first, each step on a client (or a
+    # leaf) takes one byte more, 0 for a route; accepting one is the
+    # accept step's first byte, 0.
+    def route_send(route, data):
+        out = b""
+        for at in range(0, len(data), 95):
+            chunk = data[at:at + 95]
+            out += bytes([1, 0, route, len(chunk)]) + chunk
+        return out
+
+    def client_after_routes(client, data, leafs=False):
+        out = b""
+        for at in range(0, len(data), 95):
+            chunk = data[at:at + 95]
+            pick = [1, 1] if leafs else [1]
+            out += bytes([1] + pick + [client, len(chunk)]) + chunk
+        return out
+
+    def leaf_after_routes(leaf, data):
+        out = b""
+        for at in range(0, len(data), 95):
+            chunk = data[at:at + 95]
+            out += bytes([1, 1, 0, leaf, len(chunk)]) + chunk
+        return out
+
+    def route_handshake(n, headers=b"true"):
+        return (b'CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":'
+                + headers + b',"name":"NROUTE%d","cluster":"fz"}\r\n' % n
+                + b'INFO {"server_id":"NROUTE%d","server_name":"r%d","version":"2.11.0","proto":1,'
+                b'"host":"127.0.0.1","port":6222,"cluster":"fz","headers":' % (n, n) + headers + b'}\r\n')
+
+    accept_route = bytes([0, 0])
+    write("session", "routes", struct.pack("<H", 1 << 9) + bytes([0, 1]) + accept_route
+          + route_send(0, route_handshake(0) + b"RS+ $G foo.*\r\nRS+ $G bar q1 2\r\n")
+          + client_after_routes(0, connect + b"SUB foo.x 1\r\nSUB bar q1 2\r\nSUB bar q1 3\r\nPING\r\n")
+          + accept_route
+          + route_send(1, route_handshake(1, b"false") + b"RS+ $G baz\r\nRS+ nope x\r\nRS+ $G bar q0 1\r\n")
+          + route_send(0, b"RMSG $G foo.x 5\r\nR0.1x\r\nRMSG $G bar | q1 5\r\nR0.2x\r\nRS+ $G bar q1 3\r\n")
+          + client_after_routes(0, b"PUB bar 2\r\nC1\r\nPUB foo.x 2\r\nC2\r\nPUB baz 2\r\nC3\r\nUNSUB 2\r\n")
+          + route_send(1, b"HMSG $G foo.x + _INBOX.r q1 12 17\r\nNATS/1.0\r\n\r\nR1.1x\r\nRS- $G baz\r\n")
+          + client_after_routes(0, b"HPUB bar 12 14\r\nNATS/1.0\r\n\r\nC4\r\nUNSUB 3\r\n")
+          + route_send(0, b"RS- $G bar q1\r\nRS- $G foo.*\r\nRMSG nope foo.x 1\r\nx\r\n"))
+    write("session", "routes-accounts", struct.pack("<H", (1 << 9) | 3) + bytes([0, 1, 0, 1]) + accept_route
+          + route_send(0, route_handshake(0) + b"RS+ A a.>\r\nRS+ B x.a.b\r\nRS+ B b\r\n")
+          + client_after_routes(0, b'CONNECT {"user":"a","pass":"pa","headers":true}\r\nSUB b 1\r\nSUB a.> q0 2\r\nPUB a.b 2\r\nC1\r\n')
+          + client_after_routes(1, b'CONNECT {"user":"b","pass":"pb"}\r\nSUB x.a.> 1\r\nPUB b _INBOX.r 2\r\nC2\r\n')
+          + route_send(0, b"RMSG A a.b | q0 2\r\nR0\r\nRMSG B b _INBOX.x 2\r\nR1\r\nRS- A a.>\r\n"))
+    write("session", "routes-leafs", struct.pack("<H", (1 << 9) | (1 << 8)) + bytes([0, 1, 0]) + accept_route
+          + bytes([0, 1, 1])
+          + route_send(0, route_handshake(0) + b"RS+ $G foo.*\r\n")
+          + leaf_after_routes(0, leaf_connect + b"LS+ foo.x\r\nLS+ b q0 2\r\n")
+          + client_after_routes(0, connect + b"SUB b q0 1\r\nPUB foo.x 2\r\nC1\r\nPUB b 2\r\nC2\r\n", leafs=True)
+          + leaf_after_routes(0, b"LMSG foo.x 5\r\nL0.1x\r\nPING\r\n")
+          + route_send(0, b"RMSG $G foo.x 5\r\nR0.1x\r\nRMSG $G b | q0 5\r\nR0.2x\r\n"))
+
+
 def leaf_seeds():
     # A config byte and split points (see fuzz/src/parser.rs), then what
     # another server sends on a leaf connection.

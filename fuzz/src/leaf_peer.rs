@@ -6,7 +6,8 @@
 //! - only leaf protocol operations (`INFO`, `PING`, `PONG`, `-ERR`, `LS+`,
 //!   `LS-`, `LMSG`, `HMSG`), with sizes that agree with their bytes;
 //! - a message never comes back to the peer that sent it, nor goes to a
-//!   peer of the sender's cluster (each peer marks its payloads);
+//!   peer of the sender's cluster (the session follows each payload back
+//!   to its sender: see `deliveries`);
 //! - a message goes only to a peer that asked for its subject;
 //! - a peer that is our hub (it said `is_hub`) hears only of interest of
 //!   this server's clients and of leaf peers that are not hubs, besides
@@ -41,6 +42,13 @@ pub struct LeafPeer {
     pub told_ever: Vec<Vec<u8>>,
     /// The user of its CONNECT ("" for none).
     pub user: String,
+    /// The weight it last gave each `subject queue` in an `LS+`.
+    pub weights: HashMap<Vec<u8>, u32>,
+    /// The payloads it published since the session last took them.
+    pub sent_payloads: Vec<Vec<u8>>,
+    /// The messages it received (payload without headers, queue groups
+    /// named) since the session last took them.
+    pub deliveries: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
     shadow: Option<Parser>,
     shadow_buf: Vec<u8>,
     out: Vec<u8>,
@@ -62,6 +70,9 @@ impl LeafPeer {
             told: HashMap::new(),
             told_ever: Vec::new(),
             user: String::new(),
+            weights: HashMap::new(),
+            sent_payloads: Vec::new(),
+            deliveries: Vec::new(),
             shadow: Some(shadow),
             shadow_buf: Vec::new(),
             out: Vec::new(),
@@ -156,16 +167,24 @@ impl LeafPeer {
                                 .find(|c| text.contains(&format!("\"cluster\":\"{c}\"")))
                                 .unwrap_or("");
                         }
-                        Op::LeafSub { subject, queue, .. } => {
+                        Op::LeafSub {
+                            subject,
+                            queue,
+                            weight,
+                        } => {
                             let mut key = subject.to_vec();
                             if let Some(q) = queue {
                                 key.push(b' ');
                                 key.extend_from_slice(q);
+                                self.weights.insert(key.clone(), weight);
                             }
                             self.asked.push(subject.to_vec());
                             self.asked.push(key);
                         }
-                        Op::LeafMsg { msg, .. } => published.push(msg.subject.to_vec()),
+                        Op::LeafMsg { msg, .. } => {
+                            published.push(msg.subject.to_vec());
+                            self.sent_payloads.push(msg.payload().to_vec());
+                        }
                         _ => {}
                     }
                 }
@@ -281,6 +300,12 @@ impl LeafPeer {
                 let number =
                     |w: &[u8]| -> usize { std::str::from_utf8(w).unwrap().parse().unwrap() };
                 let total = number(words[words.len() - 1]);
+                let header_len = if sizes == 2 {
+                    number(words[words.len() - 2])
+                } else {
+                    0
+                };
+                assert!(header_len <= total, "{line:?}");
                 let end = after_line + total;
                 if out.len() < end + 2 {
                     return None;
@@ -307,27 +332,9 @@ impl LeafPeer {
                     "{:?} to a leaf that did not ask for it",
                     String::from_utf8_lossy(&line)
                 );
-                let payload = &out[after_line..end];
-                let marker = payload
-                    .windows(2)
-                    .position(|w| w[0] == b'L' && w[1].is_ascii_digit())
-                    .map(|i| &payload[i + 1..]);
-                if let Some(mark) = marker {
-                    let id: String = mark
-                        .iter()
-                        .take_while(|b| b.is_ascii_digit())
-                        .map(|&b| b as char)
-                        .collect();
-                    if let Ok(sender) = id.parse::<usize>() {
-                        assert_ne!(sender, self.id, "a message sent back where it came from");
-                        if let Some((_, cluster, _, _)) = peers.iter().find(|p| p.0 == sender) {
-                            assert!(
-                                cluster.is_empty() || *cluster != self.cluster,
-                                "a message sent back to the cluster it came from"
-                            );
-                        }
-                    }
-                }
+                let queues = queues.iter().map(|q| q.to_vec()).collect();
+                self.deliveries
+                    .push((out[after_line + header_len..end].to_vec(), queues));
                 Some(end + 2)
             }
             _ => panic!("not a leaf operation: {:?}", String::from_utf8_lossy(&line)),

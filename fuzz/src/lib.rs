@@ -17,6 +17,8 @@ pub mod parser;
 pub mod roundtrip;
 #[cfg(feature = "cluster")]
 pub mod route;
+#[cfg(feature = "cluster")]
+mod route_peer;
 pub mod session;
 pub mod sublist;
 #[cfg(feature = "tls")]

@@ -17,7 +17,19 @@
 //!   a subject its user may not subscribe to;
 //! - with leaf node peers (see `leaf_peer.rs`): every `LS+`/`LS-` the core
 //!   sends adds up to the interest of its subscriptions, a hub hears only
-//!   of local interest, and no message goes back where it came from.
+//!   of local interest, and no message goes back where it came from;
+//! - with route peers (see `route_peer.rs`): what each registered route
+//!   was told (its `RS+`/`RS-` replayed, with queue weights) is this
+//!   server's own interest worked out afresh from the subscriptions of its
+//!   clients and leaf nodes (never a route's, nor a hub's: nats-server
+//!   tells routes nothing of what a hub told it), per account; a message
+//!   from a route never goes to a route (one hop), nor one from our hub; a
+//!   message goes to a route at most once (per account) and only for
+//!   interest the route told;
+//! - a queue group gets each message at most once across the clients, leaf
+//!   nodes and routes, and a message from a route reaches only the queue
+//!   groups it names (checked with a single account: imports copy
+//!   messages across accounts).
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -34,10 +46,34 @@ use natsd::Options;
 use super::input::Input;
 use super::leaf_peer::LeafPeer;
 use super::model;
+#[cfg(feature = "cluster")]
+use super::route_peer::{self, RoutePeer};
 
 const MAX_CLIENTS: usize = 4;
 const MAX_LEAFS: usize = 3;
+#[cfg(feature = "cluster")]
+const MAX_ROUTES: usize = 3;
+
+/// nats-server keeps what its hub says (over a leaf connection on which it
+/// is the spoke) from its routes, and what its routes say from its hub: a
+/// hub's interest is not told to the routes (`processLeafSub`: `if !spoke`),
+/// a hub's message does not go to the routes (`processMsgResults`: `c.kind
+/// != ROUTER && !c.isSpokeLeafNode()`), a route's interest is not told to
+/// the hub (`updateSmap`). natsd follows these rules (it did not at first:
+/// see the regressions `hub-interest-to-routes`, `route-interest-to-hub`);
+/// `false` would check natsd against the rules it had before.
+#[cfg(feature = "cluster")]
+const NATS_SERVER_HUB_RULES: bool = true;
 const MAX_STEPS: usize = 300;
+
+/// With `NATSD_FUZZ_TRACE` set, the session says what it does (to read a
+/// crash input).
+fn trace(what: impl FnOnce() -> String) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("NATSD_FUZZ_TRACE").is_some()) {
+        eprintln!("session: {}", what());
+    }
+}
 
 pub fn check(data: &[u8]) {
     let mut input = Input::new(data);
@@ -55,6 +91,11 @@ pub fn check(data: &[u8]) {
     }
     for i in 0..session.leafs.len() {
         let key = session.leafs[i].key;
+        let _ = session.core.receive(key, &mut &b""[..], session.now);
+    }
+    #[cfg(feature = "cluster")]
+    for i in 0..session.routes.len() {
+        let key = session.routes[i].key;
         let _ = session.core.receive(key, &mut &b""[..], session.now);
     }
     session.settle();
@@ -92,6 +133,15 @@ fn options(input: &mut Input) -> Options {
     }
     if bit(8) && cfg!(feature = "leafnodes") {
         opts.leafnodes = Some(Default::default());
+    }
+    // A cluster with no port and no routes: the route peers are accepted
+    // by the session itself.
+    #[cfg(feature = "cluster")]
+    if bit(9) {
+        opts.cluster = Some(natsd::options::ClusterOptions {
+            name: Some(route_peer::CLUSTER.into()),
+            ..Default::default()
+        });
     }
     opts
 }
@@ -187,6 +237,13 @@ struct Client {
     subscribed: Vec<(Vec<u8>, Vec<u8>)>,
     /// Every subject and `subject queue` it subscribed with.
     interest: Vec<Vec<u8>>,
+    /// Every (sid, queue) it subscribed with.
+    queues: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The payloads it published since the session last took them.
+    sent_payloads: Vec<Vec<u8>>,
+    /// The messages it received (sid, payload without headers) since the
+    /// session last took them.
+    deliveries: Vec<SidPayload>,
     /// The client once declared headers support.
     headers: bool,
     /// Server output not yet checked (an incomplete operation).
@@ -212,6 +269,90 @@ struct Session {
     gone_interest: Vec<Vec<u8>>,
     max_control_line: usize,
     max_payload: usize,
+    /// Route peers, when the configuration has a cluster.
+    #[cfg(feature = "cluster")]
+    routes: Vec<RoutePeer>,
+    clustered: bool,
+    #[cfg(feature = "cluster")]
+    next_route_id: usize,
+    /// What route peers gone had asked for (without the account).
+    #[cfg(feature = "cluster")]
+    gone_route_interest: Vec<Vec<u8>>,
+    /// Where each payload came from and where it went.
+    ledger: Ledger,
+    /// Everyone is in `$G`: no import copies a message to another account.
+    single_account: bool,
+}
+
+/// Where a message came from.
+#[derive(Clone, Debug)]
+enum Origin {
+    Client,
+    /// A leaf peer, of `cluster`; `hub`: it is our hub.
+    Leaf {
+        id: usize,
+        cluster: &'static str,
+        hub: bool,
+    },
+    /// A route peer, and the queue groups it named.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    Route {
+        id: usize,
+        queues: Vec<Vec<u8>>,
+    },
+}
+
+/// The messages of the session by payload: who published each (a payload
+/// published more than once is not followed), and where it went.
+#[derive(Default)]
+struct Ledger {
+    origins: std::collections::HashMap<Vec<u8>, Vec<Origin>>,
+    /// (payload, queue group) -> deliveries to a member.
+    queue_hits: std::collections::HashMap<(Vec<u8>, Vec<u8>), u32>,
+    /// (payload, account, route peer) -> `RMSG`s.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    route_hits: std::collections::HashMap<(Vec<u8>, Vec<u8>, usize), u32>,
+}
+
+impl Ledger {
+    fn publish(&mut self, payload: Vec<u8>, origin: Origin) {
+        self.origins.entry(payload).or_default().push(origin);
+    }
+
+    /// Who published `payload`, when exactly one did, once.
+    fn origin(&self, payload: &[u8]) -> Option<&Origin> {
+        match self.origins.get(payload).map(Vec::as_slice) {
+            Some([origin]) => Some(origin),
+            _ => None,
+        }
+    }
+
+    /// `payload` went to a member of queue group `queue` (through a
+    /// client's subscription, or named in an `LMSG` or `RMSG`).
+    fn queue_hit(&mut self, payload: &[u8], queue: &[u8], to: &str) {
+        let Some(origin) = self.origin(payload) else {
+            return;
+        };
+        if let Origin::Route { id, queues } = origin {
+            assert!(
+                queues.iter().any(|q| q == queue),
+                "a message from route {id} (queues {queues:?}) went to queue group {:?} ({to})",
+                String::from_utf8_lossy(queue)
+            );
+        }
+        let origin = format!("{origin:?}");
+        let hits = self
+            .queue_hits
+            .entry((payload.to_vec(), queue.to_vec()))
+            .or_default();
+        *hits += 1;
+        assert!(
+            *hits == 1,
+            "queue group {:?} got {:?} (from {origin}) {hits} times, the last {to}",
+            String::from_utf8_lossy(queue),
+            String::from_utf8_lossy(payload)
+        );
+    }
 }
 
 impl Session {
@@ -225,6 +366,11 @@ impl Session {
             opts.auth_required(),
             opts.max_payload,
         );
+        #[cfg(feature = "cluster")]
+        let clustered = opts.cluster.is_some();
+        #[cfg(not(feature = "cluster"))]
+        let clustered = false;
+        let single_account = opts.accounts.is_empty();
         Session {
             accepts_leafs: opts.leafnodes.is_some(),
             leafs: Vec::new(),
@@ -242,13 +388,24 @@ impl Session {
             ),
             now: Instant::now(),
             clients: Vec::new(),
+            #[cfg(feature = "cluster")]
+            routes: Vec::new(),
+            clustered,
+            #[cfg(feature = "cluster")]
+            next_route_id: 0,
+            #[cfg(feature = "cluster")]
+            gone_route_interest: Vec::new(),
+            ledger: Ledger::default(),
+            single_account,
         }
     }
 
     fn step(&mut self, input: &mut Input) {
         let action = input.below(9);
         if action == 0 || self.clients.is_empty() {
-            if self.accepts_leafs && input.bool() {
+            if self.clustered && input.below(3) == 0 {
+                self.accept_route();
+            } else if self.accepts_leafs && input.bool() {
                 if self.leafs.len() < MAX_LEAFS {
                     self.accept_leaf();
                 }
@@ -256,6 +413,10 @@ impl Session {
                 self.accept();
             }
             return;
+        }
+        #[cfg(feature = "cluster")]
+        if !self.routes.is_empty() && input.below(3) == 0 {
+            return self.route_step(action, input);
         }
         if !self.leafs.is_empty() && input.below(3) == 0 {
             return self.leaf_step(action, input);
@@ -274,9 +435,13 @@ impl Session {
             6 => {
                 let ms = [10, 900, 2_500, 130_000][input.below(4)];
                 self.now += Duration::from_millis(ms);
+                trace(|| format!("{ms} ms pass"));
                 self.core.fire_timers(self.now);
             }
-            7 => self.clients[i].stalled = !self.clients[i].stalled,
+            7 => {
+                self.clients[i].stalled = !self.clients[i].stalled;
+                trace(|| format!("client {} stalled: {}", i, self.clients[i].stalled));
+            }
             _ => self.hang_up(i),
         }
     }
@@ -284,6 +449,7 @@ impl Session {
     fn accept(&mut self) {
         let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         let key = self.core.accept(addr, self.now);
+        trace(|| format!("client {key} accepted"));
         let mut shadow = Parser::new(self.max_control_line, self.max_payload);
         shadow.headers = true;
         self.clients.push(Client {
@@ -296,6 +462,9 @@ impl Session {
             connect: ConnectOpts::default(),
             subscribed: Vec::new(),
             interest: Vec::new(),
+            queues: Vec::new(),
+            sent_payloads: Vec::new(),
+            deliveries: Vec::new(),
             headers: false,
             out: Vec::new(),
             stalled: false,
@@ -305,9 +474,16 @@ impl Session {
     /// The client writes `bytes`; the server reads them as the reactor
     /// would, one read at a time, until they are consumed or it stops.
     fn send(&mut self, i: usize, bytes: &[u8]) {
+        trace(|| {
+            let key = self.clients[i].key;
+            format!("client {key} sends {:?}", String::from_utf8_lossy(bytes))
+        });
         let published = self.clients[i].observe_sent(bytes, &self.no_auth_user);
         let account = self.clients[i].account(&self.no_auth_user);
         self.published.entry(account).or_default().extend(published);
+        for payload in std::mem::take(&mut self.clients[i].sent_payloads) {
+            self.ledger.publish(payload, Origin::Client);
+        }
         let key = self.clients[i].key;
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -325,6 +501,7 @@ impl Session {
     fn accept_leaf(&mut self) {
         let addr: SocketAddr = "127.0.0.1:7422".parse().unwrap();
         let key = self.core.accept_leaf(addr, false, self.now);
+        trace(|| format!("leaf {key} accepted"));
         let id = self.next_leaf_id;
         self.next_leaf_id += 1;
         self.leafs.push(LeafPeer::new(
@@ -346,20 +523,35 @@ impl Session {
             6 => {
                 let ms = [10, 900, 2_500, 130_000][input.below(4)];
                 self.now += Duration::from_millis(ms);
+                trace(|| format!("{ms} ms pass"));
                 self.core.fire_timers(self.now);
                 return;
             }
             7 => {
                 self.leafs[i].stalled = !self.leafs[i].stalled;
+                trace(|| format!("leaf {} stalled: {}", i, self.leafs[i].stalled));
                 return;
             }
             _ => {
                 let key = self.leafs[i].key;
+                trace(|| format!("peer {key} hangs up"));
                 let _ = self.core.receive(key, &mut &b""[..], self.now);
                 return;
             }
         };
+        trace(|| {
+            let key = self.leafs[i].key;
+            format!("leaf {key} sends {:?}", String::from_utf8_lossy(&bytes))
+        });
         let published = self.leafs[i].observe_sent(&bytes);
+        let origin = Origin::Leaf {
+            id: self.leafs[i].id,
+            cluster: self.leafs[i].cluster,
+            hub: self.leafs[i].is_hub,
+        };
+        for payload in std::mem::take(&mut self.leafs[i].sent_payloads) {
+            self.ledger.publish(payload, origin.clone());
+        }
         let user = self.leafs[i].user.clone();
         let account = account_of(
             effective_user(&user, &self.no_auth_user),
@@ -383,17 +575,45 @@ impl Session {
             .iter()
             .map(|l| (l.id, l.cluster, l.is_hub, l.asked.clone()))
             .collect();
-        let client_interest: Vec<Vec<u8>> = self
+        #[allow(unused_mut)]
+        let mut client_interest: Vec<Vec<u8>> = self
             .clients
             .iter()
             .flat_map(|c| c.interest.iter().cloned())
             .chain(self.gone_interest.iter().cloned())
             .collect();
+        // What the routes asked for goes to a hub too (see
+        // `NATS_SERVER_HUB_RULES`).
+        #[cfg(feature = "cluster")]
+        if !NATS_SERVER_HUB_RULES {
+            client_interest.extend(
+                self.routes
+                    .iter()
+                    .flat_map(|r| r.asked.iter())
+                    .map(|(_, k)| k.clone()),
+            );
+            client_interest.extend(self.gone_route_interest.iter().cloned());
+        }
         for leaf in &mut self.leafs {
             let room = if leaf.stalled { 7 } else { usize::MAX };
             let mut sink = Trickle::new(room);
             self.core.flush(leaf.key, &mut sink, self.now);
             leaf.check_output(&sink.got, &peers, &client_interest);
+            for (payload, queues) in std::mem::take(&mut leaf.deliveries) {
+                if let Some(Origin::Leaf { id, cluster, .. }) = self.ledger.origin(&payload) {
+                    assert_ne!(*id, leaf.id, "a message sent back where it came from");
+                    assert!(
+                        cluster.is_empty() || *cluster != leaf.cluster,
+                        "a message sent back to the cluster it came from"
+                    );
+                }
+                for queue in &queues {
+                    if self.single_account {
+                        let to = format!("to leaf {}", leaf.id);
+                        self.ledger.queue_hit(&payload, queue, &to);
+                    }
+                }
+            }
         }
     }
 
@@ -421,6 +641,7 @@ impl Session {
     }
 
     fn hang_up(&mut self, i: usize) {
+        trace(|| format!("client {} hangs up", self.clients[i].key));
         let _ = self
             .core
             .receive(self.clients[i].key, &mut &b""[..], self.now);
@@ -440,11 +661,29 @@ impl Session {
                 assert!(!matches!(flushed, Flushed::Blocked), "nothing blocked");
             }
             client.check_output(&sink.got, &self.published, &self.no_auth_user);
+            for (sid, payload) in std::mem::take(&mut client.deliveries) {
+                if let Some(queue) = client.queue_of(&sid) {
+                    if self.single_account {
+                        let to = format!("to client {}", client.key);
+                        self.ledger.queue_hit(&payload, queue, &to);
+                    }
+                }
+            }
         }
         self.settle_leafs();
+        #[cfg(feature = "cluster")]
+        self.settle_routes();
         while let Some((key, last_words)) = self.core.next_closing() {
             if let Some(at) = self.leafs.iter().position(|l| l.key == key) {
                 self.leafs.swap_remove(at);
+                self.core.remove(key, self.now);
+                continue;
+            }
+            #[cfg(feature = "cluster")]
+            if let Some(at) = self.routes.iter().position(|r| r.key == key) {
+                let route = self.routes.swap_remove(at);
+                let asked = route.asked.into_iter().map(|(_, k)| k);
+                self.gone_route_interest.extend(asked);
                 self.core.remove(key, self.now);
                 continue;
             }
@@ -460,13 +699,253 @@ impl Session {
             }
             self.core.remove(key, self.now);
         }
-        // Reaping a connection withdraws its interest: the leaf peers get
-        // the LS- before they are compared with the core.
+        // Reaping a connection withdraws its interest: the leaf and route
+        // peers get the LS- and RS- before they are compared with the core.
         self.settle_leafs();
+        #[cfg(feature = "cluster")]
+        self.settle_routes();
         if let Err(e) = self.core.audit() {
             panic!("core audit: {e}");
         }
         self.check_leaf_interest();
+        #[cfg(feature = "cluster")]
+        self.check_route_interest();
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+impl Session {
+    fn accept_route(&mut self) {}
+}
+
+#[cfg(feature = "cluster")]
+impl Session {
+    fn accept_route(&mut self) {
+        if self.routes.len() >= MAX_ROUTES {
+            return;
+        }
+        let addr: SocketAddr = "127.0.0.1:6222".parse().unwrap();
+        let key = self.core.accept_route(addr, self.now);
+        trace(|| format!("route {key} accepted"));
+        let Some(cid) = self.core.client_info(key, false).map(|c| c.summary.cid) else {
+            return;
+        };
+        let id = self.next_route_id;
+        self.next_route_id += 1;
+        self.routes.push(RoutePeer::new(
+            key,
+            cid,
+            id,
+            self.max_control_line,
+            self.max_payload,
+        ));
+    }
+
+    fn route_step(&mut self, action: usize, input: &mut Input) {
+        let i = input.below(self.routes.len());
+        let bytes = match action {
+            1 | 2 => {
+                let n = input.below(96);
+                input.take(n).to_vec()
+            }
+            3..=5 => self.routes[i].template(input),
+            6 => {
+                let ms = [10, 900, 2_500, 130_000][input.below(4)];
+                self.now += Duration::from_millis(ms);
+                trace(|| format!("{ms} ms pass"));
+                self.core.fire_timers(self.now);
+                return;
+            }
+            7 => {
+                self.routes[i].stalled = !self.routes[i].stalled;
+                trace(|| format!("route {} stalled: {}", i, self.routes[i].stalled));
+                return;
+            }
+            _ => {
+                let key = self.routes[i].key;
+                trace(|| format!("peer {key} hangs up"));
+                let _ = self.core.receive(key, &mut &b""[..], self.now);
+                return;
+            }
+        };
+        trace(|| {
+            let key = self.routes[i].key;
+            format!("route {key} sends {:?}", String::from_utf8_lossy(&bytes))
+        });
+        let id = self.routes[i].id;
+        for sent in self.routes[i].observe_sent(&bytes) {
+            // A route's message is published in the account it names.
+            let account = ["$G", "A", "B"]
+                .into_iter()
+                .find(|a| a.as_bytes() == sent.account);
+            if let Some(account) = account {
+                self.published
+                    .entry(account)
+                    .or_default()
+                    .push(sent.subject);
+            }
+            let origin = Origin::Route {
+                id,
+                queues: sent.queues,
+            };
+            self.ledger.publish(sent.payload, origin);
+        }
+        let key = self.routes[i].key;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            match self.core.receive(key, &mut rest, self.now) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Flush every route peer that reads, check what it got, and follow
+    /// the messages it got back to where they came from.
+    fn settle_routes(&mut self) {
+        let registered: Vec<u64> = self
+            .core
+            .routes(false)
+            .iter()
+            .map(|r| r.summary.cid)
+            .collect();
+        for route in &mut self.routes {
+            route.registered = registered.contains(&route.cid);
+            let room = if route.stalled { 7 } else { usize::MAX };
+            let mut sink = Trickle::new(room);
+            let flushed = self.core.flush(route.key, &mut sink, self.now);
+            if !route.stalled {
+                assert!(!matches!(flushed, Flushed::Blocked), "nothing blocked");
+            }
+            route.check_output(&sink.got);
+            for delivered in std::mem::take(&mut route.deliveries) {
+                let to = format!("to route {}", route.id);
+                if self.single_account {
+                    for queue in &delivered.queues {
+                        self.ledger.queue_hit(&delivered.payload, queue, &to);
+                    }
+                }
+                let Some(origin) = self.ledger.origin(&delivered.payload).cloned() else {
+                    continue;
+                };
+                let subject = String::from_utf8_lossy(&delivered.subject);
+                match origin {
+                    Origin::Route { id, .. } => panic!(
+                        "a message from route {id} on {subject:?} went {to}: routes are one hop"
+                    ),
+                    Origin::Leaf { id, hub: true, .. } if NATS_SERVER_HUB_RULES => panic!(
+                        "a message from leaf {id}, our hub, on {subject:?} went {to} \
+                         (nats-server sends nothing from a hub to its routes)"
+                    ),
+                    _ => {}
+                }
+                let hits = self
+                    .ledger
+                    .route_hits
+                    .entry((
+                        delivered.payload.clone(),
+                        delivered.account.clone(),
+                        route.id,
+                    ))
+                    .or_default();
+                *hits += 1;
+                assert!(
+                    *hits == 1,
+                    "{:?} on {subject:?} went {to} {hits} times",
+                    String::from_utf8_lossy(&delivered.payload)
+                );
+            }
+        }
+    }
+
+    /// This server's interest worked out afresh from the subscriptions of
+    /// its clients and leaf nodes (but those of a hub): `account subject`
+    /// -> 1, `account subject queue` -> the group's weight.
+    fn expected_route_interest(&self) -> std::collections::HashMap<String, u32> {
+        let spokes: Vec<u64> = self
+            .core
+            .leafs(None, false)
+            .iter()
+            .filter(|l| l.is_spoke)
+            .map(|l| l.summary.cid)
+            .collect();
+        let keys: Vec<usize> = self.core.client_summaries().map(|(k, _)| k).collect();
+        let mut expected = std::collections::HashMap::new();
+        for key in keys {
+            let Some(info) = self.core.client_info(key, true) else {
+                continue;
+            };
+            if NATS_SERVER_HUB_RULES && spokes.contains(&info.summary.cid) {
+                continue;
+            }
+            let leaf = self.leafs.iter().find(|l| l.key == key);
+            for sub in &info.subs {
+                let mut entry = format!("{} {}", info.account, sub.subject);
+                match &sub.queue {
+                    Some(queue) => {
+                        let weight = leaf.map_or(1, |l| {
+                            let key = [sub.subject.as_bytes(), b" ", queue.as_bytes()].concat();
+                            l.weights.get(&key).copied().unwrap_or(1)
+                        });
+                        entry.push(' ');
+                        entry.push_str(queue);
+                        *expected.entry(entry).or_default() += weight;
+                    }
+                    None => {
+                        expected.insert(entry, 1);
+                    }
+                }
+            }
+        }
+        // A stream import's shadow asks for the exporter's subject in the
+        // exporter's account (as nats-server's `RS+ <exporter> ...`).
+        for shadow in self.core.subscriptions().filter(|s| s.is_shadow()) {
+            let info = shadow.info();
+            let spoke = spokes.contains(&info.cid);
+            if NATS_SERVER_HUB_RULES && spoke {
+                continue;
+            }
+            let mut entry = format!(
+                "{} {}",
+                self.core.account_name(shadow.account()),
+                String::from_utf8_lossy(shadow.subject())
+            );
+            match &info.queue {
+                Some(queue) => {
+                    entry.push(' ');
+                    entry.push_str(queue);
+                    *expected.entry(entry).or_default() += 1;
+                }
+                None => {
+                    expected.insert(entry, 1);
+                }
+            }
+        }
+        expected
+    }
+
+    /// What each registered route peer was told (the bytes it got,
+    /// replayed) is this server's own interest.
+    fn check_route_interest(&self) {
+        if !self.routes.iter().any(|r| r.registered) {
+            return;
+        }
+        let expected = self.expected_route_interest();
+        for route in &self.routes {
+            if route.stalled || !route.registered || !route.is_drained() {
+                continue;
+            }
+            let told: std::collections::HashMap<String, u32> = route
+                .told
+                .iter()
+                .map(|(k, &n)| (String::from_utf8_lossy(k).into_owned(), n))
+                .collect();
+            assert_eq!(
+                told, expected,
+                "what route {} was told differs from this server's interest",
+                route.id
+            );
+        }
     }
 }
 
@@ -496,6 +975,7 @@ impl Client {
                             sid,
                         } => {
                             self.subscribed.push((sid.to_vec(), subject.to_vec()));
+                            self.queues.push((sid.to_vec(), queue.map(<[u8]>::to_vec)));
                             self.interest.push(subject.to_vec());
                             if let Some(q) = queue {
                                 self.interest.push([subject, b" ", q].concat());
@@ -512,7 +992,10 @@ impl Client {
                             self.user = connect.user.to_string();
                             self.headers |= connect.headers;
                         }
-                        Op::Pub(msg) => published.push(msg.subject.to_vec()),
+                        Op::Pub(msg) => {
+                            published.push(msg.subject.to_vec());
+                            self.sent_payloads.push(msg.payload().to_vec());
+                        }
                         _ => {}
                     }
                 }
@@ -534,24 +1017,38 @@ impl Client {
     fn check_output(&mut self, bytes: &[u8], published: &Published, no_auth_user: &str) {
         self.out.extend_from_slice(bytes);
         let mut pos = 0;
-        while let Some(n) = self.check_one(&self.out[pos..], published, no_auth_user) {
+        while let Some((n, delivered)) = self.check_one(&self.out[pos..], published, no_auth_user) {
             pos += n;
+            self.deliveries.extend(delivered);
         }
         self.out.drain(..pos);
     }
 
-    /// Check the first server operation in `out`; its length, or `None`
-    /// when it is not complete yet.
-    fn check_one(&self, out: &[u8], published: &Published, no_auth_user: &str) -> Option<usize> {
+    /// The queue group of the client's subscription `sid`: `None` when it
+    /// has none, or when the sid was used with different queue groups.
+    fn queue_of(&self, sid: &[u8]) -> Option<&[u8]> {
+        let mut groups = self.queues.iter().filter(|(s, _)| s == sid).map(|(_, q)| q);
+        let first = groups.next()?.as_deref()?;
+        groups.all(|q| q.as_deref() == Some(first)).then_some(first)
+    }
+
+    /// Check the first server operation in `out`; its length and, for a
+    /// message, its sid and payload; `None` when it is not complete yet.
+    fn check_one(
+        &self,
+        out: &[u8],
+        published: &Published,
+        no_auth_user: &str,
+    ) -> Option<(usize, Option<SidPayload>)> {
         let eol = out.windows(2).position(|w| w == b"\r\n")?;
         let line = &out[..eol];
         let after_line = eol + 2;
         if line == b"PING" || line == b"PONG" || line == b"+OK" {
-            return Some(after_line);
+            return Some((after_line, None));
         }
         if let Some(json) = line.strip_prefix(b"INFO ") {
             assert!(json.starts_with(b"{") && json.ends_with(b"} "), "{line:?}");
-            return Some(after_line);
+            return Some((after_line, None));
         }
         if let Some(text) = line.strip_prefix(b"-ERR '") {
             let text = text.strip_suffix(b"'").expect("-ERR text in quotes");
@@ -560,7 +1057,7 @@ impl Client {
                 error::ALL.contains(&text) || text.starts_with("Permissions Violation for "),
                 "-ERR {text:?}"
             );
-            return Some(after_line);
+            return Some((after_line, None));
         }
         let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
         let (sizes, args) = match words.split_first() {
@@ -584,9 +1081,12 @@ impl Client {
         let (subject, sid) = (args[0], args[1]);
         let number = |w: &[u8]| -> usize { std::str::from_utf8(w).unwrap().parse().unwrap() };
         let total = number(args[args.len() - 1]);
-        if sizes == 2 {
-            assert!(number(args[args.len() - 2]) <= total);
-        }
+        let header_len = if sizes == 2 {
+            number(args[args.len() - 2])
+        } else {
+            0
+        };
+        assert!(header_len <= total);
         let end = after_line + total;
         if out.len() < end + 2 {
             return None;
@@ -616,7 +1116,8 @@ impl Client {
                 "a denied subject delivered"
             );
         }
-        Some(end + 2)
+        let payload = out[after_line + header_len..end].to_vec();
+        Some((end + 2, Some((sid.to_vec(), payload))))
     }
 }
 
@@ -641,6 +1142,9 @@ fn account_of(user: &str, no_auth_user: &str) -> &'static str {
 }
 
 type Published = std::collections::HashMap<&'static str, Vec<Vec<u8>>>;
+
+/// A message a client received: its sid and payload.
+type SidPayload = (Vec<u8>, Vec<u8>);
 
 /// Whether a message on `subject` may reach `account`: published there, or
 /// brought in by one of B's imports of A's exports.

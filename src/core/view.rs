@@ -304,6 +304,12 @@ impl SubRef<'_> {
     pub fn info(&self) -> SubInfo {
         SubInfo::of(self.sub, self.cid)
     }
+
+    /// A stream import's shadow of a client's subscription (in the
+    /// exporting account).
+    pub fn is_shadow(&self) -> bool {
+        !self.sub.is_internal() && self.sub.route != super::conn::NO_ROUTE
+    }
 }
 
 impl Core {
@@ -508,7 +514,10 @@ impl Core {
                 Some(Route::Stream { exporter, .. }) => *exporter,
                 Some(Route::Service { importer, .. }) => *importer,
                 Some(Route::Responses { exporter }) => *exporter,
-                None => client_account.unwrap_or(GLOBAL),
+                // A route's subscriptions are in the accounts it names.
+                None => conn
+                    .and_then(|c| self.account_of(c, sub))
+                    .unwrap_or(client_account.unwrap_or(GLOBAL)),
             };
             SubRef {
                 sub,

@@ -748,6 +748,35 @@ impl Core {
             );
             self.send_err(old, ERR_DUPLICATE);
             self.close(old, CloseReason::DuplicateRemoteLeafnodeConnection);
+            // Its interest goes now, not when it is reaped: the new link
+            // is told the interest without it, and must not lose it again.
+            self.drop_leaf_subs(old);
+        }
+    }
+
+    /// Withdraw and remove every subscription of leaf connection `key`.
+    fn drop_leaf_subs(&mut self, key: usize) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        let account = conn.account;
+        let subs: Vec<(usize, u32)> = conn
+            .subs
+            .keys()
+            .into_iter()
+            .filter_map(|k| Some((k, conn.weight_of(self.subs.get(k)?))))
+            .collect();
+        for (sub_key, weight) in subs {
+            self.interest_changed(sub_key, -(weight as i32));
+            let sid_hash =
+                std::hash::BuildHasher::hash_one(&self.sid_hasher, self.subs[sub_key].sid());
+            self.conns[key]
+                .subs
+                .remove(sid_hash, sub_key, &self.subs, &self.sid_hasher);
+            self.drop_subscription(sub_key, account);
+        }
+        if let Some(leaf) = self.conns[key].leaf.as_deref_mut() {
+            leaf.queue_weights.clear();
         }
     }
 

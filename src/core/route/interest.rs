@@ -59,13 +59,19 @@ impl Core {
         if sub.is_internal() {
             return;
         }
-        let Some(source) = self.conns.get(sub.conn()) else {
-            return;
-        };
-        // Not a route's (one hop), nor what our hub told us (nats-server's
-        // `processLeafSub`: the hub tells the cluster's servers itself).
-        if source.role == Role::Route || source.leaf.as_deref().is_some_and(|l| l.is_spoke) {
-            return;
+        // A stream import's shadow is a client's (and may outlive its
+        // connection by a moment, when the client is reaped).
+        if sub.route == NO_ROUTE {
+            let Some(source) = self.conns.get(sub.conn()) else {
+                return;
+            };
+            // Not a route's (one hop), nor what our hub told us
+            // (nats-server's `processLeafSub`: the hub tells the cluster's
+            // servers itself).
+            let spoke = source.leaf.as_deref().is_some_and(|l| l.is_spoke);
+            if source.role == Role::Route || spoke {
+                return;
+            }
         }
         let Some(account) = self.interest_account(sub_key) else {
             return;

@@ -314,4 +314,15 @@ fn a_stream_import_asks_the_exporters_account_across_routes() {
     let told = take(&mut core, a, t0);
     assert!(told.contains("RS- A ev.>\r\n"), "{told}");
     core.audit().unwrap();
+    // A client that goes takes its shadows' interest with it.
+    send(&mut core, c, b"SUB imp.ev.> 2\r\n", t0);
+    assert!(take(&mut core, a, t0).contains("RS+ A ev.>\r\n"));
+    // A protocol error closes the client.
+    send(&mut core, c, b"BOGUS\r\n", t0);
+    while let Some((key, _)) = core.next_closing() {
+        core.remove(key, t0);
+    }
+    let told = take(&mut core, a, t0);
+    assert!(told.contains("RS- A ev.>\r\n"), "{told}");
+    core.audit().unwrap();
 }
