@@ -1074,7 +1074,7 @@ fn cluster_name_mismatch() {
                 ..Member::default()
             },
         );
-        let line = expect_logged(&a, mark, "Cluster Name Conflict");
+        let line = expect_logged(a, mark, "Cluster Name Conflict");
         eprintln!("[{}] A: {line}", setup.topology);
         let line = expect_logged(&stranger, 0, "Cluster Name Conflict");
         eprintln!("[{}] STRANGER: {line}", setup.topology);
