@@ -675,7 +675,12 @@ impl Session {
         self.settle_routes();
         while let Some((key, last_words)) = self.core.next_closing() {
             if let Some(at) = self.leafs.iter().position(|l| l.key == key) {
-                self.leafs.swap_remove(at);
+                let leaf = self.leafs.swap_remove(at);
+                // What it asked for may still be in a hub's unread output
+                // (a stalled hub reads a few bytes a step), as a client's.
+                if !leaf.is_hub {
+                    self.gone_interest.extend(leaf.asked);
+                }
                 self.core.remove(key, self.now);
                 continue;
             }
