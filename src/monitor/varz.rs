@@ -179,8 +179,11 @@ impl ClusterVarz {
                 .routes
                 .iter()
                 .filter_map(|r| {
-                    crate::core::route::RouteUrl::parse_with_default_port(r, 6222)
-                        .map(|u| u.host_port())
+                    crate::core::route::RouteUrl::parse_with_default_port(
+                        r,
+                        crate::options::DEFAULT_ROUTE_PORT,
+                    )
+                    .map(|u| u.host_port())
                 })
                 .collect(),
             tls_timeout,

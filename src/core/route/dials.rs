@@ -16,12 +16,10 @@ use crate::core::Core;
 /// leaf remote's (the same `url.Parse`), 6222 when it has no port.
 pub type RouteUrl = crate::core::leaf::LeafUrl;
 
-/// nats-server's `DEFAULT_ROUTE_PORT`.
-pub const DEFAULT_ROUTE_PORT: u16 = 6222;
-/// `DEFAULT_ROUTE_CONNECT`: the wait between two dials of a route.
-const ROUTE_CONNECT: Duration = Duration::from_secs(1);
-/// `DEFAULT_ROUTE_CONNECT_MAX`: the longest wait with `connect_backoff`.
-const ROUTE_CONNECT_MAX: Duration = Duration::from_secs(30);
+pub use crate::options::DEFAULT_ROUTE_PORT;
+use crate::options::{
+    DEFAULT_ROUTE_CONNECT as ROUTE_CONNECT, DEFAULT_ROUTE_CONNECT_MAX as ROUTE_CONNECT_MAX,
+};
 /// `DEFAULT_ROUTE_RECONNECT`: the wait before a lost configured route is
 /// dialed again (plus up to 100 ms, so that two servers that lost the
 /// route to each other do not dial at the same instant).

@@ -10,10 +10,11 @@
 //! accept (they fall back to one route without compression).
 //!
 //! Here: what a route connection and the core know of routes. The rest
-//! comes with the `cluster` feature: the handshake and the peer's
-//! operations (`link.rs`), interest (`interest.rs`), the configured and
-//! gossiped routes and their dials (`dials.rs`); without it `disabled.rs`
-//! stands in, and no route is ever made.
+//! comes with the `cluster` feature: the handshake, the peer's operations
+//! and gossip (`link.rs`), interest (`interest.rs`), the configured and
+//! gossiped routes and their dials (`dials.rs`), reload (`reload.rs`), the
+//! rules driven in memory (`tests.rs`); without it `disabled.rs` stands
+//! in, and no route is ever made.
 
 use std::collections::HashMap;
 
