@@ -581,11 +581,11 @@ impl Core {
             self.close(key, CloseReason::DuplicateRoute);
             return;
         }
-        self.register_route(key, info, now);
+        self.register_route(key, info);
     }
 
     /// nats-server's `addRoute`: the route is up.
-    fn register_route(&mut self, key: usize, mut info: RouteInfo, now: Instant) {
+    fn register_route(&mut self, key: usize, mut info: RouteInfo) {
         let addr = self.conns[key].addr;
         let conn = &mut self.conns[key];
         conn.auth_deadline = None;
@@ -637,7 +637,6 @@ impl Core {
             self.update_connect_urls(true);
         }
         self.send_all_route_interest(key);
-        let _ = now;
     }
 
     /// Tell every other route of the server route `key` reached, as
